@@ -1,0 +1,226 @@
+/**
+ * The `wharf` command. Administrative commands talk to the database directly (as the instance administrator
+ * `root`), so they work before the server runs and without a token.
+ */
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { compose, type Deps } from '../compose.js';
+import { isAppError } from '../domain/errors.js';
+import type { UserIdentity } from '../domain/access/identity.js';
+import { closeOnSignals, rootTokenBanner, serve } from '../main.js';
+import { migrateToLatest } from '../storage/db/migrate.js';
+import { openDatabase } from '../storage/db/database.js';
+import { VERSION } from '../version.js';
+
+const program = new Command();
+program
+  .name('wharf')
+  .description('Wharf: a self-hosted npm and Helm registry speaking the GitLab Package Registry API')
+  .version(VERSION)
+  .option('-c, --config <file>', 'YAML configuration file (default: $WHARF_CONFIG)')
+  .showHelpAfterError();
+
+const config = (): Config => loadConfig({ file: program.opts<{ config?: string }>().config });
+
+/** Runs an administrative action with composed services, reporting errors the way the API words them. */
+async function withDeps<T>(action: (deps: Deps, admin: UserIdentity) => Promise<T>): Promise<T> {
+  const deps = await compose(config());
+  try {
+    const { generatedToken } = await deps.services.bootstrap.run({ rootToken: deps.config.rootToken, rootPassword: deps.config.rootPassword });
+    // A CLI command on an empty database creates root just as `serve` would; its token must not be lost.
+    if (generatedToken) process.stdout.write(rootTokenBanner(generatedToken, deps.config));
+    const root = await deps.services.users.byUsername('root');
+    if (!root) throw new Error('the administrator account "root" does not exist');
+    const admin: UserIdentity = { kind: 'user', userId: root.id, username: root.username, isAdmin: true, scopes: ['api'], tokenId: 0 };
+    return await action(deps, admin);
+  } finally {
+    await deps.database.close();
+  }
+}
+
+const print = (value: unknown) => process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
+
+async function readPasswordFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new Error('give --password, or pipe the password on stdin');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+program
+  .command('serve')
+  .description('start the HTTP server (migrates the database first; creates "root" on an empty one)')
+  .action(async () => {
+    const serving = await serve(config());
+    closeOnSignals(serving);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit')
+  .action(async () => {
+    const cfg = config();
+    const handle = openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    try {
+      const { applied } = await migrateToLatest(handle.db, handle.dialect);
+      print(applied.length ? `applied: ${applied.join(', ')}` : 'database schema is up to date');
+    } finally {
+      await handle.close();
+    }
+  });
+
+const user = program.command('user').description('manage users');
+user
+  .command('create')
+  .description('create a user (and their personal namespace)')
+  .requiredOption('--username <username>', 'login name and namespace path')
+  .requiredOption('--email <email>', 'e-mail address')
+  .option('--name <name>', 'display name (default: the username)')
+  .option('--password <password>', 'password (at least 8 characters); omit to create a token-only user')
+  .option('--admin', 'make the user an instance administrator', false)
+  .action(async (o: { username: string; email: string; name?: string; password?: string; admin: boolean }) => {
+    await withDeps(async (deps) => {
+      const u = await deps.services.users.create({ username: o.username, email: o.email, name: o.name ?? o.username, password: o.password, admin: o.admin });
+      print({ id: u.id, username: u.username, name: u.name, email: u.email, is_admin: u.is_admin === 1 });
+    });
+  });
+user
+  .command('list')
+  .description('list users')
+  .option('--search <text>', 'filter by username, name or e-mail')
+  .action(async (o: { search?: string }) => {
+    await withDeps(async (deps) => {
+      const { items } = await deps.services.users.list({ search: o.search }, { page: 1, perPage: 100_000 });
+      for (const u of items) print(`${u.id}\t${u.username}\t${u.email}\t${u.is_admin ? 'admin' : ''}\t${u.state}`);
+    });
+  });
+user
+  .command('set-password')
+  .description("set a user's password (reads it from stdin when --password is not given)")
+  .argument('<username>', 'the user')
+  .option('--password <password>', 'the new password (at least 8 characters)')
+  .action(async (username: string, o: { password?: string }) => {
+    const password = o.password ?? (await readPasswordFromStdin());
+    await withDeps(async (deps) => {
+      const u = await deps.services.users.byUsername(username);
+      if (!u) throw new Error(`no user named "${username}"`);
+      await deps.services.users.setPassword(u.id, password);
+      print(`password of ${u.username} updated`);
+    });
+  });
+
+const token = program.command('token').description('manage personal access tokens');
+token
+  .command('create')
+  .description('create a personal access token and print it once')
+  .requiredOption('--user <username>', 'owner of the token')
+  .requiredOption('--name <name>', 'what the token is for')
+  .option('--scopes <scopes>', 'comma-separated: api, read_api', 'api')
+  .option('--expires-at <date>', 'YYYY-MM-DD; "never" for no expiry (default: one year from today)')
+  .action(async (o: { user: string; name: string; scopes: string; expiresAt?: string }) => {
+    await withDeps(async (deps) => {
+      const u = await deps.services.users.byUsername(o.user);
+      if (!u) throw new Error(`no user named "${o.user}"`);
+      const { row, token: secret } = await deps.services.tokens.createPersonal(u.id, {
+        name: o.name,
+        scopes: o.scopes.split(',').map((s) => s.trim()).filter(Boolean),
+        expires_at: o.expiresAt === 'never' ? null : o.expiresAt,
+      });
+      print({ id: row.id, name: row.name, user: u.username, scopes: JSON.parse(row.scopes) as string[], expires_at: row.expires_at, token: secret });
+    });
+  });
+token
+  .command('list')
+  .description('list personal access tokens (never their secrets)')
+  .option('--user <username>', 'only this user’s tokens')
+  .action(async (o: { user?: string }) => {
+    await withDeps(async (deps, admin) => {
+      const owner = o.user ? await deps.services.users.byUsername(o.user) : undefined;
+      if (o.user && !owner) throw new Error(`no user named "${o.user}"`);
+      const { items } = await deps.services.tokens.listPersonal(admin, { userId: owner?.id }, { page: 1, perPage: 100_000 });
+      for (const t of items) {
+        print(`${t.id}\tuser=${t.user_id}\t${t.name}\t${t.scopes}\texpires=${t.expires_at ?? 'never'}\t${t.revoked ? 'revoked' : 'active'}`);
+      }
+    });
+  });
+token
+  .command('revoke')
+  .description('revoke a personal access token by id')
+  .argument('<id>', 'token id (see `wharf token list`)')
+  .action(async (id: string) => {
+    await withDeps(async (deps, admin) => {
+      await deps.services.tokens.revokePersonal(admin, Number(id));
+      print(`token ${id} revoked`);
+    });
+  });
+
+const visibility = new Option('--visibility <visibility>', 'public, internal or private').choices(['public', 'internal', 'private']);
+
+program
+  .command('group')
+  .description('manage groups')
+  .command('create')
+  .description('create a group; a path with slashes creates a subgroup of the existing parent')
+  .requiredOption('--path <full-path>', 'e.g. acme or acme/platform')
+  .option('--name <name>', 'display name (default: the last path segment)')
+  .addOption(visibility)
+  .action(async (o: { path: string; name?: string; visibility?: 'public' | 'internal' | 'private' }) => {
+    await withDeps(async (deps, admin) => {
+      const parts = o.path.split('/');
+      const path = parts.pop()!;
+      let parentId: number | undefined;
+      if (parts.length) {
+        const parent = await deps.services.access.findGroup(parts.join('/'));
+        if (!parent) throw new Error(`no group "${parts.join('/')}"; create it first`);
+        parentId = parent.id;
+      }
+      const g = await deps.services.groups.create(admin, { name: o.name ?? path, path, parent_id: parentId, visibility: o.visibility });
+      print({ id: g.id, full_path: g.full_path, visibility: g.visibility });
+    });
+  });
+
+program
+  .command('project')
+  .description('manage projects')
+  .command('create')
+  .description('create a project in a group or user namespace')
+  .requiredOption('--path <full-path>', 'e.g. acme/platform/web (the namespace must exist)')
+  .option('--name <name>', 'display name (default: the last path segment)')
+  .addOption(visibility)
+  .addOption(new Option('--package-registry-access-level <level>', 'disabled, private, enabled or public').choices(['disabled', 'private', 'enabled', 'public']))
+  .action(async (o: { path: string; name?: string; visibility?: 'public' | 'internal' | 'private'; packageRegistryAccessLevel?: 'disabled' | 'private' | 'enabled' | 'public' }) => {
+    await withDeps(async (deps, admin) => {
+      const parts = o.path.split('/');
+      const path = parts.pop()!;
+      if (parts.length === 0) throw new Error('give the full path, namespace included (e.g. root/my-project)');
+      const nsPath = parts.join('/');
+      const ns = (await deps.services.access.findGroup(nsPath)) ?? (await userNamespace(deps, nsPath));
+      if (!ns) throw new Error(`no group or user "${nsPath}"`);
+      const p = await deps.services.projects.create(admin, {
+        name: o.name ?? path,
+        path,
+        namespace_id: ns.id,
+        visibility: o.visibility,
+        package_registry_access_level: o.packageRegistryAccessLevel,
+      });
+      print({ id: p.id, path_with_namespace: p.full_path, visibility: p.visibility, package_registry_access_level: p.package_registry_access_level });
+    });
+  });
+
+async function userNamespace(deps: Deps, username: string): Promise<{ id: number } | undefined> {
+  const u = await deps.services.users.byUsername(username);
+  return u?.namespace_id ? { id: u.namespace_id } : undefined;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`wharf: ${err.message}\n`);
+  } else if (isAppError(err)) {
+    process.stderr.write(`wharf: ${JSON.stringify(err.body)}\n`);
+  } else {
+    process.stderr.write(`wharf: ${(err as Error).message}\n`);
+  }
+  process.exitCode = 1;
+}

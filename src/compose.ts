@@ -1,0 +1,88 @@
+/**
+ * The composition root: the only module that knows which implementations are in use. It opens the database
+ * (SQLite or PostgreSQL), builds the repositories and services, and hands them to `buildApp` and the CLI.
+ */
+import type { Kysely } from 'kysely';
+import type { Config } from './config/config.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { openDatabase, type DatabaseHandle } from './storage/db/database.js';
+import { migrateToLatest } from './storage/db/migrate.js';
+import type { Database } from './storage/db/schema.js';
+import { MembersRepository } from './storage/db/repositories/members.repository.js';
+import { NamespacesRepository } from './storage/db/repositories/namespaces.repository.js';
+import { ProjectsRepository } from './storage/db/repositories/projects.repository.js';
+import { SettingsRepository } from './storage/db/repositories/settings.repository.js';
+import { TokensRepository } from './storage/db/repositories/tokens.repository.js';
+import { UsersRepository } from './storage/db/repositories/users.repository.js';
+import { AccessService } from './services/access.service.js';
+import { BootstrapService } from './services/bootstrap.service.js';
+import { GroupsService } from './services/groups.service.js';
+import { IdentityService } from './services/identity.service.js';
+import { MembersService } from './services/members.service.js';
+import { ProjectsService } from './services/projects.service.js';
+import { SettingsService } from './services/settings.service.js';
+import { TokensService } from './services/tokens.service.js';
+import { UsersService } from './services/users.service.js';
+
+export interface Services {
+  identity: IdentityService;
+  access: AccessService;
+  users: UsersService;
+  groups: GroupsService;
+  projects: ProjectsService;
+  members: MembersService;
+  tokens: TokensService;
+  settings: SettingsService;
+  bootstrap: BootstrapService;
+}
+
+export interface Deps {
+  config: Config;
+  database: DatabaseHandle;
+  services: Services;
+  clock: Clock;
+}
+
+export function buildServices(db: Kysely<Database>, clock: Clock = systemClock): Services {
+  const users = new UsersRepository();
+  const namespaces = new NamespacesRepository();
+  const projects = new ProjectsRepository();
+  const members = new MembersRepository();
+  const tokens = new TokensRepository();
+  const settingsRepo = new SettingsRepository();
+
+  const identity = new IdentityService({ db, tokens, users, clock });
+  const access = new AccessService({ db, projects, namespaces, members, clock });
+  const usersService = new UsersService({ db, users, namespaces, members, clock });
+  const tokensService = new TokensService({ db, tokens, users, identity, clock });
+  return {
+    identity,
+    access,
+    users: usersService,
+    groups: new GroupsService({ db, namespaces, members, access, clock }),
+    projects: new ProjectsService({ db, projects, namespaces, users, access, clock }),
+    members: new MembersService({ db, members, users, access, clock }),
+    tokens: tokensService,
+    settings: new SettingsService(db, settingsRepo),
+    bootstrap: new BootstrapService(usersService, tokensService),
+  };
+}
+
+export interface ComposeOptions {
+  clock?: Clock;
+  /** Run migrations (default true). */
+  migrate?: boolean;
+}
+
+/** Opens storage, migrates it under the migration lock, and wires every service. */
+export async function compose(config: Config, options: ComposeOptions = {}): Promise<Deps> {
+  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    if (options.migrate !== false) await migrateToLatest(database.db, database.dialect);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const clock = options.clock ?? systemClock;
+  return { config, database, services: buildServices(database.db, clock), clock };
+}

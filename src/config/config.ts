@@ -1,0 +1,201 @@
+/**
+ * Wharf's configuration: defaults ← optional YAML file ← `WHARF_*` environment.
+ *
+ * Every value is validated up front and every problem is reported at once, naming the variable the user has to
+ * fix, so a misconfigured deployment fails at start-up rather than on the first request that touches the value.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Base of every absolute URL Wharf returns, without a trailing slash. */
+  readonly externalUrl: string;
+  /** `undefined` = SQLite file `<dataDir>/wharf.db`. */
+  readonly databaseUrl: string | undefined;
+  readonly rootToken: string | undefined;
+  readonly rootPassword: string | undefined;
+  readonly logLevel: LogLevel;
+  /** Trust X-Forwarded-* from a reverse proxy. */
+  readonly trustProxy: boolean;
+}
+
+/** One setting: its env name, its YAML key and how to read it. */
+interface Setting {
+  readonly env: string;
+  readonly key: string;
+  readonly parse: (raw: string) => unknown;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+class Invalid extends Error {}
+
+const str = (raw: string): string => raw;
+const nonEmpty = (raw: string): string => {
+  if (raw.trim() === '') throw new Invalid('must not be empty');
+  return raw;
+};
+const port = (raw: string): number => {
+  if (!/^\d+$/.test(raw.trim())) throw new Invalid(`must be an integer between 0 and 65535, got "${raw}"`);
+  const n = Number(raw);
+  if (n > 65535) throw new Invalid(`must be an integer between 0 and 65535, got "${raw}"`);
+  return n;
+};
+const bool = (raw: string): boolean => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  throw new Invalid(`must be true or false, got "${raw}"`);
+};
+const httpUrl = (raw: string): string => {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Invalid(`must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Invalid(`must use http or https, got "${raw}"`);
+  if (u.search || u.hash) throw new Invalid('must not contain a query or fragment');
+  return u.toString().replace(/\/+$/, '');
+};
+const databaseUrl = (raw: string): string | undefined => {
+  if (raw.trim() === '') return undefined;
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new Invalid('is not a valid postgres:// URL');
+    }
+    return raw;
+  }
+  if (/^sqlite:/.test(raw)) return raw;
+  throw new Invalid('must be a postgres:// (or postgresql://) URL, or sqlite:<path>; leave it unset for the embedded SQLite');
+};
+const logLevel = (raw: string): LogLevel => {
+  const v = raw.trim().toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(v)) return v as LogLevel;
+  throw new Invalid(`must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+};
+const rootToken = (raw: string): string | undefined => {
+  if (raw === '') return undefined;
+  if (raw.length < 20) throw new Invalid('must be at least 20 characters long');
+  if (!/^[\x21-\x7e]+$/.test(raw)) throw new Invalid('must be printable ASCII without spaces');
+  return raw;
+};
+const rootPassword = (raw: string): string | undefined => {
+  if (raw === '') return undefined;
+  if (raw.length < 8) throw new Invalid('must be at least 8 characters long');
+  return raw;
+};
+
+const SETTINGS: readonly Setting[] = [
+  { env: 'WHARF_HOST', key: 'host', parse: nonEmpty },
+  { env: 'WHARF_PORT', key: 'port', parse: port },
+  { env: 'WHARF_DATA_DIR', key: 'dataDir', parse: nonEmpty },
+  { env: 'WHARF_EXTERNAL_URL', key: 'externalUrl', parse: httpUrl },
+  { env: 'WHARF_DATABASE_URL', key: 'databaseUrl', parse: databaseUrl },
+  { env: 'WHARF_ROOT_TOKEN', key: 'rootToken', parse: rootToken },
+  { env: 'WHARF_ROOT_PASSWORD', key: 'rootPassword', parse: rootPassword },
+  { env: 'WHARF_LOG_LEVEL', key: 'logLevel', parse: logLevel },
+  { env: 'WHARF_TRUST_PROXY', key: 'trustProxy', parse: bool },
+];
+
+/** YAML keys may be written camelCase or snake_case (`data_dir`). */
+const yamlAliases = (key: string): string[] => [key, key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Path of a YAML config file; falls back to `WHARF_CONFIG`. */
+  file?: string | undefined;
+  cwd?: string;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {
+    host: '0.0.0.0',
+    port: 5080,
+    dataDir: './data',
+    externalUrl: undefined,
+    databaseUrl: undefined,
+    rootToken: undefined,
+    rootPassword: undefined,
+    logLevel: 'info',
+    trustProxy: false,
+  };
+
+  const file = options.file ?? env.WHARF_CONFIG;
+  if (file) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(path.resolve(cwd, file), 'utf8'), { maxAliasCount: 10 });
+    } catch (err) {
+      problems.push(`config file ${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (doc !== undefined && doc !== null) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) {
+        problems.push(`config file ${file}: must be a YAML mapping`);
+      } else {
+        const known = new Set(SETTINGS.flatMap((s) => yamlAliases(s.key)));
+        for (const k of Object.keys(doc)) {
+          if (!known.has(k)) problems.push(`config file ${file}: unknown key "${k}"`);
+        }
+        for (const s of SETTINGS) {
+          for (const alias of yamlAliases(s.key)) {
+            const raw = (doc as Record<string, unknown>)[alias];
+            if (raw === undefined || raw === null) continue;
+            try {
+              values[s.key] = s.parse(String(raw));
+            } catch (err) {
+              if (!(err instanceof Invalid)) throw err;
+              problems.push(`${alias} (config file ${file}) ${err.message}`);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  for (const s of SETTINGS) {
+    const raw = env[s.env];
+    if (raw === undefined) continue;
+    try {
+      values[s.key] = s.parse(raw);
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      problems.push(`${s.env} ${err.message}`);
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const portValue = values.port as number;
+  const externalUrl = (values.externalUrl as string | undefined) ?? `http://localhost:${portValue}`;
+  return Object.freeze({
+    host: values.host as string,
+    port: portValue,
+    dataDir: path.resolve(cwd, values.dataDir as string),
+    externalUrl,
+    databaseUrl: values.databaseUrl as string | undefined,
+    rootToken: values.rootToken as string | undefined,
+    rootPassword: values.rootPassword as string | undefined,
+    logLevel: values.logLevel as LogLevel,
+    trustProxy: values.trustProxy as boolean,
+  });
+}

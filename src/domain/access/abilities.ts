@@ -1,0 +1,136 @@
+/**
+ * Who may do what with a project's packages (gitlab-api.md §3.3, §3.4). Pure decisions over an identity and a
+ * project context the services assemble; no route decides access inline.
+ */
+import { errors } from '../errors.js';
+import type { AccessLevel, Identity } from './identity.js';
+
+export type Visibility = 'public' | 'internal' | 'private';
+export const VISIBILITIES: readonly Visibility[] = ['public', 'internal', 'private'];
+
+/**
+ * GitLab's `package_registry_access_level`: `disabled` (no registry), `private` (members only), `enabled` (follows
+ * the project's visibility), `public` (anyone may pull, even from a private project).
+ */
+export type RegistryAccessLevel = 'disabled' | 'private' | 'enabled' | 'public';
+export const REGISTRY_ACCESS_LEVELS: readonly RegistryAccessLevel[] = ['disabled', 'private', 'enabled', 'public'];
+
+export interface ProjectAccessContext {
+  readonly projectId: number;
+  readonly visibility: Visibility;
+  readonly registryAccessLevel: RegistryAccessLevel;
+  /** The project's namespace and all its ancestors. */
+  readonly namespaceIds: readonly number[];
+  /** The caller's effective role: the highest of the project's and every ancestor group's memberships. */
+  readonly memberLevel: AccessLevel | null;
+}
+
+export type PackageAbility = 'read_package' | 'create_package' | 'destroy_package';
+
+const deployTokenCovers = (identity: Identity, ctx: ProjectAccessContext): boolean =>
+  identity.kind === 'deploy_token' &&
+  (identity.projectId === ctx.projectId || (identity.groupId !== null && ctx.namespaceIds.includes(identity.groupId)));
+
+const isAdmin = (identity: Identity): boolean => identity.kind === 'user' && identity.isAdmin;
+
+/** May the caller see that the project exists (GitLab's `read_project`)? */
+export function canReadProject(identity: Identity, ctx: ProjectAccessContext): boolean {
+  if (isAdmin(identity)) return true;
+  if (ctx.visibility === 'public') return true;
+  if (deployTokenCovers(identity, ctx)) return true;
+  if (identity.kind === 'user' && ctx.visibility === 'internal') return true;
+  return ctx.memberLevel !== null;
+}
+
+const anyoneMayRead = (ctx: ProjectAccessContext): boolean =>
+  ctx.registryAccessLevel === 'public' || (ctx.registryAccessLevel === 'enabled' && ctx.visibility === 'public');
+
+export function can(identity: Identity, ability: PackageAbility, ctx: ProjectAccessContext): boolean {
+  if (ctx.registryAccessLevel === 'disabled') return false;
+  if (isAdmin(identity)) return true;
+  if (identity.kind === 'deploy_token') {
+    // A deploy token outside its project or group reads only what an anonymous caller could.
+    if (!deployTokenCovers(identity, ctx)) return ability === 'read_package' && anyoneMayRead(ctx);
+    if (ability === 'read_package') return identity.scopes.length > 0;
+    return identity.scopes.includes('write_package_registry');
+  }
+  const level = ctx.memberLevel ?? 0;
+  switch (ability) {
+    case 'read_package':
+      if (level >= 10 || anyoneMayRead(ctx)) return true;
+      return ctx.registryAccessLevel === 'enabled' && ctx.visibility === 'internal' && identity.kind === 'user';
+    case 'create_package':
+      return level >= 30;
+    case 'destroy_package':
+      return level >= 40;
+  }
+}
+
+export type AccessRouteKind =
+  /** Routes with GitLab's `authenticate_non_public` (packuments, dist-tags, Helm): anonymous gets 401, not 404. */
+  | 'authenticate-non-public'
+  | 'plain';
+
+/**
+ * GitLab's `user_project_with_read_package` followed by the write checks (§3.4): throws the error GitLab would
+ * answer, or returns when the caller may proceed. `ctx` is null for a project that does not exist.
+ */
+export function authorizeProject(
+  identity: Identity,
+  ctx: ProjectAccessContext | null,
+  ability: PackageAbility,
+  route: AccessRouteKind,
+  notFound: () => Error = () => errors.npmNotFound('Project'),
+): void {
+  const anonymous = identity.kind === 'anonymous';
+  if (!ctx) {
+    if (anonymous && route === 'authenticate-non-public') throw errors.unauthorized();
+    throw notFound();
+  }
+  if (!can(identity, 'read_package', ctx)) {
+    if (canReadProject(identity, ctx)) throw errors.forbidden();
+    if (anonymous && route === 'authenticate-non-public') throw errors.unauthorized();
+    throw notFound();
+  }
+  if (ability !== 'read_package') {
+    if (anonymous) throw errors.unauthorized();
+    if (!can(identity, ability, ctx)) throw errors.forbidden();
+  }
+}
+
+/** PATs with only `read_api` may read (GET/HEAD) and nothing else (gitlab-api.md §3.1 "Scopes"). */
+export function checkTokenScope(identity: Identity, method: string): void {
+  if (identity.kind !== 'user') return;
+  if (identity.scopes.includes('api')) return;
+  const reading = method === 'GET' || method === 'HEAD';
+  if (reading && identity.scopes.includes('read_api')) return;
+  throw errors.insufficientScope('api');
+}
+
+/** Group visibility: who may see a group at all (GitLab's `read_group`). */
+export interface GroupAccessContext {
+  readonly groupId: number;
+  readonly visibility: Visibility;
+  /** The group and all its ancestors. */
+  readonly namespaceIds: readonly number[];
+  /** Highest membership in the group or an ancestor. */
+  readonly memberLevel: AccessLevel | null;
+  /** The caller is a member somewhere below the group (GitLab lets them see the parents). */
+  readonly memberOfDescendant: boolean;
+}
+
+export function canReadGroup(identity: Identity, ctx: GroupAccessContext): boolean {
+  if (isAdmin(identity)) return true;
+  if (ctx.visibility === 'public') return true;
+  if (identity.kind === 'user' && ctx.visibility === 'internal') return true;
+  if (identity.kind === 'deploy_token' && identity.groupId !== null && ctx.namespaceIds.includes(identity.groupId)) {
+    return true;
+  }
+  return ctx.memberLevel !== null || ctx.memberOfDescendant;
+}
+
+/** Managing members, deploy tokens and settings of a project or group needs Maintainer (GitLab: `admin_project`). */
+export function canAdminister(identity: Identity, memberLevel: AccessLevel | null): boolean {
+  if (isAdmin(identity)) return true;
+  return identity.kind === 'user' && (memberLevel ?? 0) >= 40;
+}

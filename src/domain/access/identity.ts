@@ -1,0 +1,39 @@
+/** Who is calling. Resolved once per request from its credentials (see `credentials.ts`). */
+
+export const ACCESS_LEVELS = { guest: 10, reporter: 20, developer: 30, maintainer: 40, owner: 50 } as const;
+export type AccessLevel = 10 | 20 | 30 | 40 | 50;
+export const isAccessLevel = (n: number): n is AccessLevel => n === 10 || n === 20 || n === 30 || n === 40 || n === 50;
+
+export const PAT_SCOPES = ['api', 'read_api'] as const;
+export type PatScope = (typeof PAT_SCOPES)[number];
+
+export const DEPLOY_TOKEN_SCOPES = ['read_package_registry', 'write_package_registry'] as const;
+export type DeployTokenScope = (typeof DEPLOY_TOKEN_SCOPES)[number];
+
+export interface UserIdentity {
+  readonly kind: 'user';
+  readonly userId: number;
+  readonly username: string;
+  readonly isAdmin: boolean;
+  /** Scopes of the token that authenticated the request. */
+  readonly scopes: readonly PatScope[];
+  readonly tokenId: number;
+}
+
+export interface DeployTokenIdentity {
+  readonly kind: 'deploy_token';
+  readonly tokenId: number;
+  readonly username: string;
+  readonly scopes: readonly DeployTokenScope[];
+  /** Exactly one of these is set: a project token covers that project, a group token the whole group tree. */
+  readonly projectId: number | null;
+  readonly groupId: number | null;
+}
+
+export interface AnonymousIdentity {
+  readonly kind: 'anonymous';
+}
+
+export type Identity = UserIdentity | DeployTokenIdentity | AnonymousIdentity;
+
+export const ANONYMOUS: AnonymousIdentity = Object.freeze({ kind: 'anonymous' });

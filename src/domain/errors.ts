@@ -1,0 +1,119 @@
+/**
+ * The one error catalogue. Every error Wharf answers with has a stable code, an HTTP status and a body in the shape
+ * GitLab uses for the same situation, because clients (npm, helm, scripts written for GitLab) print those bodies.
+ *
+ * The domain and services throw `AppError`s built by the factories below; only the HTTP error handler turns them
+ * into responses. Anything that is not an `AppError` becomes a logged, generic 500.
+ */
+
+export const ERROR_STATUS = {
+  bad_request: 400,
+  param_invalid: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  invalid_token: 401,
+  forbidden: 403,
+  insufficient_scope: 403,
+  not_found: 404,
+  route_not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unprocessable: 422,
+  internal: 500,
+  unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorBody = Record<string, unknown>;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly body: ErrorBody;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, body: ErrorBody, headers: Record<string, string> = {}) {
+    const msg = body.message ?? body.error;
+    super(typeof msg === 'string' ? msg : JSON.stringify(msg));
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
+
+/** Field → messages, as ActiveRecord validation errors render in GitLab: `{"message":{"path":["is too long"]}}`. */
+export type FieldErrors = Record<string, string[]>;
+
+/** GitLab's `titleize` for the npm error shape: "Package tag" → "Package Tag". */
+const titleize = (s: string): string => s.replace(/\b\w/g, (c) => c.toUpperCase());
+
+export const errors = {
+  /** `{"message":"401 Unauthorized"}` (no WWW-Authenticate, as GitLab's npm and management routes). */
+  unauthorized: (headers: Record<string, string> = {}) =>
+    new AppError('unauthorized', { message: '401 Unauthorized' }, headers),
+
+  /** An expired, revoked or unknown token: 401 with the OAuth-style `WWW-Authenticate` GitLab sends. */
+  invalidToken: (description: string) =>
+    new AppError(
+      'invalid_token',
+      { message: '401 Unauthorized', error: 'invalid_token', error_description: description },
+      { 'www-authenticate': `Bearer realm="Wharf", error="invalid_token", error_description="${description}"` },
+    ),
+
+  /** A `read_api` token on a write, for example. */
+  insufficientScope: (required = 'api') =>
+    new AppError('insufficient_scope', {
+      error: 'insufficient_scope',
+      error_description: 'The request requires higher privileges than provided by the access token.',
+      scope: required,
+    }),
+
+  forbidden: (reason?: string) =>
+    new AppError('forbidden', { message: reason ? `403 Forbidden - ${reason}` : '403 Forbidden' }),
+
+  /** `{"message":"404 Project Not Found"}`; without a resource `{"message":"404 Not Found"}`. */
+  notFound: (resource?: string) =>
+    new AppError('not_found', { message: resource ? `404 ${resource} Not Found` : '404 Not Found' }),
+
+  /** The npm routes' variant: `{"message":"404 Packages Not Found","error":"Packages not found"}`. */
+  npmNotFound: (resource: string) =>
+    new AppError('not_found', { message: titleize(`404 ${resource} not found`), error: `${resource} not found` }),
+
+  /** No route matched: `{"error":"404 Not Found"}`. */
+  routeNotFound: () => new AppError('route_not_found', { error: '404 Not Found' }),
+
+  methodNotAllowed: () => new AppError('method_not_allowed', { error: '405 Method Not Allowed' }),
+
+  /** `{"message":"400 Bad request - <reason>"}`. */
+  badRequest: (reason: string) => new AppError('bad_request', { message: `400 Bad request - ${reason}` }),
+
+  /** The npm variant carries `error` too, because npm prints that field. */
+  npmBadRequest: (message: string) => new AppError('bad_request', { message, error: message }),
+
+  /** Parameter problems in Grape's shape: `{"error":"name is missing, path is invalid"}`. */
+  params: (messages: string[]) => new AppError('param_invalid', { error: messages.join(', ') }),
+
+  /** Model validation in ActiveRecord's shape: `{"message":{"path":["has already been taken"]}}`. */
+  validation: (fields: FieldErrors) => new AppError('validation_failed', { message: fields }),
+
+  conflict: (message: string) => new AppError('conflict', { message }),
+
+  preconditionFailed: () => new AppError('precondition_failed', { message: '412 Precondition Failed' }),
+
+  payloadTooLarge: (reason: string) =>
+    new AppError('payload_too_large', { message: `413 Request Entity Too Large - ${reason}`, error: reason }),
+
+  unsupportedMediaType: (reason: string) =>
+    new AppError('unsupported_media_type', { message: `415 Unsupported Media Type - ${reason}`, error: reason }),
+
+  unavailable: (reason: string) => new AppError('unavailable', { message: `503 Service Unavailable - ${reason}` }),
+
+  internal: () => new AppError('internal', { message: '500 Internal Server Error' }),
+} as const;

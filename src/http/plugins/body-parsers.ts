@@ -1,0 +1,43 @@
+/**
+ * GitLab's API takes parameters as JSON, as form fields (`curl --data "name=x&scopes[]=api"`) or in the query string
+ * of a POST or PUT; scripts written against GitLab use all three, so Wharf merges them (body wins) before validation.
+ */
+import type { FastifyInstance } from 'fastify';
+
+export function parseForm(raw: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(raw)) addParam(out, k, v);
+  return out;
+}
+
+function addParam(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key.endsWith('[]')) {
+    const name = key.slice(0, -2);
+    const prev = out[name];
+    out[name] = Array.isArray(prev) ? [...prev, value] : prev === undefined ? [value] : [prev, value];
+  } else {
+    out[key] = value;
+  }
+}
+
+export function registerBodyParsers(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, parseForm(body as string));
+  });
+}
+
+/** preValidation hook for management routes: query parameters of a write request join its body. */
+export function mergeQueryIntoBody(request: { method: string; query: unknown; body: unknown }): void {
+  if (request.method === 'GET' || request.method === 'HEAD') return;
+  const query = (request.query ?? {}) as Record<string, unknown>;
+  const keys = Object.keys(query);
+  if (keys.length === 0) {
+    // A write with no parameters at all still gets GitLab's "… is missing" answer, not a body-type error.
+    if (request.body === undefined || request.body === null) request.body = {};
+    return;
+  }
+  const merged: Record<string, unknown> = {};
+  for (const k of keys) addParam(merged, k, query[k]);
+  const body = request.body;
+  request.body = body && typeof body === 'object' && !Array.isArray(body) ? { ...merged, ...(body as object) } : merged;
+}

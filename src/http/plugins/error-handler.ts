@@ -1,0 +1,100 @@
+/**
+ * The single place errors become responses. `AppError`s carry their GitLab-shaped body; schema validation failures
+ * are answered the way Grape words them (`{"error":"name is missing"}`); anything unknown is logged with the request
+ * id and answered with a bare 500, so internals never leak.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ERROR_STATUS, errors, type ErrorCode } from '../../domain/errors.js';
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/** `/scopes/0` → `scopes`, `/name` → `name`. */
+const fieldOf = (e: AjvError): string => {
+  const missing = e.params.missingProperty;
+  if (e.keyword === 'required' && typeof missing === 'string') {
+    return [e.instancePath.split('/').filter(Boolean)[0], missing].filter(Boolean).join('.') || missing;
+  }
+  const parts = e.instancePath.split('/').filter(Boolean).filter((p) => !/^\d+$/.test(p));
+  return parts.join('.') || 'body';
+};
+
+export function validationMessage(validation: readonly AjvError[]): string[] {
+  return validation.map((e) => {
+    const field = fieldOf(e);
+    switch (e.keyword) {
+      case 'required':
+        return `${field} is missing`;
+      case 'enum':
+      case 'const':
+      case 'anyOf':
+        return `${field} does not have a valid value`;
+      case 'minLength':
+        return e.params.limit === 1 ? `${field} is empty` : `${field} is too short (minimum is ${String(e.params.limit)} characters)`;
+      case 'maxLength':
+        return `${field} is too long (maximum is ${String(e.params.limit)} characters)`;
+      case 'minimum':
+      case 'maximum':
+        return `${field} does not have a valid value`;
+      case 'minItems':
+        return `${field} is empty`;
+      case 'additionalProperties':
+        return `${String(e.params.additionalProperty)} is not allowed`;
+      default:
+        return `${field} is invalid`;
+    }
+  });
+}
+
+/** Fastify's own 4xx errors (for example 406 or 414) keep their status, mapped onto the catalogue. */
+const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = Object.fromEntries(
+  Object.entries(ERROR_STATUS)
+    .filter(([code]) => !['param_invalid', 'validation_failed', 'invalid_token', 'insufficient_scope', 'route_not_found'].includes(code))
+    .map(([code, status]) => [status, code as ErrorCode]),
+);
+
+function toAppError(err: FastifyError): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (err.validation) return errors.params(validationMessage(err.validation as unknown as AjvError[]));
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return errors.payloadTooLarge('request body is larger than this route accepts');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return errors.unsupportedMediaType('this content type is not accepted here');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return errors.badRequest('the JSON body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return errors.badRequest('the body is not valid JSON');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return errors.badRequest('Content-Length does not match the body');
+    default:
+      break;
+  }
+  // JSON.parse failures from the content-type parser arrive as SyntaxErrors with status 400.
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
+    return errors.badRequest('the body is not valid JSON');
+  }
+  const code = err.statusCode ? CODE_BY_STATUS[err.statusCode] : undefined;
+  return code ? new AppError(code, { message: `${err.statusCode} ${err.message}` }) : undefined;
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const known = toAppError(err);
+    if (known) {
+      request.log.debug({ code: known.code, status: known.status }, known.message);
+      return reply.code(known.status).headers(known.headers).type('application/json').send(known.body);
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.code(500).type('application/json').send(errors.internal().body);
+  });
+
+  app.setNotFoundHandler((_request, reply) => {
+    const e = errors.routeNotFound();
+    return reply.code(e.status).type('application/json').send(e.body);
+  });
+}

@@ -1,0 +1,24 @@
+/** The GitLab-compatible management API under `/api/v4`. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Deps } from '../../../compose.js';
+import { mergeQueryIntoBody } from '../../plugins/body-parsers.js';
+import { deployTokenRoutes } from './deploy-tokens.routes.js';
+import { groupRoutes } from './groups.routes.js';
+import { memberRoutes } from './members.routes.js';
+import { projectRoutes } from './projects.routes.js';
+import { settingsRoutes } from './settings.routes.js';
+import { tokenRoutes } from './tokens.routes.js';
+import { userRoutes } from './users.routes.js';
+
+export const apiRoutes =
+  (deps: Deps): FastifyPluginAsync =>
+  async (app) => {
+    app.addHook('preValidation', async (request) => mergeQueryIntoBody(request));
+    await app.register(userRoutes(deps));
+    await app.register(tokenRoutes(deps));
+    await app.register(groupRoutes(deps));
+    await app.register(projectRoutes(deps));
+    await app.register(memberRoutes(deps));
+    await app.register(deployTokenRoutes(deps));
+    await app.register(settingsRoutes(deps));
+  };

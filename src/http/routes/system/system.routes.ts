@@ -1,0 +1,23 @@
+/** Liveness, readiness and version: what load balancers and `curl` ask first. */
+import { sql } from 'kysely';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Deps } from '../../../compose.js';
+import { VERSION } from '../../../version.js';
+
+export const systemRoutes =
+  (deps: Deps): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/-/health', async (_request, reply) => reply.type('text/plain').send('GitLab OK'));
+
+    app.get('/-/readiness', async (request, reply) => {
+      try {
+        await sql`select 1`.execute(deps.database.db);
+        return reply.send({ status: 'ok', master_check: [{ status: 'ok' }], db_check: [{ status: 'ok' }] });
+      } catch (err) {
+        request.log.warn({ err }, 'readiness: database unreachable');
+        return reply.code(503).send({ status: 'failed', db_check: [{ status: 'failed', message: 'database unreachable' }] });
+      }
+    });
+
+    app.get('/api/v4/version', async () => ({ version: VERSION, revision: 'wharf', kas: { enabled: false }, enterprise: false }));
+  };

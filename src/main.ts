@@ -1,0 +1,64 @@
+/**
+ * `wharf serve`: load the configuration, compose, bootstrap, listen, and drain on SIGTERM/SIGINT.
+ */
+import type { Config } from './config/config.js';
+import { buildApp } from './app.js';
+import { compose } from './compose.js';
+
+export interface Serving {
+  url: string;
+  close(): Promise<void>;
+}
+
+export function rootTokenBanner(token: string, config: Config): string {
+  const line = '='.repeat(78);
+  return [
+    line,
+    'Wharf created the administrator account "root" on this empty database.',
+    "root's API token is printed below ONCE; it is not stored in readable form. Keep it safe:",
+    '',
+    `    WHARF ROOT TOKEN: ${token}`,
+    '',
+    `Try it:  curl -H "PRIVATE-TOKEN: <token>" ${config.externalUrl}/api/v4/user`,
+    'Lost it? Create another with: wharf token create --user root --name admin --scopes api',
+    line,
+    '',
+  ].join('\n');
+}
+
+export async function serve(config: Config, out: NodeJS.WritableStream = process.stdout): Promise<Serving> {
+  const deps = await compose(config);
+  const { generatedToken } = await deps.services.bootstrap.run({ rootToken: config.rootToken, rootPassword: config.rootPassword });
+  if (generatedToken) out.write(rootTokenBanner(generatedToken, config));
+  const app = await buildApp(deps);
+  const address = await app.listen({ host: config.host, port: config.port });
+  app.log.info({ address, database: deps.database.dialect, dataDir: config.dataDir, externalUrl: config.externalUrl }, 'Wharf is listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await app.close();
+      await deps.database.close();
+    })();
+    return closing;
+  };
+  return { url: address, close };
+}
+
+/** Installs signal handlers so a stop drains in-flight requests before the process exits. */
+export function closeOnSignals(serving: Serving, log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): void {
+  const stop = (signal: string) => {
+    log(`wharf: ${signal} received, finishing in-flight requests`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    serving.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log(`wharf: shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

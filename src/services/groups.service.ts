@@ -1,0 +1,136 @@
+/** Groups: nested namespaces with a visibility, whose members' roles flow down to subgroups and projects. */
+import type { Kysely } from 'kysely';
+import { iso, type Clock } from '../domain/clock.js';
+import { AppError, errors, type FieldErrors } from '../domain/errors.js';
+import { canAdminister, canReadGroup, type Visibility } from '../domain/access/abilities.js';
+import type { Identity } from '../domain/access/identity.js';
+import { nameProblems, pathProblems } from '../domain/paths.js';
+import type { Database, NamespaceRow } from '../storage/db/schema.js';
+import type { MembersRepository } from '../storage/db/repositories/members.repository.js';
+import type { GroupListFilter, NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
+import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import type { AccessService } from './access.service.js';
+
+export interface CreateGroupInput {
+  name: string;
+  path: string;
+  parent_id?: number | undefined;
+  visibility?: Visibility | undefined;
+  description?: string | undefined;
+}
+
+export const VISIBILITY_RANK: Record<Visibility, number> = { private: 0, internal: 10, public: 20 };
+/** GitLab nests groups at most 20 levels deep. */
+const MAX_DEPTH = 21;
+
+/** GitLab's group-create failure is a string with the Ruby hash inside: `Failed to save group {:path=>["…"]}`. */
+const failedToSave = (fields: FieldErrors): AppError =>
+  new AppError('bad_request', {
+    message: `Failed to save group {${Object.entries(fields)
+      .map(([k, v]) => `:${k}=>${JSON.stringify(v)}`)
+      .join(', ')}}`,
+  });
+
+export interface GroupsServiceDeps {
+  db: Kysely<Database>;
+  namespaces: NamespacesRepository;
+  members: MembersRepository;
+  access: AccessService;
+  clock: Clock;
+}
+
+export class GroupsService {
+  readonly #d: GroupsServiceDeps;
+  constructor(deps: GroupsServiceDeps) {
+    this.#d = deps;
+  }
+
+  async create(caller: Identity, input: CreateGroupInput): Promise<NamespaceRow> {
+    if (caller.kind !== 'user') throw errors.unauthorized();
+    const { db, namespaces, members, access, clock } = this.#d;
+    let parent: NamespaceRow | undefined;
+    if (input.parent_id !== undefined) {
+      const found = await access.findGroup(String(input.parent_id));
+      if (!found) throw errors.notFound('Group');
+      const ctx = await access.groupContext(caller, found);
+      if (!canReadGroup(caller, ctx)) throw errors.notFound('Group');
+      // Creating subgroups is a Maintainer's right (GitLab's default `subgroup_creation_level`).
+      if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+      parent = found;
+    }
+
+    const problems: FieldErrors = {};
+    const nameIssues = nameProblems(input.name, 'group');
+    if (nameIssues.length) problems.name = nameIssues;
+    const pathIssues = pathProblems(input.path, parent ? 'subgroup' : 'top-level-group');
+    if (pathIssues.length) problems.path = pathIssues;
+    if ((input.description ?? '').length > 500) problems.description = ['is too long (maximum is 500 characters)'];
+    const visibility: Visibility = input.visibility ?? (parent ? parent.visibility : 'private');
+    if (parent && VISIBILITY_RANK[visibility] > VISIBILITY_RANK[parent.visibility]) {
+      problems.visibility_level = [`${visibility} is not allowed since the parent group has a ${parent.visibility} visibility.`];
+    }
+    if (parent && parent.traversal_ids.split('/').filter(Boolean).length >= MAX_DEPTH - 1) {
+      problems.parent_id = ['has too deep level of nesting'];
+    }
+    if (Object.keys(problems).length) throw failedToSave(problems);
+
+    const fullPath = parent ? `${parent.full_path}/${input.path}` : input.path;
+    if (await namespaces.routeExists(db, fullPath.toLowerCase())) throw failedToSave({ path: ['has already been taken'] });
+
+    const now = iso(clock.now());
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const ns = await namespaces.insert(
+          trx,
+          {
+            kind: 'group',
+            name: input.name,
+            path: input.path,
+            full_path: fullPath,
+            parent_id: parent?.id ?? null,
+            owner_id: null,
+            visibility,
+            description: input.description ?? '',
+            created_at: now,
+            updated_at: now,
+          },
+          parent,
+        );
+        await namespaces.insertRoute(trx, fullPath.toLowerCase(), 'namespace', ns.id);
+        // The creator owns what they create, as in GitLab.
+        await members.insert(trx, {
+          user_id: caller.userId,
+          source_type: 'namespace',
+          source_id: ns.id,
+          access_level: 50,
+          expires_at: null,
+          created_by_id: caller.userId,
+          created_at: now,
+        });
+        return ns;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw failedToSave({ path: ['has already been taken'] });
+      throw err;
+    }
+  }
+
+  async get(caller: Identity, idOrPath: string): Promise<NamespaceRow> {
+    return (await this.#d.access.readableGroup(caller, idOrPath)).group;
+  }
+
+  async list(caller: Identity, filter: Omit<GroupListFilter, 'visibleToUserId' | 'publicOnly'>, page: Page): Promise<PageOf<NamespaceRow>> {
+    const scoped: GroupListFilter =
+      caller.kind === 'user'
+        ? caller.isAdmin
+          ? filter
+          : { ...filter, visibleToUserId: caller.userId }
+        : { ...filter, publicOnly: true };
+    return this.#d.namespaces.listGroups(this.#d.db, scoped, page);
+  }
+
+  /** Ids of the group and every subgroup below it. */
+  async subtreeIds(group: NamespaceRow): Promise<number[]> {
+    return this.#d.namespaces.subtreeIds(this.#d.db, group);
+  }
+}

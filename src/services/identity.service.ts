@@ -1,0 +1,149 @@
+/**
+ * Turns a request's credential into an identity: one SHA-256 and one indexed lookup, cached briefly per process.
+ *
+ * The cache holds positive results only, for `ttlMs` (default 5 s). Revoking through this process drops the entry
+ * at once; another instance sees a revocation within the TTL. Unknown tokens are never cached, so a newly created
+ * token works immediately everywhere.
+ */
+import type { Kysely } from 'kysely';
+import { errors } from '../domain/errors.js';
+import type { Clock } from '../domain/clock.js';
+import { iso, isoDate } from '../domain/clock.js';
+import type { Credential } from '../domain/access/credentials.js';
+import {
+  ANONYMOUS,
+  DEPLOY_TOKEN_SCOPES,
+  PAT_SCOPES,
+  type DeployTokenScope,
+  type Identity,
+  type PatScope,
+} from '../domain/access/identity.js';
+import { TOKEN_PREFIX, digestToken } from '../domain/access/tokens.js';
+import type { Database } from '../storage/db/schema.js';
+import type { TokensRepository } from '../storage/db/repositories/tokens.repository.js';
+import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
+
+interface CacheEntry {
+  identity: Identity;
+  /** Token expiry as epoch ms (end of its expiry day for PATs), checked on every hit. */
+  tokenExpiresAt: number;
+  cachedUntil: number;
+}
+
+const LAST_USED_THROTTLE_MS = 10 * 60 * 1000;
+const MAX_CACHE_ENTRIES = 10_000;
+
+export const parseScopes = <T extends string>(json: string, allowed: readonly T[]): T[] => {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? (v.filter((s) => (allowed as readonly string[]).includes(s as string)) as T[]) : [];
+  } catch {
+    return [];
+  }
+};
+
+export interface IdentityServiceDeps {
+  db: Kysely<Database>;
+  tokens: TokensRepository;
+  users: UsersRepository;
+  clock: Clock;
+  ttlMs?: number;
+}
+
+export class IdentityService {
+  readonly #deps: IdentityServiceDeps;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #ttl: number;
+
+  constructor(deps: IdentityServiceDeps) {
+    this.#deps = deps;
+    this.#ttl = deps.ttlMs ?? 5000;
+  }
+
+  /** Anonymous when there is no credential; throws 401 for any token that is unknown, expired or revoked. */
+  async resolve(credential: Credential | undefined): Promise<Identity> {
+    if (!credential) return ANONYMOUS;
+    const digest = digestToken(credential.token);
+    const now = this.#deps.clock.now().getTime();
+    const hit = this.#cache.get(digest);
+    if (hit && hit.cachedUntil > now) {
+      if (hit.tokenExpiresAt <= now) {
+        this.#cache.delete(digest);
+        throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
+      }
+      return hit.identity;
+    }
+    const found = credential.token.startsWith(TOKEN_PREFIX.deploy)
+      ? ((await this.#lookupDeploy(digest)) ?? (await this.#lookupPersonal(digest)))
+      : ((await this.#lookupPersonal(digest)) ?? (await this.#lookupDeploy(digest)));
+    if (!found) throw errors.unauthorized();
+    if (this.#cache.size >= MAX_CACHE_ENTRIES) this.#cache.clear();
+    this.#cache.set(digest, { ...found, cachedUntil: now + this.#ttl });
+    return found.identity;
+  }
+
+  /** Drops a token from this process's cache; called when a token is revoked or its user changes. */
+  forget(digest: string): void {
+    this.#cache.delete(digest);
+  }
+
+  forgetAll(): void {
+    this.#cache.clear();
+  }
+
+  async #lookupPersonal(digest: string): Promise<Omit<CacheEntry, 'cachedUntil'> | undefined> {
+    const { db, tokens, users, clock } = this.#deps;
+    const row = await tokens.findPersonalByDigest(db, digest);
+    if (!row) return undefined;
+    const now = clock.now();
+    if (row.revoked) throw errors.invalidToken('Token was revoked. You have to re-authorize from the user profile.');
+    // A PAT is valid through the whole of its expiry date, as in GitLab.
+    const expiresAt = row.expires_at ? Date.parse(`${row.expires_at}T00:00:00Z`) + 86_400_000 : Number.POSITIVE_INFINITY;
+    if (expiresAt <= now.getTime()) {
+      throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
+    }
+    const user = await users.findById(db, row.user_id);
+    if (!user || user.state !== 'active') throw errors.unauthorized();
+    if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) > LAST_USED_THROTTLE_MS) {
+      // Best effort and off the request path: a failed bookkeeping write must not fail the request.
+      void tokens.touchPersonal(db, row.id, iso(now)).catch(() => undefined);
+    }
+    return {
+      identity: Object.freeze({
+        kind: 'user',
+        userId: user.id,
+        username: user.username,
+        isAdmin: user.is_admin === 1,
+        scopes: Object.freeze(parseScopes<PatScope>(row.scopes, PAT_SCOPES)),
+        tokenId: row.id,
+      }),
+      tokenExpiresAt: expiresAt,
+    };
+  }
+
+  async #lookupDeploy(digest: string): Promise<Omit<CacheEntry, 'cachedUntil'> | undefined> {
+    const { db, tokens, clock } = this.#deps;
+    const row = await tokens.findDeployByDigest(db, digest);
+    if (!row) return undefined;
+    const now = clock.now();
+    if (row.revoked) throw errors.invalidToken('Token was revoked. You have to re-authorize from the user profile.');
+    const expiresAt = row.expires_at ? Date.parse(row.expires_at) : Number.POSITIVE_INFINITY;
+    if (expiresAt <= now.getTime()) {
+      throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
+    }
+    return {
+      identity: Object.freeze({
+        kind: 'deploy_token',
+        tokenId: row.id,
+        username: row.username,
+        scopes: Object.freeze(parseScopes<DeployTokenScope>(row.scopes, DEPLOY_TOKEN_SCOPES)),
+        projectId: row.project_id,
+        groupId: row.group_id,
+      }),
+      tokenExpiresAt: expiresAt,
+    };
+  }
+}
+
+/** Today's date for PAT expiry comparisons. */
+export const todayIso = (clock: Clock): string => isoDate(clock.now());

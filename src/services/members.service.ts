@@ -1,0 +1,139 @@
+/** Memberships of groups and projects. A group role applies to every subgroup and project below the group. */
+import type { Kysely } from 'kysely';
+import { iso, isoDate, type Clock } from '../domain/clock.js';
+import { errors } from '../domain/errors.js';
+import { canAdminister } from '../domain/access/abilities.js';
+import { isAccessLevel, type AccessLevel, type Identity } from '../domain/access/identity.js';
+import type { Database, MemberRow } from '../storage/db/schema.js';
+import type { MembersRepository, MemberWithUser, SourceType } from '../storage/db/repositories/members.repository.js';
+import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
+import { parseTraversal } from '../storage/db/repositories/namespaces.repository.js';
+import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import type { AccessService } from './access.service.js';
+
+export interface MemberSource {
+  type: SourceType;
+  id: number;
+  /** The namespaces above the source (for a project: its namespace and ancestors; for a group: its ancestors). */
+  inheritedFrom: readonly number[];
+  /** The caller's effective role on the source. */
+  callerLevel: AccessLevel | null;
+}
+
+export interface AddMemberInput {
+  user_id?: number | undefined;
+  username?: string | undefined;
+  access_level: number;
+  expires_at?: string | null | undefined;
+}
+
+export interface MembersServiceDeps {
+  db: Kysely<Database>;
+  members: MembersRepository;
+  users: UsersRepository;
+  access: AccessService;
+  clock: Clock;
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'Guest', 20: 'Reporter', 30: 'Developer', 40: 'Maintainer', 50: 'Owner' };
+
+export class MembersService {
+  readonly #d: MembersServiceDeps;
+  constructor(deps: MembersServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** Resolves `/projects/:id` or `/groups/:id` to a member source the caller may see. */
+  async source(caller: Identity, type: 'project' | 'group', idOrPath: string): Promise<MemberSource> {
+    const { access } = this.#d;
+    if (type === 'project') {
+      const { project, ctx } = await access.readableProject(caller, idOrPath);
+      return { type: 'project', id: project.id, inheritedFrom: ctx.namespaceIds, callerLevel: ctx.memberLevel };
+    }
+    const { group, ctx } = await access.readableGroup(caller, idOrPath);
+    return { type: 'namespace', id: group.id, inheritedFrom: parseTraversal(group.traversal_ids).filter((id) => id !== group.id), callerLevel: ctx.memberLevel };
+  }
+
+  async add(caller: Identity, source: MemberSource, input: AddMemberInput): Promise<MemberWithUser> {
+    const { db, members, users, clock } = this.#d;
+    if (caller.kind !== 'user') throw errors.unauthorized();
+    if (!canAdminister(caller, source.callerLevel)) throw errors.forbidden();
+    if (input.user_id === undefined && input.username === undefined) {
+      throw errors.params(['user_id, username are missing, at least one parameter must be provided']);
+    }
+    if (input.user_id !== undefined && input.username !== undefined) throw errors.params(['user_id, username are mutually exclusive']);
+    if (!isAccessLevel(input.access_level)) throw errors.params(['access_level does not have a valid value']);
+    // Only Owners hand out the Owner role.
+    if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
+    const expiresAt = this.#expiry(input.expires_at);
+
+    const user = input.user_id !== undefined ? await users.findById(db, input.user_id) : await users.findByUsername(db, input.username!);
+    if (!user) throw errors.notFound('User');
+    if (await members.find(db, source.type, source.id, user.id)) throw errors.conflict('Member already exists');
+
+    const inherited = await members.maxLevel(db, user.id, source.inheritedFrom, null, iso(clock.now()));
+    if (inherited !== null && input.access_level < inherited) {
+      throw errors.validation({
+        access_level: [`should be greater than or equal to ${LEVEL_NAMES[inherited] ?? inherited} inherited membership from group`],
+      });
+    }
+    try {
+      const row = await members.insert(db, {
+        user_id: user.id,
+        source_type: source.type,
+        source_id: source.id,
+        access_level: input.access_level,
+        expires_at: expiresAt,
+        created_by_id: caller.userId,
+        created_at: iso(clock.now()),
+      });
+      return { ...row, username: user.username, name: user.name, state: user.state };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw errors.conflict('Member already exists');
+      throw err;
+    }
+  }
+
+  async list(source: MemberSource, page: Page, query?: string): Promise<PageOf<MemberWithUser>> {
+    return this.#d.members.list(this.#d.db, source.type, source.id, page, query);
+  }
+
+  async get(source: MemberSource, userId: number): Promise<MemberWithUser> {
+    const page = await this.#d.members.list(this.#d.db, source.type, source.id, { page: 1, perPage: 100_000 });
+    const found = page.items.find((m) => m.user_id === userId);
+    if (!found) throw errors.notFound();
+    return found;
+  }
+
+  async update(caller: Identity, source: MemberSource, userId: number, input: { access_level: number; expires_at?: string | null | undefined }): Promise<MemberWithUser> {
+    if (caller.kind !== 'user') throw errors.unauthorized();
+    if (!canAdminister(caller, source.callerLevel)) throw errors.forbidden();
+    if (!isAccessLevel(input.access_level)) throw errors.params(['access_level does not have a valid value']);
+    if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
+    const existing = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
+    if (!existing) throw errors.notFound();
+    const patch: { access_level: number; expires_at?: string | null } = { access_level: input.access_level };
+    if (input.expires_at !== undefined) patch.expires_at = this.#expiry(input.expires_at);
+    await this.#d.members.update(this.#d.db, existing.id, patch);
+    return this.get(source, userId);
+  }
+
+  async remove(caller: Identity, source: MemberSource, userId: number): Promise<void> {
+    if (caller.kind !== 'user') throw errors.unauthorized();
+    const existing: MemberRow | undefined = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
+    // Members may leave on their own; removing others needs Maintainer.
+    if (!(existing && existing.user_id === caller.userId) && !canAdminister(caller, source.callerLevel)) throw errors.forbidden();
+    if (!existing) throw errors.notFound();
+    if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
+    await this.#d.members.delete(this.#d.db, existing.id);
+  }
+
+  #expiry(value: string | null | undefined): string | null {
+    if (value === undefined || value === null || value === '') return null;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) throw errors.params(['expires_at is invalid']);
+    if (value <= isoDate(this.#d.clock.now())) throw errors.validation({ expires_at: ['cannot be a date in the past'] });
+    // Stored as the date: compared with the current timestamp, a membership ends when its expiry date begins,
+    // as GitLab's `expires_at > today` does.
+    return value;
+  }
+}

@@ -1,0 +1,162 @@
+/** Projects: where packages live, with a visibility and a package registry access level. */
+import type { Kysely } from 'kysely';
+import { iso, type Clock } from '../domain/clock.js';
+import { errors, type FieldErrors } from '../domain/errors.js';
+import { canAdminister, type RegistryAccessLevel, type Visibility } from '../domain/access/abilities.js';
+import type { Identity } from '../domain/access/identity.js';
+import { nameProblems, pathFromName, pathProblems } from '../domain/paths.js';
+import type { Database, NamespaceRow, ProjectRow } from '../storage/db/schema.js';
+import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
+import type { ProjectListFilter, ProjectsRepository } from '../storage/db/repositories/projects.repository.js';
+import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
+import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import type { AccessService } from './access.service.js';
+import { VISIBILITY_RANK } from './groups.service.js';
+
+export interface CreateProjectInput {
+  name?: string | undefined;
+  path?: string | undefined;
+  namespace_id?: number | undefined;
+  visibility?: Visibility | undefined;
+  description?: string | undefined;
+  package_registry_access_level?: RegistryAccessLevel | undefined;
+}
+
+export interface UpdateProjectInput {
+  name?: string | undefined;
+  description?: string | undefined;
+  visibility?: Visibility | undefined;
+  package_registry_access_level?: RegistryAccessLevel | undefined;
+}
+
+export interface ProjectsServiceDeps {
+  db: Kysely<Database>;
+  projects: ProjectsRepository;
+  namespaces: NamespacesRepository;
+  users: UsersRepository;
+  access: AccessService;
+  clock: Clock;
+}
+
+/** A project is never more visible than its namespace: GitLab lowers it quietly. */
+const capVisibility = (wanted: Visibility, ns: NamespaceRow): Visibility =>
+  ns.kind === 'group' && VISIBILITY_RANK[wanted] > VISIBILITY_RANK[ns.visibility] ? ns.visibility : wanted;
+
+export class ProjectsService {
+  readonly #d: ProjectsServiceDeps;
+  constructor(deps: ProjectsServiceDeps) {
+    this.#d = deps;
+  }
+
+  async create(caller: Identity, input: CreateProjectInput): Promise<ProjectRow> {
+    if (caller.kind !== 'user') throw errors.unauthorized();
+    const { db, projects, namespaces, users, access, clock } = this.#d;
+    if (input.name === undefined && input.path === undefined) {
+      throw errors.params(['name, path are missing, at least one parameter must be provided']);
+    }
+    const name = input.name ?? input.path!;
+    const path = input.path ?? (pathProblems(name, 'project').length === 0 ? name : pathFromName(name));
+
+    let ns: NamespaceRow | undefined;
+    if (input.namespace_id === undefined) {
+      const me = await users.findById(db, caller.userId);
+      ns = me?.namespace_id ? await namespaces.findById(db, me.namespace_id) : undefined;
+    } else {
+      ns = await namespaces.findById(db, input.namespace_id);
+    }
+    // Developers may create projects in a group (GitLab's default `project_creation_level`); a personal
+    // namespace is its owner's alone.
+    if (!ns) throw errors.validation({ namespace: ['is not valid'] });
+    if (ns.kind === 'user' && ns.owner_id !== caller.userId && !caller.isAdmin) {
+      throw errors.validation({ namespace: ['is not valid'] });
+    }
+    if (ns.kind === 'group') {
+      const ctx = await access.groupContext(caller, ns);
+      if (!caller.isAdmin && (ctx.memberLevel ?? 0) < 30) throw errors.validation({ namespace: ['is not valid'] });
+    }
+
+    const problems: FieldErrors = {};
+    const nameIssues = nameProblems(name, 'project');
+    if (nameIssues.length) problems.name = nameIssues;
+    const pathIssues = pathProblems(path, 'project');
+    if (pathIssues.length) problems.path = pathIssues;
+    if ((input.description ?? '').length > 2000) problems.description = ['is too long (maximum is 2000 characters)'];
+    if (Object.keys(problems).length) throw errors.validation(problems);
+
+    const fullPath = `${ns.full_path}/${path}`;
+    const taken = async (): Promise<never> => {
+      throw errors.validation({ name: ['has already been taken'], path: ['has already been taken'] });
+    };
+    if (await namespaces.routeExists(db, fullPath.toLowerCase())) await taken();
+
+    const now = iso(clock.now());
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const project = await projects.insert(trx, {
+          namespace_id: ns.id,
+          name,
+          path,
+          full_path: fullPath,
+          description: input.description ?? '',
+          visibility: capVisibility(input.visibility ?? 'private', ns),
+          package_registry_access_level: input.package_registry_access_level ?? 'enabled',
+          creator_id: caller.userId,
+          created_at: now,
+          updated_at: now,
+        });
+        await namespaces.insertRoute(trx, fullPath.toLowerCase(), 'project', project.id);
+        return project;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) return taken();
+      throw err;
+    }
+  }
+
+  async get(caller: Identity, idOrPath: string): Promise<ProjectRow> {
+    return (await this.#d.access.readableProject(caller, idOrPath)).project;
+  }
+
+  async update(caller: Identity, idOrPath: string, input: UpdateProjectInput): Promise<ProjectRow> {
+    const { db, projects, namespaces, access, clock } = this.#d;
+    const { project, ctx } = await access.readableProject(caller, idOrPath);
+    if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+    const given = Object.entries(input).filter(([, v]) => v !== undefined);
+    if (given.length === 0) {
+      throw errors.params(['name, description, visibility, package_registry_access_level are missing, at least one parameter must be provided']);
+    }
+    const problems: FieldErrors = {};
+    if (input.name !== undefined) {
+      const issues = nameProblems(input.name, 'project');
+      if (issues.length) problems.name = issues;
+    }
+    if (input.description !== undefined && input.description.length > 2000) {
+      problems.description = ['is too long (maximum is 2000 characters)'];
+    }
+    if (input.visibility !== undefined) {
+      const ns = await namespaces.findById(db, project.namespace_id);
+      if (ns && capVisibility(input.visibility, ns) !== input.visibility) {
+        problems.visibility_level = [`${input.visibility} is not allowed in a ${ns.visibility} group.`];
+      }
+    }
+    if (Object.keys(problems).length) throw errors.validation(problems);
+    const patch: Partial<ProjectRow> = { updated_at: iso(clock.now()) };
+    if (input.name !== undefined) patch.name = input.name;
+    if (input.description !== undefined) patch.description = input.description;
+    if (input.visibility !== undefined) patch.visibility = input.visibility;
+    if (input.package_registry_access_level !== undefined) patch.package_registry_access_level = input.package_registry_access_level;
+    const updated = await projects.update(db, project.id, patch);
+    if (!updated) throw errors.notFound('Project');
+    return updated;
+  }
+
+  async list(caller: Identity, filter: Omit<ProjectListFilter, 'visibleToUserId'>, page: Page): Promise<PageOf<ProjectRow>> {
+    const scoped: ProjectListFilter =
+      caller.kind === 'user' ? (caller.isAdmin && filter.membershipUserId === undefined ? filter : { ...filter, visibleToUserId: caller.userId }) : { ...filter, visibleToUserId: null };
+    return this.#d.projects.list(this.#d.db, scoped, page);
+  }
+
+  async namespaceOf(project: ProjectRow): Promise<NamespaceRow | undefined> {
+    return this.#d.namespaces.findById(this.#d.db, project.namespace_id);
+  }
+}

@@ -1,0 +1,142 @@
+/** Users and their personal namespaces. */
+import type { Kysely } from 'kysely';
+import { iso, type Clock } from '../domain/clock.js';
+import { errors, type FieldErrors } from '../domain/errors.js';
+import { isEmail, pathProblems } from '../domain/paths.js';
+import type { Identity } from '../domain/access/identity.js';
+import type { Database, UserRow } from '../storage/db/schema.js';
+import type { MembersRepository } from '../storage/db/repositories/members.repository.js';
+import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
+import type { UsersRepository, UserFilter } from '../storage/db/repositories/users.repository.js';
+import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
+
+export interface CreateUserInput {
+  username: string;
+  name: string;
+  email: string;
+  password?: string | undefined;
+  admin?: boolean | undefined;
+}
+
+export interface UsersServiceDeps {
+  db: Kysely<Database>;
+  users: UsersRepository;
+  namespaces: NamespacesRepository;
+  members: MembersRepository;
+  clock: Clock;
+}
+
+export const requireAdmin = (identity: Identity): void => {
+  if (identity.kind === 'anonymous') throw errors.unauthorized();
+  if (identity.kind !== 'user' || !identity.isAdmin) throw errors.forbidden();
+};
+
+export class UsersService {
+  readonly #d: UsersServiceDeps;
+  constructor(deps: UsersServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** Creates the user, their personal namespace (same path as the username) and their Owner role in it, at once. */
+  async create(input: CreateUserInput): Promise<UserRow> {
+    const problems: FieldErrors = {};
+    const usernameProblems = pathProblems(input.username, 'user');
+    if (usernameProblems.length) problems.username = usernameProblems;
+    if (input.name.trim() === '') problems.name = ["can't be blank"];
+    else if (input.name.length > 255) problems.name = ['is too long (maximum is 255 characters)'];
+    if (!isEmail(input.email)) problems.email = ['is invalid'];
+    if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
+      problems.password = [`is too short (minimum is ${MIN_PASSWORD_LENGTH} characters)`];
+    }
+    if (Object.keys(problems).length) throw errors.validation(problems);
+
+    const { db, users, namespaces, members, clock } = this.#d;
+    // GitLab answers duplicates of a user with 409 and a sentence, not the field hash.
+    if (await users.findByEmail(db, input.email)) throw errors.conflict('Email has already been taken');
+    if ((await users.findByUsername(db, input.username)) || (await namespaces.routeExists(db, input.username.toLowerCase()))) {
+      throw errors.conflict('Username has already been taken');
+    }
+
+    const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
+    const now = iso(clock.now());
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const ns = await namespaces.insert(trx, {
+          kind: 'user',
+          name: input.name,
+          path: input.username,
+          full_path: input.username,
+          parent_id: null,
+          owner_id: null,
+          visibility: 'public',
+          description: '',
+          created_at: now,
+          updated_at: now,
+        });
+        await namespaces.insertRoute(trx, input.username.toLowerCase(), 'namespace', ns.id);
+        const user = await users.insert(trx, {
+          username: input.username,
+          username_lower: input.username.toLowerCase(),
+          name: input.name,
+          email: input.email,
+          email_lower: input.email.toLowerCase(),
+          password_hash: passwordHash,
+          is_admin: input.admin ? 1 : 0,
+          state: 'active',
+          namespace_id: ns.id,
+          created_at: now,
+          updated_at: now,
+        });
+        await trx.updateTable('namespaces').set({ owner_id: user.id }).where('id', '=', ns.id).execute();
+        await members.insert(trx, {
+          user_id: user.id,
+          source_type: 'namespace',
+          source_id: ns.id,
+          access_level: 50,
+          expires_at: null,
+          created_by_id: null,
+          created_at: now,
+        });
+        return user;
+      });
+    } catch (err) {
+      // Lost a race with a concurrent create of the same username, e-mail or path.
+      if (isUniqueViolation(err)) throw errors.conflict('Username has already been taken');
+      throw err;
+    }
+  }
+
+  async get(id: number): Promise<UserRow | undefined> {
+    return this.#d.users.findById(this.#d.db, id);
+  }
+
+  async byUsername(username: string): Promise<UserRow | undefined> {
+    return this.#d.users.findByUsername(this.#d.db, username);
+  }
+
+  async list(filter: UserFilter, page: Page): Promise<PageOf<UserRow>> {
+    return this.#d.users.list(this.#d.db, filter, page);
+  }
+
+  async count(): Promise<number> {
+    return this.#d.users.count(this.#d.db);
+  }
+
+  async setPassword(userId: number, password: string): Promise<void> {
+    if (password.length < MIN_PASSWORD_LENGTH) {
+      throw errors.validation({ password: [`is too short (minimum is ${MIN_PASSWORD_LENGTH} characters)`] });
+    }
+    const hash = await hashPassword(password);
+    const updated = await this.#d.users.update(this.#d.db, userId, { password_hash: hash, updated_at: iso(this.#d.clock.now()) });
+    if (!updated) throw errors.notFound('User');
+  }
+
+  /** Username (or e-mail) and password; undefined for any mismatch, so callers cannot tell which part was wrong. */
+  async authenticate(login: string, password: string): Promise<UserRow | undefined> {
+    const { db, users } = this.#d;
+    const user = (await users.findByUsername(db, login)) ?? (await users.findByEmail(db, login));
+    const ok = await verifyPassword(password, user?.password_hash ?? null);
+    return ok && user?.state === 'active' ? user : undefined;
+  }
+}

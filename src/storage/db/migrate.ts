@@ -1,0 +1,35 @@
+/**
+ * Runs the schema migrations. Kysely's Migrator takes a lock first (a lock row on SQLite, an advisory lock on
+ * PostgreSQL), so several Wharf processes starting together on one database migrate it exactly once; the others
+ * wait and then find nothing to do.
+ */
+import { Migrator, type Kysely, type Migration, type MigrationResult } from 'kysely';
+import type { DialectName } from './database.js';
+import { migration001 } from './migrations/001-identity.js';
+
+export type DialectMigration = (dialect: DialectName) => Migration;
+
+const MIGRATIONS: Record<string, DialectMigration> = {
+  '001-identity': migration001,
+};
+
+export interface MigrateOutcome {
+  applied: string[];
+}
+
+export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<MigrateOutcome> {
+  const migrator = new Migrator({
+    db,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(Object.entries(MIGRATIONS).map(([name, make]) => [name, make(dialect)])),
+    },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r: MigrationResult) => r.status === 'Error');
+    const cause = error instanceof Error ? error : new Error(String(error));
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${cause.message}`, { cause });
+  }
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}

@@ -1,0 +1,108 @@
+import { sql } from 'kysely';
+import type { MemberRow } from '../schema.js';
+import { offsetOf, type Db, type Page, type PageOf } from './types.js';
+
+export type SourceType = 'namespace' | 'project';
+
+export interface MemberWithUser extends MemberRow {
+  username: string;
+  name: string;
+  state: string;
+}
+
+export class MembersRepository {
+  async insert(
+    db: Db,
+    row: { user_id: number; source_type: SourceType; source_id: number; access_level: number; expires_at: string | null; created_by_id: number | null; created_at: string },
+  ): Promise<MemberRow> {
+    return db.insertInto('members').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async find(db: Db, sourceType: SourceType, sourceId: number, userId: number): Promise<MemberRow | undefined> {
+    return db
+      .selectFrom('members')
+      .selectAll()
+      .where('source_type', '=', sourceType)
+      .where('source_id', '=', sourceId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+  }
+
+  async list(db: Db, sourceType: SourceType, sourceId: number, page: Page, query?: string): Promise<PageOf<MemberWithUser>> {
+    let q = db
+      .selectFrom('members')
+      .innerJoin('users', 'users.id', 'members.user_id')
+      .where('members.source_type', '=', sourceType)
+      .where('members.source_id', '=', sourceId);
+    if (query) q = q.where('users.username_lower', 'like', `%${query.toLowerCase()}%`);
+    const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const items = await q
+      .selectAll('members')
+      .select(['users.username', 'users.name', 'users.state'])
+      .orderBy('members.id', 'asc')
+      .limit(page.perPage)
+      .offset(offsetOf(page))
+      .execute();
+    return { items, total: Number(total.n) };
+  }
+
+  async update(db: Db, id: number, patch: { access_level?: number; expires_at?: string | null }): Promise<MemberRow | undefined> {
+    return db.updateTable('members').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  async delete(db: Db, id: number): Promise<void> {
+    await db.deleteFrom('members').where('id', '=', id).execute();
+  }
+
+  /**
+   * The user's highest unexpired access level on a project, counting the project's own membership and every
+   * membership in the namespaces listed (the project's namespace and its ancestors).
+   */
+  async maxLevel(db: Db, userId: number, namespaceIds: readonly number[], projectId: number | null, nowIso: string): Promise<number | null> {
+    const r = await db
+      .selectFrom('members')
+      .select((eb) => eb.fn.max<number>('access_level').as('level'))
+      .where('user_id', '=', userId)
+      .where((eb) => {
+        const ors = [];
+        if (namespaceIds.length > 0) ors.push(eb.and([eb('source_type', '=', 'namespace'), eb('source_id', 'in', namespaceIds)]));
+        if (projectId !== null) ors.push(eb.and([eb('source_type', '=', 'project'), eb('source_id', '=', projectId)]));
+        return ors.length > 0 ? eb.or(ors) : sql<boolean>`1 = 0`;
+      })
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]))
+      .executeTakeFirst();
+    return r?.level === null || r?.level === undefined ? null : Number(r.level);
+  }
+
+  /** Is the user a member of any group or project strictly below the namespace with these traversal ids? */
+  async memberBelow(db: Db, userId: number, traversalIds: string, nowIso: string): Promise<boolean> {
+    const r = await db
+      .selectFrom('members')
+      .select('members.id')
+      .where('members.user_id', '=', userId)
+      .where((eb) => eb.or([eb('members.expires_at', 'is', null), eb('members.expires_at', '>', nowIso)]))
+      .where((eb) =>
+        eb.or([
+          eb.and([
+            eb('members.source_type', '=', 'namespace'),
+            eb('members.source_id', 'in', eb.selectFrom('namespaces').select('id').where('traversal_ids', 'like', `${traversalIds}_%`)),
+          ]),
+          eb.and([
+            eb('members.source_type', '=', 'project'),
+            eb(
+              'members.source_id',
+              'in',
+              eb
+                .selectFrom('projects')
+                .innerJoin('namespaces', 'namespaces.id', 'projects.namespace_id')
+                .select('projects.id')
+                .where('namespaces.traversal_ids', 'like', `${traversalIds}%`),
+            ),
+          ]),
+        ]),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+}

@@ -1,0 +1,77 @@
+import { sql, type Insertable } from 'kysely';
+import type { ProjectRow, ProjectsTable } from '../schema.js';
+import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+
+export interface ProjectListFilter {
+  /** null = anonymous: public projects only. A number: public, internal, and projects the user is a member of
+   *  directly or through a group. undefined = no visibility filter (admins). */
+  visibleToUserId?: number | null;
+  membershipUserId?: number | undefined;
+  search?: string | undefined;
+  visibility?: string | undefined;
+  /** Only projects in these namespaces. */
+  namespaceIds?: readonly number[] | undefined;
+}
+
+export class ProjectsRepository {
+  async insert(db: Db, row: Insertable<ProjectsTable>): Promise<ProjectRow> {
+    return db.insertInto('projects').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async findById(db: Db, id: number): Promise<ProjectRow | undefined> {
+    return db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async findByFullPath(db: Db, fullPath: string): Promise<ProjectRow | undefined> {
+    return db
+      .selectFrom('routes')
+      .innerJoin('projects', 'projects.id', 'routes.source_id')
+      .selectAll('projects')
+      .where('routes.path_lower', '=', fullPath.toLowerCase())
+      .where('routes.source_type', '=', 'project')
+      .executeTakeFirst();
+  }
+
+  async update(db: Db, id: number, patch: Partial<Omit<ProjectRow, 'id'>>): Promise<ProjectRow | undefined> {
+    return db.updateTable('projects').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  async list(db: Db, filter: ProjectListFilter, page: Page): Promise<PageOf<ProjectRow>> {
+    let q = db.selectFrom('projects');
+    if (filter.namespaceIds) {
+      if (filter.namespaceIds.length === 0) return { items: [], total: 0 };
+      q = q.where('namespace_id', 'in', filter.namespaceIds);
+    }
+    if (filter.visibility) q = q.where('visibility', '=', filter.visibility as ProjectRow['visibility']);
+    if (filter.search) {
+      const pattern = `%${likeEscape(filter.search.toLowerCase())}%`;
+      q = q.where((eb) => eb.or([eb(eb.fn('lower', ['name']), 'like', pattern), eb(eb.fn('lower', ['full_path']), 'like', pattern)]));
+    }
+    const memberClause = (userId: number) => (eb: any) =>
+      eb.or([
+        eb('projects.id', 'in', eb.selectFrom('members').select('source_id').where('source_type', '=', 'project').where('user_id', '=', userId)),
+        eb.exists(
+          eb
+            .selectFrom('members')
+            .innerJoin('namespaces', 'namespaces.id', 'members.source_id')
+            .innerJoin('namespaces as pn', (join: any) => join.on('pn.id', '=', eb.ref('projects.namespace_id')))
+            .select('members.id')
+            .where('members.source_type', '=', 'namespace')
+            .where('members.user_id', '=', userId)
+            // traversal ids hold only digits and '/', so they need no LIKE escaping.
+            .where(sql<boolean>`pn.traversal_ids like namespaces.traversal_ids || '%'`),
+        ),
+      ]);
+    if (filter.membershipUserId !== undefined) {
+      q = q.where(memberClause(filter.membershipUserId));
+    } else if (filter.visibleToUserId === null) {
+      q = q.where('visibility', '=', 'public');
+    } else if (typeof filter.visibleToUserId === 'number') {
+      const userId = filter.visibleToUserId;
+      q = q.where((eb) => eb.or([eb('visibility', 'in', ['public', 'internal']), memberClause(userId)(eb)]));
+    }
+    const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const items = await q.selectAll('projects').orderBy('projects.id', 'desc').limit(page.perPage).offset(offsetOf(page)).execute();
+    return { items, total: Number(total.n) };
+  }
+}
