@@ -2,7 +2,10 @@
  * The composition root: the only module that knows which implementations are in use. It opens the database
  * (SQLite or PostgreSQL), builds the repositories and services, and hands them to `buildApp` and the CLI.
  */
+import path from 'node:path';
 import type { Kysely } from 'kysely';
+import type { BlobStore } from './storage/blobs/blob-store.js';
+import { FsBlobStore } from './storage/blobs/fs-blob-store.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/db/database.js';
@@ -39,6 +42,7 @@ export interface Services {
 export interface Deps {
   config: Config;
   database: DatabaseHandle;
+  blobs: BlobStore;
   services: Services;
   clock: Clock;
 }
@@ -84,5 +88,6 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     throw err;
   }
   const clock = options.clock ?? systemClock;
-  return { config, database, services: buildServices(database.db, clock), clock };
+  const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
+  return { config, database, blobs, services: buildServices(database.db, clock), clock };
 }

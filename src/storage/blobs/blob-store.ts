@@ -1,0 +1,54 @@
+/**
+ * Where package bytes live. Content-addressed by SHA-256: the key of a blob is its digest, so identical uploads
+ * share storage and a blob, once written, never changes. Services depend on this interface only; the filesystem
+ * and (later) S3 implementations are chosen in `compose.ts`.
+ */
+import type { Readable } from 'node:stream';
+
+export interface BlobInfo {
+  /** Lower-case hex SHA-256 of the content. */
+  sha256: string;
+  size: number;
+}
+
+export interface PutResult extends BlobInfo {
+  sha1: string;
+  sha512: string;
+  /** False when a blob with this digest already existed (the new copy was discarded). */
+  created: boolean;
+}
+
+export interface PutOptions {
+  /** Refuse (and discard) the upload when it grows past this many bytes. */
+  maxBytes?: number;
+  /** Refuse the upload unless its SHA-256 equals this. */
+  expectedSha256?: string;
+  signal?: AbortSignal;
+}
+
+export interface BlobStore {
+  /** Streams `source` to storage, hashing as it goes; visible under its digest only once complete and durable. */
+  put(source: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
+  /** A stream of the blob's bytes, or undefined when there is no such blob. */
+  get(sha256: string, signal?: AbortSignal): Promise<Readable | undefined>;
+  head(sha256: string): Promise<BlobInfo | undefined>;
+  delete(sha256: string): Promise<void>;
+  /** Every stored digest (for garbage collection and transfers). */
+  list(): AsyncIterable<string>;
+}
+
+export class BlobTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`blob is larger than ${limit} bytes`);
+    this.name = 'BlobTooLargeError';
+  }
+}
+
+export class BlobDigestMismatchError extends Error {
+  constructor(readonly expected: string, readonly actual: string) {
+    super(`blob digest ${actual} does not match the expected ${expected}`);
+    this.name = 'BlobDigestMismatchError';
+  }
+}
+
+export const isSha256 = (s: string): boolean => /^[0-9a-f]{64}$/.test(s);

@@ -1,0 +1,108 @@
+/**
+ * A Wharf built with `buildApp` on a fresh database, plus small helpers to call it through `inject()` the way
+ * curl, npm or helm would.
+ */
+import { Writable } from 'node:stream';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { compose, type Deps } from '../../src/compose.js';
+import type { Clock } from '../../src/domain/clock.js';
+import { createTestDatabase, type TestDialect } from './databases.js';
+
+export const ROOT_TOKEN = 'wharf-test-root-token-0123456789';
+
+export interface TestApp {
+  app: App;
+  deps: Deps;
+  dialect: TestDialect;
+  /** Every log line the app wrote. */
+  logs: string[];
+  close(): Promise<void>;
+  /** JSON request with an optional token sent as PRIVATE-TOKEN (or any header set you pass). */
+  call(method: string, url: string, opts?: CallOptions): Promise<CallResult>;
+}
+
+export interface CallOptions {
+  token?: string | undefined;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: any;
+  text: string;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  env?: Record<string, string>;
+}
+
+export async function startApp(dialect: TestDialect, options: StartOptions = {}): Promise<TestApp> {
+  const db = await createTestDatabase(dialect);
+  const config = loadConfig({
+    env: {
+      WHARF_DATA_DIR: db.dataDir,
+      WHARF_EXTERNAL_URL: 'http://wharf.test',
+      WHARF_ROOT_TOKEN: ROOT_TOKEN,
+      WHARF_LOG_LEVEL: 'info',
+      ...(db.databaseUrl ? { WHARF_DATABASE_URL: db.databaseUrl } : {}),
+      ...options.env,
+    },
+  });
+  const deps = await compose(config, options.clock ? { clock: options.clock } : {});
+  await deps.services.bootstrap.run({ rootToken: config.rootToken, rootPassword: config.rootPassword });
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const app = await buildApp(deps, { logStream });
+  await app.ready();
+  return {
+    app,
+    deps,
+    dialect,
+    logs,
+    async close() {
+      await app.close();
+      await deps.database.close();
+      await db.drop();
+    },
+    async call(method, url, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (opts.token) headers['private-token'] = opts.token;
+      let payload: string | undefined;
+      if (opts.body !== undefined) {
+        payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await app.inject({ method: method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) });
+      let body: unknown = undefined;
+      try {
+        body = res.body ? JSON.parse(res.body) : undefined;
+      } catch {
+        body = undefined;
+      }
+      return { status: res.statusCode, headers: res.headers, body, text: res.body };
+    },
+  };
+}
+
+/** A fixed clock that tests can move. */
+export class TestClock implements Clock {
+  #now: number;
+  constructor(start = '2026-06-01T12:00:00.000Z') {
+    this.#now = Date.parse(start);
+  }
+  now(): Date {
+    return new Date(this.#now);
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
