@@ -2,6 +2,7 @@
  * `buildApp(deps)`: the Fastify instance with every route group registered. It never listens; `main.ts` does, and
  * tests call `inject()` on it.
  */
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DestinationStream } from 'pino';
@@ -32,6 +33,8 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
     // Our own one-line-per-request log replaces fastify's two lines.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     requestIdHeader: 'x-request-id',
+    // Unique across instances, so a request can be followed through a load balancer's logs.
+    genReqId: () => randomUUID(),
     trustProxy: config.trustProxy,
     // GitLab keeps `%2F` inside one path segment; so do we, and a few clients send very long URLs.
     routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },

@@ -45,6 +45,8 @@ export interface Deps {
   blobs: BlobStore;
   services: Services;
   clock: Clock;
+  /** Migrations this process applied at start-up (empty when another process had already done them). */
+  appliedMigrations: string[];
 }
 
 export function buildServices(db: Kysely<Database>, clock: Clock = systemClock): Services {
@@ -81,13 +83,14 @@ export interface ComposeOptions {
 /** Opens storage, migrates it under the migration lock, and wires every service. */
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Deps> {
   const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  let appliedMigrations: string[] = [];
   try {
-    if (options.migrate !== false) await migrateToLatest(database.db, database.dialect);
+    if (options.migrate !== false) appliedMigrations = (await migrateToLatest(database.db, database.dialect)).applied;
   } catch (err) {
     await database.close();
     throw err;
   }
   const clock = options.clock ?? systemClock;
   const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
-  return { config, database, blobs, services: buildServices(database.db, clock), clock };
+  return { config, database, blobs, services: buildServices(database.db, clock), clock, appliedMigrations };
 }

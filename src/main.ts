@@ -31,6 +31,10 @@ export async function serve(config: Config, out: NodeJS.WritableStream = process
   const { generatedToken } = await deps.services.bootstrap.run({ rootToken: config.rootToken, rootPassword: config.rootPassword });
   if (generatedToken) out.write(rootTokenBanner(generatedToken, config));
   const app = await buildApp(deps);
+  app.log.info(
+    { migrations: deps.appliedMigrations },
+    deps.appliedMigrations.length ? `applied database migrations: ${deps.appliedMigrations.join(', ')}` : 'database schema is up to date',
+  );
   const address = await app.listen({ host: config.host, port: config.port });
   app.log.info({ address, database: deps.database.dialect, dataDir: config.dataDir, externalUrl: config.externalUrl }, 'Wharf is listening');
 

@@ -1,0 +1,80 @@
+/** The admin CLI against a real data directory, as an operator would use it before and after starting the server. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { runWharf, startWharf } from '../helpers/process.js';
+
+describe('wharf CLI', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  before(async () => {
+    db = await createTestDatabase('sqlite');
+    env = { WHARF_DATA_DIR: db.dataDir };
+  });
+  after(async () => db.drop());
+
+  const ok = (args: string[], input?: string) => {
+    const r = runWharf(args, env, input);
+    assert.equal(r.status, 0, `wharf ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  };
+
+  it('has --help on every command', () => {
+    for (const cmd of [[], ['serve'], ['migrate'], ['user', 'create'], ['user', 'list'], ['user', 'set-password'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['group', 'create'], ['project', 'create']]) {
+      const r = runWharf([...cmd, '--help'], env);
+      assert.equal(r.status, 0, cmd.join(' '));
+      assert.match(r.stdout, /Usage: wharf/);
+    }
+  });
+
+  it('migrates an empty database, then has nothing to do', () => {
+    assert.match(ok(['migrate']), /applied: 001-identity/);
+    assert.match(ok(['migrate']), /up to date/);
+  });
+
+  it('sets up users, groups, projects and tokens that the server then honours', async () => {
+    const first = ok(['user', 'create', '--username', 'alice', '--email', 'alice@example.com', '--password', 'correct-horse']);
+    // The first administrative command on an empty database creates root and shows its token once.
+    assert.match(first, /WHARF ROOT TOKEN/);
+    assert.match(first, /"username": "alice"/);
+    assert.match(ok(['user', 'list']), /alice@example.com/);
+    ok(['group', 'create', '--path', 'acme', '--visibility', 'private']);
+    ok(['group', 'create', '--path', 'acme/platform']);
+    const project = JSON.parse(ok(['project', 'create', '--path', 'acme/platform/web', '--package-registry-access-level', 'private'])) as { id: number; path_with_namespace: string };
+    assert.equal(project.path_with_namespace, 'acme/platform/web');
+    const created = JSON.parse(ok(['token', 'create', '--user', 'alice', '--name', 'laptop', '--scopes', 'read_api', '--expires-at', 'never'])) as { id: number; token: string };
+    assert.match(created.token, /^whpat-/);
+    assert.match(ok(['token', 'list', '--user', 'alice']), /laptop/);
+    ok(['user', 'set-password', 'alice'], 'a-new-password\n');
+
+    const server = await startWharf(env);
+    try {
+      const me = await fetch(`${server.url}/api/v4/user`, { headers: { 'private-token': created.token } });
+      assert.equal(me.status, 200);
+      assert.equal(((await me.json()) as { username: string }).username, 'alice');
+      // Alice is no member of the private project.
+      assert.equal((await fetch(`${server.url}/api/v4/projects/acme%2Fplatform%2Fweb`, { headers: { 'private-token': created.token } })).status, 404);
+      ok(['token', 'revoke', String(created.id)]);
+      // The running server sees the revocation within its short identity cache lifetime.
+      await new Promise((r) => setTimeout(r, 5500));
+      assert.equal((await fetch(`${server.url}/api/v4/user`, { headers: { 'private-token': created.token } })).status, 401);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('explains what is wrong and exits non-zero', () => {
+    const dup = runWharf(['user', 'create', '--username', 'alice', '--email', 'other@example.com'], env);
+    assert.equal(dup.status, 1);
+    assert.match(dup.stderr, /Username has already been taken/);
+    const bad = runWharf(['group', 'create', '--path', 'admin'], env);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /reserved name/);
+    const missing = runWharf(['token', 'create', '--user', 'nobody', '--name', 'x'], env);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no user named "nobody"/);
+    const vis = runWharf(['project', 'create', '--path', 'acme/x', '--visibility', 'secret'], env);
+    assert.notEqual(vis.status, 0);
+    assert.match(vis.stderr, /Allowed choices are public, internal, private/);
+  });
+});

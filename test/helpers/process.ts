@@ -1,0 +1,65 @@
+/** Starting real `wharf` processes for end-to-end tests: port 0 on loopback, address read back from the log. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const WHARF_BIN = path.join(REPO, 'bin/wharf.js');
+
+export interface WharfProcess {
+  child: ChildProcess;
+  url: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startWharf(env: Record<string, string>, timeoutMs = 30_000): Promise<WharfProcess> {
+  const child = spawn(process.execPath, [WHARF_BIN, 'serve'], {
+    cwd: REPO,
+    env: { ...process.env, WHARF_HOST: '127.0.0.1', WHARF_PORT: '0', WHARF_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`wharf did not start in ${timeoutMs} ms\n${out}\n${err}`)), timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"address":"(http:\/\/[^"]+)".*"msg":"Wharf is listening"/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`wharf exited with ${code} before listening\n${out}\n${err}`));
+    });
+  });
+  return {
+    child,
+    url,
+    stdout: () => out,
+    stderr: () => err,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Runs a `wharf` CLI command to completion. */
+export function runWharf(args: string[], env: Record<string, string>, input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [WHARF_BIN, ...args], {
+    cwd: REPO,
+    env: { ...process.env, WHARF_LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    ...(input !== undefined ? { input } : {}),
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
