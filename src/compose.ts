@@ -80,6 +80,14 @@ export interface ComposeOptions {
   migrate?: boolean;
 }
 
+/** The configured blob store; the AWS SDK is imported only when S3 is configured. */
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  const b = config.blobStore;
+  if (b.kind === 'fs') return new FsBlobStore(path.join(config.dataDir, 'blobs'));
+  const { S3BlobStore } = await import('./storage/blobs/s3-blob-store.js');
+  return new S3BlobStore({ ...b, spoolDir: path.join(config.dataDir, 'tmp', 's3-spool') });
+}
+
 /** Opens storage, migrates it under the migration lock, and wires every service. */
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Deps> {
   const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -91,6 +99,6 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     throw err;
   }
   const clock = options.clock ?? systemClock;
-  const blobs = new FsBlobStore(path.join(config.dataDir, 'blobs'));
+  const blobs = await openBlobStore(config);
   return { config, database, blobs, services: buildServices(database.db, clock), clock, appliedMigrations };
 }

@@ -24,7 +24,25 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Trust X-Forwarded-* from a reverse proxy. */
   readonly trustProxy: boolean;
+  readonly blobStore: BlobStoreConfig;
 }
+
+export type BlobStoreConfig =
+  | { readonly kind: 'fs' }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      readonly prefix: string;
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly accessKeyId: string | undefined;
+      readonly secretAccessKey: string | undefined;
+      readonly forcePathStyle: boolean;
+      readonly checksums: 'when_required' | 'when_supported';
+      /** Answer downloads with a 302 to a pre-signed URL instead of streaming them through Wharf. */
+      readonly directDownload: boolean;
+      readonly directDownloadExpirySeconds: number;
+    };
 
 /** One setting: its env name, its YAML key and how to read it. */
 interface Setting {
@@ -102,6 +120,24 @@ const rootPassword = (raw: string): string | undefined => {
   return raw;
 };
 
+const oneOf =
+  (choices: readonly string[]) =>
+  (raw: string): string => {
+    const v = raw.trim().toLowerCase();
+    if (choices.includes(v)) return v;
+    throw new Invalid(`must be one of ${choices.join(', ')}, got "${raw}"`);
+  };
+const s3Prefix = (raw: string): string => {
+  const v = raw.replace(/^\/+/, '');
+  return v === '' || v.endsWith('/') ? v : `${v}/`;
+};
+const seconds = (raw: string): number => {
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > 604800) {
+    throw new Invalid(`must be a number of seconds between 1 and 604800, got "${raw}"`);
+  }
+  return Number(raw);
+};
+
 const SETTINGS: readonly Setting[] = [
   { env: 'WHARF_HOST', key: 'host', parse: nonEmpty },
   { env: 'WHARF_PORT', key: 'port', parse: port },
@@ -112,6 +148,17 @@ const SETTINGS: readonly Setting[] = [
   { env: 'WHARF_ROOT_PASSWORD', key: 'rootPassword', parse: rootPassword },
   { env: 'WHARF_LOG_LEVEL', key: 'logLevel', parse: logLevel },
   { env: 'WHARF_TRUST_PROXY', key: 'trustProxy', parse: bool },
+  { env: 'WHARF_BLOB_STORE', key: 'blobStore', parse: oneOf(['fs', 's3']) },
+  { env: 'WHARF_S3_BUCKET', key: 's3Bucket', parse: nonEmpty },
+  { env: 'WHARF_S3_PREFIX', key: 's3Prefix', parse: s3Prefix },
+  { env: 'WHARF_S3_ENDPOINT', key: 's3Endpoint', parse: httpUrl },
+  { env: 'WHARF_S3_REGION', key: 's3Region', parse: nonEmpty },
+  { env: 'WHARF_S3_ACCESS_KEY_ID', key: 's3AccessKeyId', parse: str },
+  { env: 'WHARF_S3_SECRET_ACCESS_KEY', key: 's3SecretAccessKey', parse: str },
+  { env: 'WHARF_S3_FORCE_PATH_STYLE', key: 's3ForcePathStyle', parse: bool },
+  { env: 'WHARF_S3_CHECKSUMS', key: 's3Checksums', parse: oneOf(['when_required', 'when_supported']) },
+  { env: 'WHARF_S3_DIRECT_DOWNLOAD', key: 's3DirectDownload', parse: bool },
+  { env: 'WHARF_S3_DIRECT_DOWNLOAD_EXPIRY', key: 's3DirectDownloadExpiry', parse: seconds },
 ];
 
 /** YAML keys may be written camelCase or snake_case (`data_dir`). */
@@ -138,6 +185,17 @@ export function loadConfig(options: LoadOptions = {}): Config {
     rootPassword: undefined,
     logLevel: 'info',
     trustProxy: false,
+    blobStore: 'fs',
+    s3Bucket: undefined,
+    s3Prefix: '',
+    s3Endpoint: undefined,
+    s3Region: 'us-east-1',
+    s3AccessKeyId: undefined,
+    s3SecretAccessKey: undefined,
+    s3ForcePathStyle: false,
+    s3Checksums: 'when_required',
+    s3DirectDownload: false,
+    s3DirectDownloadExpiry: 300,
   };
 
   const file = options.file ?? env.WHARF_CONFIG;
@@ -183,7 +241,30 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
 
+  if (values.blobStore === 's3' && !values.s3Bucket) {
+    problems.push('WHARF_S3_BUCKET must be set when WHARF_BLOB_STORE is s3');
+  }
+  if (Boolean(values.s3AccessKeyId) !== Boolean(values.s3SecretAccessKey)) {
+    problems.push('WHARF_S3_ACCESS_KEY_ID and WHARF_S3_SECRET_ACCESS_KEY must be set together (or neither, to use the AWS default credential chain)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+
+  const blobStore: BlobStoreConfig =
+    values.blobStore === 's3'
+      ? Object.freeze({
+          kind: 's3',
+          bucket: values.s3Bucket as string,
+          prefix: values.s3Prefix as string,
+          endpoint: values.s3Endpoint as string | undefined,
+          region: values.s3Region as string,
+          accessKeyId: (values.s3AccessKeyId as string | undefined) || undefined,
+          secretAccessKey: (values.s3SecretAccessKey as string | undefined) || undefined,
+          forcePathStyle: values.s3ForcePathStyle as boolean,
+          checksums: values.s3Checksums as 'when_required' | 'when_supported',
+          directDownload: values.s3DirectDownload as boolean,
+          directDownloadExpirySeconds: values.s3DirectDownloadExpiry as number,
+        })
+      : Object.freeze({ kind: 'fs' });
 
   const portValue = values.port as number;
   const externalUrl = (values.externalUrl as string | undefined) ?? `http://localhost:${portValue}`;
@@ -197,5 +278,6 @@ export function loadConfig(options: LoadOptions = {}): Config {
     rootPassword: values.rootPassword as string | undefined,
     logLevel: values.logLevel as LogLevel,
     trustProxy: values.trustProxy as boolean,
+    blobStore,
   });
 }

@@ -35,6 +35,11 @@ export interface BlobStore {
   delete(sha256: string): Promise<void>;
   /** Every stored digest (for garbage collection and transfers). */
   list(): AsyncIterable<string>;
+  /**
+   * A short-lived URL the client can fetch the blob from directly, for stores that can sign one (S3). Stores
+   * without it stream every download through Wharf.
+   */
+  downloadUrl?(sha256: string, options: { expiresInSeconds: number; fileName: string }): Promise<string>;
 }
 
 export class BlobTooLargeError extends Error {
