@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { compose, type Deps } from '../../src/compose.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { createTestDatabase, type TestDialect } from './databases.js';
+import { startS3 } from './s3.js';
 
 export const ROOT_TOKEN = 'wharf-test-root-token-0123456789';
 
@@ -40,8 +41,12 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
+/** `WHARF_TEST_BLOB_STORE=s3` runs every app on a real S3-protocol server instead of the filesystem. */
+const BLOBS_ON_S3 = process.env.WHARF_TEST_BLOB_STORE === 's3';
+
 export async function startApp(dialect: TestDialect, options: StartOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase(dialect);
+  const s3 = BLOBS_ON_S3 ? await startS3() : undefined;
   const config = loadConfig({
     env: {
       WHARF_DATA_DIR: db.dataDir,
@@ -49,6 +54,7 @@ export async function startApp(dialect: TestDialect, options: StartOptions = {})
       WHARF_ROOT_TOKEN: ROOT_TOKEN,
       WHARF_LOG_LEVEL: 'info',
       ...(db.databaseUrl ? { WHARF_DATABASE_URL: db.databaseUrl } : {}),
+      ...(s3 ? s3.env : {}),
       ...options.env,
     },
   });
@@ -71,6 +77,8 @@ export async function startApp(dialect: TestDialect, options: StartOptions = {})
     async close() {
       await app.close();
       await deps.database.close();
+      (deps.blobs as { destroy?: () => void }).destroy?.();
+      await s3?.close();
       await db.drop();
     },
     async call(method, url, opts = {}) {

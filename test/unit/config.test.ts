@@ -78,6 +78,26 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ env: {}, file: path.join(dir, 'missing.yaml') }), ConfigError);
   });
 
+  it('selects the filesystem blob store by default and validates the S3 settings together', () => {
+    assert.deepEqual(loadConfig({ env: {} }).blobStore, { kind: 'fs' });
+    const s3 = loadConfig({ env: { WHARF_BLOB_STORE: 's3', WHARF_S3_BUCKET: 'b', WHARF_S3_PREFIX: '/wharf', WHARF_S3_FORCE_PATH_STYLE: 'true' } }).blobStore;
+    assert.equal(s3.kind, 's3');
+    if (s3.kind === 's3') {
+      assert.equal(s3.prefix, 'wharf/');
+      assert.equal(s3.forcePathStyle, true);
+      assert.equal(s3.checksums, 'when_required');
+      assert.equal(s3.directDownload, false);
+    }
+    assert.throws(
+      () => loadConfig({ env: { WHARF_BLOB_STORE: 's3', WHARF_S3_ACCESS_KEY_ID: 'id', WHARF_S3_CHECKSUMS: 'always' } }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.some((p) => p.startsWith('WHARF_S3_BUCKET must be set')) &&
+        err.problems.some((p) => p.startsWith('WHARF_S3_ACCESS_KEY_ID and WHARF_S3_SECRET_ACCESS_KEY')) &&
+        err.problems.some((p) => p.startsWith('WHARF_S3_CHECKSUMS')),
+    );
+  });
+
   it('guards against YAML alias bombs', () => {
     const file = path.join(dir, 'bomb.yaml');
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
