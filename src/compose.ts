@@ -26,6 +26,10 @@ import { ProjectsService } from './services/projects.service.js';
 import { SettingsService } from './services/settings.service.js';
 import { TokensService } from './services/tokens.service.js';
 import { UsersService } from './services/users.service.js';
+import { buildNpmServices, type NpmServices } from './services/npm/index.js';
+import { buildHelmServices, type HelmServices } from './services/helm/index.js';
+import { SessionsService } from './services/sessions.service.js';
+import { SessionsRepository } from './storage/db/repositories/sessions.repository.js';
 
 export interface Services {
   identity: IdentityService;
@@ -37,6 +41,9 @@ export interface Services {
   tokens: TokensService;
   settings: SettingsService;
   bootstrap: BootstrapService;
+  npm: NpmServices;
+  helm: HelmServices;
+  sessions: SessionsService;
 }
 
 export interface Deps {
@@ -49,7 +56,14 @@ export interface Deps {
   appliedMigrations: string[];
 }
 
-export function buildServices(db: Kysely<Database>, clock: Clock = systemClock): Services {
+/** What the package services need beyond the database: where bytes live, and the configuration (external URL,
+ *  direct downloads). */
+export interface ServiceStorage {
+  blobs: BlobStore;
+  config: Config;
+}
+
+export function buildServices(db: Kysely<Database>, clock: Clock, storage: ServiceStorage): Services {
   const users = new UsersRepository();
   const namespaces = new NamespacesRepository();
   const projects = new ProjectsRepository();
@@ -61,6 +75,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock = systemClock):
   const access = new AccessService({ db, projects, namespaces, members, clock });
   const usersService = new UsersService({ db, users, namespaces, members, clock });
   const tokensService = new TokensService({ db, tokens, users, identity, clock });
+  const settings = new SettingsService(db, settingsRepo);
   return {
     identity,
     access,
@@ -69,8 +84,11 @@ export function buildServices(db: Kysely<Database>, clock: Clock = systemClock):
     projects: new ProjectsService({ db, projects, namespaces, users, access, clock }),
     members: new MembersService({ db, members, users, access, clock }),
     tokens: tokensService,
-    settings: new SettingsService(db, settingsRepo),
+    settings,
     bootstrap: new BootstrapService(usersService, tokensService),
+    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config }),
+    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, externalUrl: storage.config.externalUrl }),
+    sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock }),
   };
 }
 
@@ -100,5 +118,5 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   }
   const clock = options.clock ?? systemClock;
   const blobs = await openBlobStore(config);
-  return { config, database, blobs, services: buildServices(database.db, clock), clock, appliedMigrations };
+  return { config, database, blobs, services: buildServices(database.db, clock, { blobs, config }), clock, appliedMigrations };
 }

@@ -116,4 +116,40 @@ export const errors = {
   unavailable: (reason: string) => new AppError('unavailable', { message: `503 Service Unavailable - ${reason}` }),
 
   internal: () => new AppError('internal', { message: '500 Internal Server Error' }),
+
+  /** GitLab's npm `bad_request_missing_attribute!`: `{"message":"400 Bad request - \"Tag\" not given","error":"\"Tag\" not given"}`. */
+  npmMissingAttribute: (attribute: string) =>
+    new AppError('bad_request', { message: `400 Bad request - "${attribute}" not given`, error: `"${attribute}" not given` }),
+
+  /** npm publish service refusals answered with 403 (`Package already exists.`), in the `{message, error}` shape. */
+  npmForbidden: (message: string) => new AppError('forbidden', { message, error: message }),
+
+  /**
+   * A missing record on an npm route (GitLab's `RecordNotFound`, `{"message":"404 Not found"}`), plus the `error`
+   * field npm prints so users see what was missing.
+   */
+  npmRecordNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
+
+  /**
+   * Helm routes' 401 (GitLab's `BasicAuthHelpers#unauthorized!`): the Basic challenge makes helm and browsers send
+   * credentials, and every credential failure on a Helm route answers this way, whatever the token's problem was.
+   */
+  helmUnauthorized: () =>
+    new AppError('unauthorized', { message: '401 Unauthorized' }, { 'www-authenticate': 'Basic realm="GitLab Packages Registry"' }),
+
+  /**
+   * A refused Helm upload: GitLab's `{"message":"400 Bad request - <reason>"}` plus `error`, because `helm cm-push`
+   * prints only the `error` field of a failed push (clients.md C.6).
+   */
+  helmBadRequest: (reason: string) => new AppError('bad_request', { message: `400 Bad request - ${reason}`, error: reason }),
+
+  /** A chart version the instance's overwrite policy keeps (ChartMuseum answers 409 the same way). */
+  helmChartExists: (fileName: string, channel: string, hint: string) =>
+    new AppError('conflict', {
+      message: `409 Conflict - ${fileName} already exists in channel ${channel}`,
+      error: `${fileName} already exists in channel ${channel}${hint ? `; ${hint}` : ''}`,
+    }),
+
+  /** A chart or provenance file that is not there: GitLab's `RecordNotFound` body, with `error` for ChartMuseum scripts. */
+  helmNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
 } as const;

@@ -20,8 +20,8 @@ export interface CreateGroupInput {
 }
 
 export const VISIBILITY_RANK: Record<Visibility, number> = { private: 0, internal: 10, public: 20 };
-/** GitLab nests groups at most 20 levels deep. */
-const MAX_DEPTH = 21;
+/** GitLab's `Namespace::NUMBER_OF_ANCESTORS_ALLOWED`: a group may have at most 20 ancestors. */
+const MAX_ANCESTORS = 20;
 
 /** GitLab's group-create failure is a string with the Ruby hash inside: `Failed to save group {:path=>["…"]}`. */
 const failedToSave = (fields: FieldErrors): AppError =>
@@ -30,6 +30,11 @@ const failedToSave = (fields: FieldErrors): AppError =>
       .map(([k, v]) => `:${k}=>${JSON.stringify(v)}`)
       .join(', ')}}`,
   });
+
+/** ActiveRecord reports errors in validation order: name, path, then the rest. */
+const FIELD_ORDER = ['name', 'path', 'description', 'visibility_level', 'parent_id'];
+const sorted = (fields: FieldErrors): FieldErrors =>
+  Object.fromEntries(Object.entries(fields).sort(([a], [b]) => FIELD_ORDER.indexOf(a) - FIELD_ORDER.indexOf(b)));
 
 export interface GroupsServiceDeps {
   db: Kysely<Database>;
@@ -69,13 +74,17 @@ export class GroupsService {
     if (parent && VISIBILITY_RANK[visibility] > VISIBILITY_RANK[parent.visibility]) {
       problems.visibility_level = [`${visibility} is not allowed since the parent group has a ${parent.visibility} visibility.`];
     }
-    if (parent && parent.traversal_ids.split('/').filter(Boolean).length >= MAX_DEPTH - 1) {
+    // The new group's ancestors are the parent's traversal ids (the parent included).
+    if (parent && parent.traversal_ids.split('/').filter(Boolean).length > MAX_ANCESTORS) {
       problems.parent_id = ['has too deep level of nesting'];
     }
-    if (Object.keys(problems).length) throw failedToSave(problems);
-
     const fullPath = parent ? `${parent.full_path}/${input.path}` : input.path;
-    if (await namespaces.routeExists(db, fullPath.toLowerCase())) throw failedToSave({ path: ['has already been taken'] });
+    // Uniqueness joins the other validation errors in one answer, as ActiveRecord collects them.
+    if (!problems.name && parent && (await namespaces.findChildByName(db, parent.id, input.name))) {
+      problems.name = ['has already been taken'];
+    }
+    if (!problems.path && (await namespaces.routeExists(db, fullPath.toLowerCase()))) problems.path = ['has already been taken'];
+    if (Object.keys(problems).length) throw failedToSave(sorted(problems));
 
     const now = iso(clock.now());
     try {
@@ -126,7 +135,7 @@ export class GroupsService {
           ? filter
           : { ...filter, visibleToUserId: caller.userId }
         : { ...filter, publicOnly: true };
-    return this.#d.namespaces.listGroups(this.#d.db, scoped, page);
+    return this.#d.namespaces.listGroups(this.#d.db, { ...scoped, nowIso: iso(this.#d.clock.now()) }, page);
   }
 
   /** Ids of the group and every subgroup below it. */

@@ -10,6 +10,7 @@ import type { UsersRepository } from '../storage/db/repositories/users.repositor
 import { parseTraversal } from '../storage/db/repositories/namespaces.repository.js';
 import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
 import type { AccessService } from './access.service.js';
+import { isCalendarDate } from './tokens.service.js';
 
 export interface MemberSource {
   type: SourceType;
@@ -99,8 +100,7 @@ export class MembersService {
   }
 
   async get(source: MemberSource, userId: number): Promise<MemberWithUser> {
-    const page = await this.#d.members.list(this.#d.db, source.type, source.id, { page: 1, perPage: 100_000 });
-    const found = page.items.find((m) => m.user_id === userId);
+    const found = await this.#d.members.findWithUser(this.#d.db, source.type, source.id, userId);
     if (!found) throw errors.notFound();
     return found;
   }
@@ -130,7 +130,7 @@ export class MembersService {
 
   #expiry(value: string | null | undefined): string | null {
     if (value === undefined || value === null || value === '') return null;
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) throw errors.params(['expires_at is invalid']);
+    if (!isCalendarDate(value)) throw errors.params(['expires_at is invalid']);
     if (value <= isoDate(this.#d.clock.now())) throw errors.validation({ expires_at: ['cannot be a date in the past'] });
     // Stored as the date: compared with the current timestamp, a membership ends when its expiry date begins,
     // as GitLab's `expires_at > today` does.

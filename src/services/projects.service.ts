@@ -84,10 +84,14 @@ export class ProjectsService {
     if (Object.keys(problems).length) throw errors.validation(problems);
 
     const fullPath = `${ns.full_path}/${path}`;
-    const taken = async (): Promise<never> => {
+    // GitLab: the name is unique in its namespace and the path unique among all routes; both come back together.
+    const duplicates: FieldErrors = {};
+    if (await projects.findByName(db, ns.id, name)) duplicates.name = ['has already been taken'];
+    if (await namespaces.routeExists(db, fullPath.toLowerCase())) duplicates.path = ['has already been taken'];
+    if (Object.keys(duplicates).length) throw errors.validation(duplicates);
+    const taken = (): never => {
       throw errors.validation({ name: ['has already been taken'], path: ['has already been taken'] });
     };
-    if (await namespaces.routeExists(db, fullPath.toLowerCase())) await taken();
 
     const now = iso(clock.now());
     try {
@@ -128,6 +132,8 @@ export class ProjectsService {
     const problems: FieldErrors = {};
     if (input.name !== undefined) {
       const issues = nameProblems(input.name, 'project');
+      const other = issues.length === 0 ? await projects.findByName(db, project.namespace_id, input.name) : undefined;
+      if (other && other.id !== project.id) issues.push('has already been taken');
       if (issues.length) problems.name = issues;
     }
     if (input.description !== undefined && input.description.length > 2000) {
@@ -153,7 +159,7 @@ export class ProjectsService {
   async list(caller: Identity, filter: Omit<ProjectListFilter, 'visibleToUserId'>, page: Page): Promise<PageOf<ProjectRow>> {
     const scoped: ProjectListFilter =
       caller.kind === 'user' ? (caller.isAdmin && filter.membershipUserId === undefined ? filter : { ...filter, visibleToUserId: caller.userId }) : { ...filter, visibleToUserId: null };
-    return this.#d.projects.list(this.#d.db, scoped, page);
+    return this.#d.projects.list(this.#d.db, { ...scoped, nowIso: iso(this.#d.clock.now()) }, page);
   }
 
   async namespaceOf(project: ProjectRow): Promise<NamespaceRow | undefined> {

@@ -18,6 +18,11 @@ export interface ApplicationSettings {
   npm_max_file_size: number;
   /** Largest chart archive accepted, in bytes (GitLab's plan limit `helm_max_file_size`). */
   helm_max_file_size: number;
+  /**
+   * A chart version pushed again to a channel: `allow` replaces it (GitLab, newest wins), `require_force` only with
+   * `?force` (ChartMuseum, `helm cm-push --force`), `deny` never (409).
+   */
+  helm_chart_overwrite_policy: 'allow' | 'require_force' | 'deny';
 }
 
 export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
@@ -26,6 +31,7 @@ export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
   helm_max_packages_count: null,
   npm_max_file_size: 500 * 1024 * 1024,
   helm_max_file_size: 5 * 1024 * 1024,
+  helm_chart_overwrite_policy: 'allow',
 });
 
 type Validator = (v: unknown) => unknown;
@@ -36,7 +42,7 @@ const boolean: Validator = (v) => {
   throw new Error('is not a boolean');
 };
 const positiveIntOrNull: Validator = (v) => {
-  if (v === null || v === '' || v === 0 || v === '0') return null;
+  if (v === null || v === '') return null;
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new Error('must be a positive integer, or null for no limit');
   return n;
@@ -57,12 +63,20 @@ const url: Validator = (v) => {
   return v.replace(/\/+$/, '');
 };
 
+const oneOf =
+  (...allowed: string[]): Validator =>
+  (v) => {
+    if (typeof v !== 'string' || !allowed.includes(v)) throw new Error(`must be one of ${allowed.join(', ')}`);
+    return v;
+  };
+
 const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
   npm_package_requests_forwarding: boolean,
   npm_package_requests_forwarding_url: url,
   helm_max_packages_count: positiveIntOrNull,
   npm_max_file_size: byteSize,
   helm_max_file_size: byteSize,
+  helm_chart_overwrite_policy: oneOf('allow', 'require_force', 'deny'),
 };
 
 export const SETTING_KEYS = Object.keys(VALIDATORS) as (keyof ApplicationSettings)[];
@@ -83,7 +97,15 @@ export class SettingsService {
   }
 
   /** Validates every known key given (unknown GitLab settings are ignored, so GitLab scripts keep working). */
-  async update(input: Record<string, unknown>): Promise<ApplicationSettings> {
+  async update(input: unknown): Promise<ApplicationSettings> {
+    // GitLab's `at_least_one_of`: a PUT without any parameter is refused; unknown parameters count (and are ignored).
+    if (typeof input !== 'object' || input === null || Array.isArray(input) || Object.keys(input).length === 0) {
+      throw errors.params([`${SETTING_KEYS.join(', ')} are missing, at least one parameter must be provided`]);
+    }
+    return this.#update(input as Record<string, unknown>);
+  }
+
+  async #update(input: Record<string, unknown>): Promise<ApplicationSettings> {
     const problems: Record<string, string[]> = {};
     const values: Record<string, unknown> = {};
     for (const key of SETTING_KEYS) {

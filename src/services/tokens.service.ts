@@ -40,13 +40,24 @@ export interface TokensServiceDeps {
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/** A real `YYYY-MM-DD` calendar date (`Date.parse` would roll 2026-02-30 over into March). */
+export const isCalendarDate = (value: string): boolean =>
+  DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
+
+/** ISO 8601 date or date-time (UTC unless it says otherwise) as epoch ms; undefined when it is not one. */
+export function parseIsoDateTime(value: string): number | undefined {
+  const m = DATE_TIME.exec(value);
+  if (!m || !isCalendarDate(m[1]!)) return undefined;
+  const t = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : m[2] ? value : `${value}Z`);
+  return Number.isNaN(t) ? undefined : t;
+}
 
 function checkScopes<T extends string>(scopes: string[], allowed: readonly T[]): T[] {
   if (scopes.length === 0) throw errors.params(['scopes is missing']);
-  const unknown = scopes.filter((s) => !(allowed as readonly string[]).includes(s));
-  if (unknown.length) {
-    throw errors.validation({ scopes: [`can only contain available scopes (${allowed.join(', ')}); got ${unknown.join(', ')}`] });
-  }
+  // Grape's `values:` check on `scopes`: `{"error":"scopes does not have a valid value"}`.
+  if (scopes.some((s) => !(allowed as readonly string[]).includes(s))) throw errors.params(['scopes does not have a valid value']);
   return [...new Set(scopes)] as T[];
 }
 
@@ -69,9 +80,7 @@ export class TokensService {
     } else if (input.expires_at === null || input.expires_at === '') {
       expiresAt = null;
     } else {
-      if (!DATE.test(input.expires_at) || Number.isNaN(Date.parse(input.expires_at))) {
-        throw errors.params(['expires_at is invalid']);
-      }
+      if (!isCalendarDate(input.expires_at)) throw errors.params(['expires_at is invalid']);
       if (input.expires_at <= today) throw errors.validation({ expires_at: ['must be in the future'] });
       expiresAt = input.expires_at;
     }
@@ -109,24 +118,34 @@ export class TokensService {
     return true;
   }
 
+  /** Admins see every token (and may filter by `user_id`); anyone else only their own. */
   async listPersonal(caller: Identity, filter: PatFilter, page: Page): Promise<PageOf<PersonalAccessTokenRow>> {
     if (caller.kind !== 'user') throw errors.unauthorized();
-    const effective = caller.isAdmin ? filter : { ...filter, userId: caller.userId };
     if (!caller.isAdmin && filter.userId !== undefined && filter.userId !== caller.userId) {
       throw errors.unauthorized();
     }
+    if (caller.isAdmin && filter.userId !== undefined && !(await this.#d.users.findById(this.#d.db, filter.userId))) {
+      throw errors.notFound('User');
+    }
+    const effective = caller.isAdmin ? filter : { ...filter, userId: caller.userId };
     return this.#d.tokens.listPersonal(this.#d.db, effective, page, isoDate(this.#d.clock.now()));
   }
 
+  /** GitLab: someone else's token (or a missing one) is 401 for a non-admin, so ids reveal nothing; 404 for admins. */
   async getPersonal(caller: Identity, id: number): Promise<PersonalAccessTokenRow> {
     if (caller.kind !== 'user') throw errors.unauthorized();
     const row = await this.#d.tokens.findPersonalById(this.#d.db, id);
-    if (!row || (!caller.isAdmin && row.user_id !== caller.userId)) throw errors.notFound('Personal Access Token');
+    if (!caller.isAdmin && (!row || row.user_id !== caller.userId)) throw errors.unauthorized();
+    if (!row) throw errors.notFound();
     return row;
   }
 
+  /** GitLab: a missing token is 404; someone else's is `400 Bad request - Not permitted to revoke`. */
   async revokePersonal(caller: Identity, id: number): Promise<void> {
-    const row = await this.getPersonal(caller, id);
+    if (caller.kind !== 'user') throw errors.unauthorized();
+    const row = await this.#d.tokens.findPersonalById(this.#d.db, id);
+    if (!row) throw errors.notFound();
+    if (!caller.isAdmin && row.user_id !== caller.userId) throw errors.badRequest('Not permitted to revoke');
     await this.#d.tokens.revokePersonal(this.#d.db, row.id);
     this.#d.identity.forget(row.token_digest);
   }
@@ -137,8 +156,8 @@ export class TokensService {
     const scopes = checkScopes<DeployTokenScope>(input.scopes, DEPLOY_TOKEN_SCOPES);
     let expiresAt: string | null = null;
     if (input.expires_at) {
-      const t = Date.parse(input.expires_at);
-      if (Number.isNaN(t)) throw errors.params(['expires_at is invalid']);
+      const t = parseIsoDateTime(input.expires_at);
+      if (t === undefined) throw errors.params(['expires_at is invalid']);
       if (t <= clock.now().getTime()) throw errors.validation({ expires_at: ['must be in the future'] });
       expiresAt = new Date(t).toISOString();
     }
@@ -174,13 +193,14 @@ export class TokensService {
   async getDeploy(owner: { projectId: number } | { groupId: number }, id: number): Promise<DeployTokenRow> {
     const row = await this.#d.tokens.findDeployById(this.#d.db, id);
     const belongs = row && ('projectId' in owner ? row.project_id === owner.projectId : row.group_id === owner.groupId);
-    if (!row || !belongs) throw errors.notFound('Deploy Token');
+    if (!row || !belongs) throw errors.notFound();
     return row;
   }
 
+  /** GitLab destroys the token: it stops working at once (in this process; elsewhere within the identity cache TTL). */
   async revokeDeploy(owner: { projectId: number } | { groupId: number }, id: number): Promise<void> {
     const row = await this.getDeploy(owner, id);
-    await this.#d.tokens.revokeDeploy(this.#d.db, row.id);
+    await this.#d.tokens.deleteDeploy(this.#d.db, row.id);
     this.#d.identity.forget(row.token_digest);
   }
 }

@@ -40,8 +40,17 @@ export class UsersService {
 
   /** Creates the user, their personal namespace (same path as the username) and their Owner role in it, at once. */
   async create(input: CreateUserInput): Promise<UserRow> {
+    const { db, users, namespaces, members, clock } = this.#d;
+    // GitLab answers a duplicate user with 409 and a sentence, before any other validation error.
+    if (await users.findByEmail(db, input.email)) throw errors.conflict('Email has already been taken');
+    if (await users.findByUsername(db, input.username)) throw errors.conflict('Username has already been taken');
+
     const problems: FieldErrors = {};
     const usernameProblems = pathProblems(input.username, 'user');
+    // A group already holding the path is GitLab's `namespace_uniq` validation: 400 on `username`, not 409.
+    if (usernameProblems.length === 0 && (await namespaces.routeExists(db, input.username.toLowerCase()))) {
+      usernameProblems.push('has already been taken');
+    }
     if (usernameProblems.length) problems.username = usernameProblems;
     if (input.name.trim() === '') problems.name = ["can't be blank"];
     else if (input.name.length > 255) problems.name = ['is too long (maximum is 255 characters)'];
@@ -50,13 +59,6 @@ export class UsersService {
       problems.password = [`is too short (minimum is ${MIN_PASSWORD_LENGTH} characters)`];
     }
     if (Object.keys(problems).length) throw errors.validation(problems);
-
-    const { db, users, namespaces, members, clock } = this.#d;
-    // GitLab answers duplicates of a user with 409 and a sentence, not the field hash.
-    if (await users.findByEmail(db, input.email)) throw errors.conflict('Email has already been taken');
-    if ((await users.findByUsername(db, input.username)) || (await namespaces.routeExists(db, input.username.toLowerCase()))) {
-      throw errors.conflict('Username has already been taken');
-    }
 
     const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
     const now = iso(clock.now());

@@ -14,7 +14,9 @@ function addParam(out: Record<string, unknown>, key: string, value: unknown): vo
   if (key.endsWith('[]')) {
     const name = key.slice(0, -2);
     const prev = out[name];
-    out[name] = Array.isArray(prev) ? [...prev, value] : prev === undefined ? [value] : [prev, value];
+    // A repeated query key (`scopes[]=api&scopes[]=read_api`) arrives from the query parser as one array already.
+    const values = Array.isArray(value) ? value : [value];
+    out[name] = Array.isArray(prev) ? [...prev, ...values] : prev === undefined ? values : [prev, ...values];
   } else {
     out[key] = value;
   }
@@ -25,6 +27,8 @@ export function registerBodyParsers(app: FastifyInstance): void {
     done(null, parseForm(body as string));
   });
 }
+
+const CREDENTIAL_PARAMS = new Set(['private_token', 'access_token', 'bearer_token', 'job_token']);
 
 /** preValidation hook for management routes: query parameters of a write request join its body. */
 export function mergeQueryIntoBody(request: { method: string; query: unknown; body: unknown }): void {
@@ -37,7 +41,25 @@ export function mergeQueryIntoBody(request: { method: string; query: unknown; bo
     return;
   }
   const merged: Record<string, unknown> = {};
-  for (const k of keys) addParam(merged, k, query[k]);
+  // Credentials in the query string authenticate the request; they are not parameters of it.
+  for (const k of keys) if (!CREDENTIAL_PARAMS.has(k)) addParam(merged, k, query[k]);
   const body = request.body;
   request.body = body && typeof body === 'object' && !Array.isArray(body) ? { ...merged, ...(body as object) } : merged;
+}
+
+/**
+ * JSON for the management API, where an empty body is no body: `curl -X POST -H 'Content-Type: application/json'
+ * '…/projects?name=web'` is a common GitLab call whose parameters are all in the query string. A non-empty body is
+ * parsed by Fastify's own parser (with its prototype-poisoning protection). Register it inside the API plugin only.
+ */
+export function registerLenientJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
 }

@@ -24,7 +24,13 @@ const fieldOf = (e: AjvError): string => {
 };
 
 export function validationMessage(validation: readonly AjvError[]): string[] {
-  return validation.map((e) => {
+  // A failed `anyOf` (unions such as `visibility` or `scopes`) also reports why each branch failed; Grape names the
+  // parameter once, so the branch errors at or below that path are dropped.
+  const unions = validation.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
+  const relevant = validation.filter(
+    (e) => e.keyword === 'anyOf' || !unions.some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`)),
+  );
+  const messages = relevant.map((e) => {
     const field = fieldOf(e);
     switch (e.keyword) {
       case 'required':
@@ -48,6 +54,7 @@ export function validationMessage(validation: readonly AjvError[]): string[] {
         return `${field} is invalid`;
     }
   });
+  return [...new Set(messages)];
 }
 
 /** Fastify's own 4xx errors (for example 406 or 414) keep their status, mapped onto the catalogue. */

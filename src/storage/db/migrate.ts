@@ -6,11 +6,17 @@
 import { Migrator, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import type { DialectName } from './database.js';
 import { migration001 } from './migrations/001-identity.js';
+import { migration002 } from './migrations/002-packages.js';
+import { migration003 } from './migrations/003-helm.js';
+import { migration004 } from './migrations/004-web-sessions.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
 const MIGRATIONS: Record<string, DialectMigration> = {
   '001-identity': migration001,
+  '002-packages': migration002,
+  '003-helm': migration003,
+  '004-web-sessions': migration004,
 };
 
 export interface MigrateOutcome {

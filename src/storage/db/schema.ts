@@ -102,6 +102,14 @@ export interface ApplicationSettingsTable {
   value: string;
 }
 
+export interface WebSessionsTable {
+  id_digest: string;
+  user_id: number;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   namespaces: NamespacesTable;
@@ -111,6 +119,14 @@ export interface Database {
   personal_access_tokens: PersonalAccessTokensTable;
   deploy_tokens: DeployTokensTable;
   application_settings: ApplicationSettingsTable;
+  web_sessions: WebSessionsTable;
+  packages: PackagesTable;
+  package_files: PackageFilesTable;
+  npm_metadata: NpmMetadataTable;
+  package_tags: PackageTagsTable;
+  package_documents: PackageDocumentsTable;
+  helm_file_metadata: HelmFileMetadataTable;
+  helm_channels: HelmChannelsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -120,3 +136,97 @@ export type ProjectRow = Selectable<ProjectsTable>;
 export type MemberRow = Selectable<MembersTable>;
 export type PersonalAccessTokenRow = Selectable<PersonalAccessTokensTable>;
 export type DeployTokenRow = Selectable<DeployTokensTable>;
+
+export type PackageType = 'npm' | 'helm';
+/** GitLab's package statuses (gitlab-api.md Appendix B). */
+export type PackageStatus = 'default' | 'hidden' | 'processing' | 'error' | 'pending_destruction' | 'deprecated';
+
+export interface PackagesTable {
+  id: Generated<number>;
+  project_id: number;
+  package_type: PackageType;
+  name: string;
+  version: string;
+  status: PackageStatus;
+  creator_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PackageFilesTable {
+  id: Generated<number>;
+  package_id: number;
+  file_name: string;
+  size: number;
+  /** Lower-case hex digests of the exact stored bytes. */
+  sha1: string;
+  sha256: string;
+  sha512: string;
+  /** The BlobStore key (the SHA-256). */
+  blob_key: string;
+  channel: string | null;
+  status: 'default' | 'pending_destruction' | 'processing' | 'error';
+  created_at: string;
+}
+
+export interface NpmMetadataTable {
+  package_id: number;
+  /** JSON text of the stored version object. */
+  package_json: string;
+  readme: string | null;
+  readme_filename: string | null;
+  publisher: string | null;
+}
+
+export interface PackageTagsTable {
+  id: Generated<number>;
+  project_id: number;
+  package_name: string;
+  tag: string;
+  package_id: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PackageDocumentsTable {
+  project_id: number;
+  package_type: PackageType;
+  package_name: string;
+  revision: number;
+  modified_at: string;
+  built_revision: number | null;
+  built_for: string | null;
+  version_count: number;
+  full_doc: string | null;
+  abbreviated_doc: string | null;
+}
+
+export type PackageRow = Selectable<PackagesTable>;
+export type PackageFileRow = Selectable<PackageFilesTable>;
+export type NpmMetadataRow = Selectable<NpmMetadataTable>;
+export type PackageTagRow = Selectable<PackageTagsTable>;
+export type PackageDocumentRow = Selectable<PackageDocumentsTable>;
+
+/** Per Helm file (migration 003): the parsed Chart.yaml of a chart, or what a provenance file signs. */
+export interface HelmFileMetadataTable {
+  package_file_id: number;
+  project_id: number;
+  channel: string;
+  kind: 'chart' | 'provenance';
+  /** JSON text. */
+  metadata: string;
+}
+
+/** Per Helm channel (migration 003): the revision bumped by every write, and the index.yaml built for it. */
+export interface HelmChannelsTable {
+  project_id: number;
+  channel: string;
+  revision: number;
+  modified_at: string;
+  built_revision: number | null;
+  built_for: string | null;
+  document: string | null;
+  etag: string | null;
+}
+
+export type HelmChannelRow = Selectable<HelmChannelsTable>;

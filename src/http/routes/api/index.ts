@@ -1,9 +1,10 @@
 /** The GitLab-compatible management API under `/api/v4`. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Deps } from '../../../compose.js';
-import { mergeQueryIntoBody } from '../../plugins/body-parsers.js';
+import { mergeQueryIntoBody, registerLenientJsonParser } from '../../plugins/body-parsers.js';
 import { deployTokenRoutes } from './deploy-tokens.routes.js';
 import { groupRoutes } from './groups.routes.js';
+import { authenticateFirst } from './guards.js';
 import { memberRoutes } from './members.routes.js';
 import { projectRoutes } from './projects.routes.js';
 import { settingsRoutes } from './settings.routes.js';
@@ -13,7 +14,9 @@ import { userRoutes } from './users.routes.js';
 export const apiRoutes =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
+    registerLenientJsonParser(app);
     app.addHook('preValidation', async (request) => mergeQueryIntoBody(request));
+    app.addHook('preValidation', authenticateFirst(deps));
     await app.register(userRoutes(deps));
     await app.register(tokenRoutes(deps));
     await app.register(groupRoutes(deps));

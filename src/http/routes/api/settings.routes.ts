@@ -2,20 +2,20 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../../compose.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
+import { adminOnly } from './guards.js';
 
 export const settingsRoutes =
   (deps: Deps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { services } = deps;
 
-    app.get('/application/settings', async (request) => {
+    app.get('/application/settings', { preValidation: adminOnly(deps) }, async (request) => {
       requireAdmin(await apiCaller(request, services.identity, true));
       return { id: 1, ...(await services.settings.get()) };
     });
 
-    app.put('/application/settings', async (request) => {
+    app.put('/application/settings', { preValidation: adminOnly(deps) }, async (request) => {
       requireAdmin(await apiCaller(request, services.identity, true));
-      const body = (request.body ?? {}) as Record<string, unknown>;
-      return { id: 1, ...(await services.settings.update(body)) };
+      return { id: 1, ...(await services.settings.update(request.body)) };
     });
   };

@@ -7,12 +7,16 @@ import type { Identity } from '../../../domain/access/identity.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
+import { adminOnly } from './guards.js';
 import { Presenter, today } from './presenters.js';
 
 /** GitLab accepts `scopes[]=api`, `scopes=api,read_api` and a JSON array. */
 const Scopes = Type.Union([Type.Array(Type.String(), { minItems: 1 }), Type.String({ minLength: 1 })]);
 export const scopeList = (s: string | string[]): string[] =>
-  (Array.isArray(s) ? s : s.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+  (Array.isArray(s) ? s : [s])
+    .flatMap((x) => x.split(','))
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 
 const CreatePatBody = Type.Object({
   name: Type.String(),
@@ -30,7 +34,7 @@ export const tokenRoutes =
 
     app.post(
       '/users/:user_id/personal_access_tokens',
-      { schema: { params: Type.Object({ user_id: Type.Integer() }), body: CreatePatBody } },
+      { schema: { params: Type.Object({ user_id: Type.Integer() }), body: CreatePatBody }, preValidation: adminOnly(deps) },
       async (request, reply) => {
         const caller = await apiCaller(request, services.identity, true);
         requireAdmin(caller);

@@ -5,6 +5,7 @@ import { errors } from '../../../domain/errors.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
+import { adminOnly } from './guards.js';
 import { Presenter } from './presenters.js';
 
 const CreateUserBody = Type.Object({
@@ -23,7 +24,7 @@ export const userRoutes =
     const { services, config } = deps;
     const presenter = () => new Presenter(config.externalUrl, deps.database.db);
 
-    app.post('/users', { schema: { body: CreateUserBody } }, async (request, reply) => {
+    app.post('/users', { schema: { body: CreateUserBody }, preValidation: adminOnly(deps) }, async (request, reply) => {
       const caller = await apiCaller(request, services.identity, true);
       requireAdmin(caller);
       const b = request.body;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { MemberRow } from '../schema.js';
-import { offsetOf, type Db, type Page, type PageOf } from './types.js';
+import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 
 export type SourceType = 'namespace' | 'project';
 
@@ -34,7 +34,11 @@ export class MembersRepository {
       .innerJoin('users', 'users.id', 'members.user_id')
       .where('members.source_type', '=', sourceType)
       .where('members.source_id', '=', sourceId);
-    if (query) q = q.where('users.username_lower', 'like', `%${query.toLowerCase()}%`);
+    if (query) {
+      // GitLab's `query` matches username or name; SQLite has no default LIKE escape character.
+      const pattern = sql<string>`${`%${likeEscape(query.toLowerCase())}%`} escape '\\'`;
+      q = q.where((eb) => eb.or([eb('users.username_lower', 'like', pattern), eb(eb.fn('lower', ['users.name']), 'like', pattern)]));
+    }
     const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const items = await q
       .selectAll('members')
@@ -44,6 +48,19 @@ export class MembersRepository {
       .offset(offsetOf(page))
       .execute();
     return { items, total: Number(total.n) };
+  }
+
+  /** One membership with its user, or undefined. */
+  async findWithUser(db: Db, sourceType: SourceType, sourceId: number, userId: number): Promise<MemberWithUser | undefined> {
+    return db
+      .selectFrom('members')
+      .innerJoin('users', 'users.id', 'members.user_id')
+      .selectAll('members')
+      .select(['users.username', 'users.name', 'users.state'])
+      .where('members.source_type', '=', sourceType)
+      .where('members.source_id', '=', sourceId)
+      .where('members.user_id', '=', userId)
+      .executeTakeFirst();
   }
 
   async update(db: Db, id: number, patch: { access_level?: number; expires_at?: string | null }): Promise<MemberRow | undefined> {

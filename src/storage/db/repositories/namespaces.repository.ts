@@ -1,5 +1,5 @@
 import type { NamespaceRow, NamespacesTable } from '../schema.js';
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 
 export const parseTraversal = (t: string): number[] =>
@@ -16,6 +16,8 @@ export interface GroupListFilter {
   search?: string | undefined;
   topLevelOnly?: boolean;
   ownedOrMemberUserId?: number | undefined;
+  /** Memberships that expired before this instant do not count. */
+  nowIso?: string | undefined;
 }
 
 export class NamespacesRepository {
@@ -43,6 +45,8 @@ export class NamespacesRepository {
       .selectAll('namespaces')
       .where('routes.path_lower', '=', fullPath.toLowerCase())
       .where('routes.source_type', '=', 'namespace')
+      // A user's personal namespace is not a group.
+      .where('namespaces.kind', '=', 'group')
       .executeTakeFirst();
   }
 
@@ -60,26 +64,68 @@ export class NamespacesRepository {
     let q = db.selectFrom('namespaces').where('kind', '=', 'group');
     if (filter.topLevelOnly) q = q.where('parent_id', 'is', null);
     if (filter.search) {
-      const pattern = `%${likeEscape(filter.search.toLowerCase())}%`;
+      // SQLite has no default LIKE escape character, so the escape is always spelled out.
+      const pattern = sql<string>`${`%${likeEscape(filter.search.toLowerCase())}%`} escape '\\'`;
       q = q.where((eb) => eb.or([eb(eb.fn('lower', ['name']), 'like', pattern), eb(eb.fn('lower', ['full_path']), 'like', pattern)]));
     }
     if (filter.publicOnly) q = q.where('visibility', '=', 'public');
-    const memberOf = filter.ownedOrMemberUserId ?? filter.visibleToUserId;
     if (filter.ownedOrMemberUserId !== undefined) {
+      // GitLab's `owned`: groups the user is explicitly an Owner of.
       q = q.where('id', 'in', (eb) =>
-        eb.selectFrom('members').select('source_id').where('source_type', '=', 'namespace').where('user_id', '=', filter.ownedOrMemberUserId!),
+        eb
+          .selectFrom('members')
+          .select('source_id')
+          .where('source_type', '=', 'namespace')
+          .where('access_level', '>=', 50)
+          .where('user_id', '=', filter.ownedOrMemberUserId!),
       );
-    } else if (typeof memberOf === 'number') {
+    } else if (typeof filter.visibleToUserId === 'number') {
+      const userId = filter.visibleToUserId;
+      const now = filter.nowIso ?? new Date(0).toISOString();
+      // A user sees public and internal groups, every group at or below a group they are a member of (roles are
+      // inherited), and the ancestors of a group or project they are a member of (GitLab's `read_group`).
+      // traversal ids hold only digits and '/', so they need no LIKE escaping.
       q = q.where((eb) =>
         eb.or([
           eb('visibility', 'in', ['public', 'internal']),
-          eb('id', 'in', eb.selectFrom('members').select('source_id').where('source_type', '=', 'namespace').where('user_id', '=', memberOf)),
+          eb.exists(
+            eb
+              .selectFrom('members as m')
+              .innerJoin('namespaces as mn', 'mn.id', 'm.source_id')
+              .select('m.id')
+              .where('m.source_type', '=', 'namespace')
+              .where('m.user_id', '=', userId)
+              .where((w) => w.or([w('m.expires_at', 'is', null), w('m.expires_at', '>', now)]))
+              .where((w) =>
+                w.or([
+                  w(sql.ref('namespaces.traversal_ids'), 'like', sql<string>`mn.traversal_ids || '%'`),
+                  w(sql.ref('mn.traversal_ids'), 'like', sql<string>`namespaces.traversal_ids || '%'`),
+                ]),
+              ),
+          ),
+          eb.exists(
+            eb
+              .selectFrom('members as m')
+              .innerJoin('projects as p', 'p.id', 'm.source_id')
+              .innerJoin('namespaces as pn', 'pn.id', 'p.namespace_id')
+              .select('m.id')
+              .where('m.source_type', '=', 'project')
+              .where('m.user_id', '=', userId)
+              .where((w) => w.or([w('m.expires_at', 'is', null), w('m.expires_at', '>', now)]))
+              .where(sql.ref('pn.traversal_ids'), 'like', sql<string>`namespaces.traversal_ids || '%'`),
+          ),
         ]),
       );
     }
     const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const items = await q.selectAll().orderBy('full_path', 'asc').orderBy('id', 'asc').limit(page.perPage).offset(offsetOf(page)).execute();
+    // GitLab's default order for `GET /groups`: name, ascending.
+    const items = await q.selectAll().orderBy('name', 'asc').orderBy('id', 'asc').limit(page.perPage).offset(offsetOf(page)).execute();
     return { items, total: Number(total.n) };
+  }
+
+  /** A group directly under `parentId` with exactly this name (GitLab: group names are unique among siblings). */
+  async findChildByName(db: Db, parentId: number, name: string): Promise<NamespaceRow | undefined> {
+    return db.selectFrom('namespaces').selectAll().where('parent_id', '=', parentId).where('kind', '=', 'group').where('name', '=', name).executeTakeFirst();
   }
 
   async insertRoute(db: Db, pathLower: string, sourceType: 'namespace' | 'project', sourceId: number): Promise<void> {

@@ -11,6 +11,8 @@ export interface ProjectListFilter {
   visibility?: string | undefined;
   /** Only projects in these namespaces. */
   namespaceIds?: readonly number[] | undefined;
+  /** Memberships that expired before this instant do not count. */
+  nowIso?: string | undefined;
 }
 
 export class ProjectsRepository {
@@ -32,6 +34,11 @@ export class ProjectsRepository {
       .executeTakeFirst();
   }
 
+  /** A project in the namespace with exactly this name (GitLab: project names are unique per namespace). */
+  async findByName(db: Db, namespaceId: number, name: string): Promise<ProjectRow | undefined> {
+    return db.selectFrom('projects').selectAll().where('namespace_id', '=', namespaceId).where('name', '=', name).executeTakeFirst();
+  }
+
   async update(db: Db, id: number, patch: Partial<Omit<ProjectRow, 'id'>>): Promise<ProjectRow | undefined> {
     return db.updateTable('projects').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
   }
@@ -44,12 +51,24 @@ export class ProjectsRepository {
     }
     if (filter.visibility) q = q.where('visibility', '=', filter.visibility as ProjectRow['visibility']);
     if (filter.search) {
-      const pattern = `%${likeEscape(filter.search.toLowerCase())}%`;
+      // SQLite has no default LIKE escape character, so the escape is always spelled out.
+      const pattern = sql<string>`${`%${likeEscape(filter.search.toLowerCase())}%`} escape '\\'`;
       q = q.where((eb) => eb.or([eb(eb.fn('lower', ['name']), 'like', pattern), eb(eb.fn('lower', ['full_path']), 'like', pattern)]));
     }
+    const now = filter.nowIso ?? new Date(0).toISOString();
+    const unexpired = (eb: any, table: string) => eb.or([eb(`${table}.expires_at`, 'is', null), eb(`${table}.expires_at`, '>', now)]);
     const memberClause = (userId: number) => (eb: any) =>
       eb.or([
-        eb('projects.id', 'in', eb.selectFrom('members').select('source_id').where('source_type', '=', 'project').where('user_id', '=', userId)),
+        eb(
+          'projects.id',
+          'in',
+          eb
+            .selectFrom('members')
+            .select('source_id')
+            .where('source_type', '=', 'project')
+            .where('user_id', '=', userId)
+            .where((w: any) => unexpired(w, 'members')),
+        ),
         eb.exists(
           eb
             .selectFrom('members')
@@ -58,6 +77,7 @@ export class ProjectsRepository {
             .select('members.id')
             .where('members.source_type', '=', 'namespace')
             .where('members.user_id', '=', userId)
+            .where((w: any) => unexpired(w, 'members'))
             // traversal ids hold only digits and '/', so they need no LIKE escaping.
             .where(sql<boolean>`pn.traversal_ids like namespaces.traversal_ids || '%'`),
         ),

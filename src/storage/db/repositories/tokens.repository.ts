@@ -1,5 +1,6 @@
 import type { DeployTokenRow, PersonalAccessTokenRow } from '../schema.js';
-import { offsetOf, type Db, type Page, type PageOf } from './types.js';
+import { sql } from 'kysely';
+import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 
 export interface PatFilter {
   userId?: number | undefined;
@@ -26,7 +27,10 @@ export class TokensRepository {
     let q = db.selectFrom('personal_access_tokens');
     if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId);
     if (filter.revoked !== undefined) q = q.where('revoked', '=', filter.revoked ? 1 : 0);
-    if (filter.search) q = q.where('name', 'like', `%${filter.search}%`);
+    if (filter.search) {
+      // Case-insensitive on both dialects; SQLite has no default LIKE escape character.
+      q = q.where((eb) => eb(eb.fn('lower', ['name']), 'like', sql<string>`${`%${likeEscape(filter.search!.toLowerCase())}%`} escape '\\'`));
+    }
     if (filter.state === 'active') {
       q = q.where('revoked', '=', 0).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', todayIso)]));
     } else if (filter.state === 'inactive') {
@@ -68,5 +72,10 @@ export class TokensRepository {
 
   async revokeDeploy(db: Db, id: number): Promise<void> {
     await db.updateTable('deploy_tokens').set({ revoked: 1 }).where('id', '=', id).execute();
+  }
+
+  /** GitLab's `DELETE …/deploy_tokens/:id` destroys the token. */
+  async deleteDeploy(db: Db, id: number): Promise<void> {
+    await db.deleteFrom('deploy_tokens').where('id', '=', id).execute();
   }
 }

@@ -1,0 +1,260 @@
+/**
+ * `Chart.yaml`: safe parsing and GitLab's validation (gitlab-api.md §5.3, `helm_metadata.json`), so that only
+ * metadata Helm can read ever reaches an `index.yaml`.
+ *
+ * The result keeps exactly the keys Helm's `chart.Metadata` knows, nested ones included, in the order the file
+ * had them. Helm ≥ 3.4 parses `index.yaml` strictly and refuses a whole repository for one unknown key
+ * (clients.md C.2), and `helm package` writes only these keys, so anything else is refused at upload with a message
+ * naming the key, instead of being stored and breaking every client later.
+ */
+import YAML from 'yaml';
+import { errors } from '../errors.js';
+import { isValidChartName, isValidChartVersion } from './rules.js';
+
+export interface ChartMaintainer {
+  name?: string;
+  email?: string;
+  url?: string;
+}
+
+export type ImportValue = string | { child?: string; parent?: string };
+
+export interface ChartDependency {
+  name?: string;
+  version?: string;
+  repository?: string;
+  condition?: string;
+  tags?: string[];
+  enabled?: boolean;
+  'import-values'?: ImportValue[];
+  alias?: string;
+}
+
+/** The parsed, validated `Chart.yaml`: Helm's `chart.Metadata` fields, nothing else. */
+export interface ChartMetadata {
+  name: string;
+  version: string;
+  apiVersion: string;
+  home?: string;
+  sources?: string[];
+  description?: string;
+  keywords?: string[];
+  maintainers?: ChartMaintainer[];
+  icon?: string;
+  condition?: string;
+  tags?: string;
+  appVersion?: string;
+  deprecated?: boolean;
+  annotations?: Record<string, string>;
+  kubeVersion?: string;
+  dependencies?: ChartDependency[];
+  type?: 'application' | 'library';
+}
+
+/** GitLab's `ExtractFileMetadataService::MAX_FILE_SIZE`. */
+export const MAX_CHART_YAML_BYTES = 1024 * 1024;
+
+type Spec =
+  | 'string'
+  | 'boolean'
+  | { readonly array: Spec }
+  | { readonly object: Readonly<Record<string, Spec>> }
+  | { readonly map: 'string' }
+  | { readonly enum: readonly string[] }
+  | { readonly oneOf: readonly Spec[] };
+
+const STRINGS: Spec = { array: 'string' };
+
+/** `helm_metadata.json` and Helm's `chart.Metadata` / `chart.Dependency` / `chart.Maintainer` structs. */
+const METADATA_SPEC: Readonly<Record<keyof ChartMetadata, Spec>> = {
+  name: 'string',
+  home: 'string',
+  sources: STRINGS,
+  version: 'string',
+  description: 'string',
+  keywords: STRINGS,
+  maintainers: { array: { object: { name: 'string', email: 'string', url: 'string' } } },
+  icon: 'string',
+  apiVersion: 'string',
+  condition: 'string',
+  tags: 'string',
+  appVersion: 'string',
+  deprecated: 'boolean',
+  annotations: { map: 'string' },
+  kubeVersion: 'string',
+  dependencies: {
+    array: {
+      object: {
+        name: 'string',
+        version: 'string',
+        repository: 'string',
+        condition: 'string',
+        tags: STRINGS,
+        enabled: 'boolean',
+        'import-values': { array: { oneOf: ['string', { object: { child: 'string', parent: 'string' } }] } },
+        alias: 'string',
+      },
+    },
+  },
+  type: { enum: ['application', 'library'] },
+};
+
+/** Keys an index entry may carry besides the metadata (Helm's `ChartVersion`). */
+export const METADATA_KEYS: readonly string[] = Object.keys(METADATA_SPEC);
+
+/** Helm's `aliasNameFormat`: an invalid alias makes Helm skip the whole entry when it loads the index. */
+const ALIAS = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * YAML 1.1, as Helm (go-yaml v2) and GitLab (Psych) read `Chart.yaml`: `on`, `yes` and `1.10` are not strings there,
+ * so they are not here either and fail the type checks instead of being stored as something Helm reads differently.
+ * Timestamps stay strings: no `Chart.yaml` field is a date, and a date-like `appVersion` then fails as a non-string
+ * only if it really is one.
+ */
+export const SAFE_YAML_OPTIONS: YAML.ParseOptions & YAML.DocumentOptions & YAML.SchemaOptions = {
+  version: '1.1',
+  uniqueKeys: true,
+  prettyErrors: false,
+  customTags: (tags: YAML.Tags) => tags.filter((t) => typeof t === 'string' ? t !== 'timestamp' : t.tag !== 'tag:yaml.org,2002:timestamp'),
+};
+
+const parseError = (detail: string) => errors.helmBadRequest(`Error while parsing Chart.yaml: ${detail}`);
+const invalid = (detail: string) => errors.helmBadRequest(`Chart.yaml is invalid: ${detail}`);
+
+/**
+ * Parses YAML text into plain JSON values with the safe options: no aliases, no custom tags, one document. The
+ * `what` names the file in messages. Throws `helmBadRequest`.
+ */
+export function parseSafeYaml(text: string, fail: (detail: string) => Error): unknown {
+  let doc: YAML.Document.Parsed;
+  try {
+    doc = YAML.parseDocument(text, SAFE_YAML_OPTIONS);
+  } catch (err) {
+    // Deeply nested input can exhaust the parser's stack; that is a parse failure like any other.
+    throw fail(err instanceof Error ? err.message : String(err));
+  }
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw fail(problem.message.split('\n')[0] ?? problem.message);
+  let alias = false;
+  YAML.visit(doc, {
+    Alias() {
+      alias = true;
+      return YAML.visit.BREAK;
+    },
+  });
+  if (alias) throw fail('YAML aliases are not allowed');
+  try {
+    // Aliases were refused above (GitLab's `YAML.safe_load` refuses them too); this is the second fence.
+    return doc.toJS({ maxAliasCount: 0 });
+  } catch (err) {
+    throw fail(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Decodes `Chart.yaml` bytes: UTF-8 only, a leading byte-order mark dropped (Helm's loader strips it too). */
+export function decodeYamlText(bytes: Uint8Array, fail: (detail: string) => Error): string {
+  try {
+    // `fatal` refuses invalid UTF-8 instead of storing replacement characters; the decoder drops a BOM itself.
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw fail('it is not valid UTF-8');
+  }
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+const describe = (v: unknown): string => {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Uint8Array) return 'binary data';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'number') return `the number ${String(v)}`;
+  if (typeof v === 'boolean') return `the boolean ${String(v)}`;
+  return typeof v;
+};
+
+const expected = (spec: Spec): string => {
+  if (spec === 'string') return 'a string';
+  if (spec === 'boolean') return 'true or false';
+  if ('array' in spec) return 'a list';
+  if ('enum' in spec) return `one of ${spec.enum.join(', ')}`;
+  if ('oneOf' in spec) return spec.oneOf.map(expected).join(' or ');
+  return 'a mapping';
+};
+
+/** An own property even for a key such as `__proto__`, which plain assignment would turn into a prototype change. */
+const define = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+};
+
+/** Checks `value` against `spec` and returns a clean copy (nulls in mappings dropped); throws on the first problem. */
+function conform(value: unknown, spec: Spec, path: string): unknown {
+  const wrongType = () =>
+    invalid(`${path} must be ${expected(spec)}${spec === 'string' && typeof value !== 'object' ? ' (quote it)' : ''}, not ${describe(value)}`);
+  if (spec === 'string') {
+    if (typeof value !== 'string') throw wrongType();
+    return value;
+  }
+  if (spec === 'boolean') {
+    if (typeof value !== 'boolean') throw wrongType();
+    return value;
+  }
+  if ('enum' in spec) {
+    if (typeof value !== 'string' || !spec.enum.includes(value)) throw wrongType();
+    return value;
+  }
+  if ('oneOf' in spec) {
+    for (const option of spec.oneOf) {
+      try {
+        return conform(value, option, path);
+      } catch {
+        // try the next shape
+      }
+    }
+    throw wrongType();
+  }
+  if ('array' in spec) {
+    if (!Array.isArray(value)) throw wrongType();
+    return value.map((item, i) => conform(item, spec.array, `${path}[${i}]`));
+  }
+  if (!isPlainObject(value)) throw wrongType();
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const itemPath = path ? `${path}.${key}` : key;
+    if ('map' in spec) {
+      if (typeof item !== 'string') throw invalid(`${itemPath} must be a string (quote it), not ${describe(item)}`);
+      define(out, key, item);
+      continue;
+    }
+    const itemSpec = Object.hasOwn(spec.object, key) ? spec.object[key] : undefined;
+    if (!itemSpec) throw invalid(`unknown key ${itemPath} (Helm's index.yaml allows only Chart.yaml's standard keys)`);
+    // An explicit null is what Go's YAML leaves as the zero value: treat it as absent.
+    if (item === null) continue;
+    define(out, key, conform(item, itemSpec, itemPath));
+  }
+  return out;
+}
+
+/**
+ * Parses and validates `Chart.yaml` bytes (BOM tolerated) in GitLab's order: YAML, then the schema (required keys,
+ * types, no unknown keys), then the name and version rules with GitLab's messages.
+ */
+export function parseChartYaml(bytes: Uint8Array): ChartMetadata {
+  if (bytes.length > MAX_CHART_YAML_BYTES) throw errors.helmBadRequest('Chart.yaml too big');
+  const text = decodeYamlText(bytes, parseError);
+  const raw = parseSafeYaml(text, parseError);
+  if (!isPlainObject(raw)) throw invalid(`it must be a mapping of keys to values, not ${describe(raw)}`);
+  const metadata = conform(raw, { object: METADATA_SPEC }, '') as Partial<ChartMetadata>;
+  for (const key of ['name', 'version', 'apiVersion'] as const) {
+    if (metadata[key] === undefined || metadata[key] === '') throw invalid(`${key} is missing`);
+  }
+  metadata.dependencies?.forEach((dep, i) => {
+    if (dep.alias !== undefined && !ALIAS.test(dep.alias)) {
+      throw invalid(`dependencies[${i}].alias must contain only letters, digits, '-' and '_'`);
+    }
+  });
+  if (!isValidChartName(metadata.name!)) throw errors.helmBadRequest('Validation failed: Name is invalid');
+  if (!isValidChartVersion(metadata.version!)) throw errors.helmBadRequest('Validation failed: Version is invalid');
+  return metadata as ChartMetadata;
+}

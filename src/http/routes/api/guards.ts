@@ -1,0 +1,29 @@
+/**
+ * Authentication runs before parameter validation, as in GitLab (Grape's `before` blocks run before its
+ * validations): an anonymous or badly authenticated write gets 401, a `read_api` token on a write 403, and a
+ * non-admin on an admin route 403, whatever the parameters — never a 400 describing the route's parameters.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Deps } from '../../../compose.js';
+import { errors } from '../../../domain/errors.js';
+import { requireAdmin } from '../../../services/users.service.js';
+import { apiCaller } from '../../plugins/identity.js';
+
+/**
+ * For every management route: resolves the caller once (the handler reuses it). Writes need a user: a deploy token
+ * authenticates package and registry requests only, so on a management write it counts as no credential (401).
+ */
+export const authenticateFirst =
+  (deps: Deps) =>
+  async (request: FastifyRequest): Promise<void> => {
+    const write = request.method !== 'GET' && request.method !== 'HEAD';
+    const caller = await apiCaller(request, deps.services.identity, write);
+    if (write && caller.kind === 'deploy_token') throw errors.unauthorized();
+  };
+
+/** Route-level `preValidation` for instance-admin routes. */
+export const adminOnly =
+  (deps: Deps) =>
+  async (request: FastifyRequest): Promise<void> => {
+    requireAdmin(await apiCaller(request, deps.services.identity, true));
+  };

@@ -1,0 +1,78 @@
+/**
+ * Chart and provenance downloads (GitLab's `GET H/:channel/charts/:file_name.tgz`, §4.7, plus `.tgz.prov`), and
+ * ChartMuseum's `DELETE /api/charts/:name/:version` scoped to one channel.
+ */
+import type { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { Identity } from '../../domain/access/identity.js';
+import type { Clock } from '../../domain/clock.js';
+import { iso } from '../../domain/clock.js';
+import { errors } from '../../domain/errors.js';
+import { chartFileName, splitChartFileName } from '../../domain/helm/rules.js';
+import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
+import type { Database } from '../../storage/db/schema.js';
+import type { AccessService } from '../access.service.js';
+import { authorizeHelm, requireValidChannel } from './access.js';
+import { withRetry } from './retry.js';
+
+export interface HelmChartsDeps {
+  db: Kysely<Database>;
+  helm: HelmRepository;
+  access: AccessService;
+  blobs: BlobStore;
+  clock: Clock;
+}
+
+export interface HelmDownload {
+  fileName: string;
+  kind: 'chart' | 'provenance';
+  size: number;
+  sha256: string;
+  body: Readable;
+}
+
+export class HelmChartsService {
+  readonly #d: HelmChartsDeps;
+
+  constructor(deps: HelmChartsDeps) {
+    this.#d = deps;
+  }
+
+  /** `fileName` is the last URL segment: `<name>-<version>.tgz` or `<name>-<version>.tgz.prov`. */
+  async download(identity: Identity, idOrPath: string, channel: string, fileName: string, signal?: AbortSignal): Promise<HelmDownload> {
+    requireValidChannel(channel);
+    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
+    const kind = fileName.endsWith('.tgz.prov') ? 'provenance' : 'chart';
+    const archiveName = kind === 'provenance' ? fileName.slice(0, -'.prov'.length) : fileName;
+    const file = await this.#d.helm.findLiveFile(this.#d.db, project.id, channel, fileName, splitChartFileName(archiveName));
+    if (!file) throw errors.helmNotFound(kind === 'chart' ? 'Chart' : 'Provenance file');
+    const body = await this.#d.blobs.get(file.blob_key, signal);
+    // A row without its blob is damage to the store, not a missing chart: a logged 500, not a quiet 404.
+    if (!body) throw new Error(`blob ${file.blob_key} of package file ${file.id} is missing from the blob store`);
+    return { fileName: file.file_name, kind, size: Number(file.size), sha256: file.sha256, body };
+  }
+
+  /**
+   * Takes a chart version (and its provenance file) out of one channel. The package itself goes only when no other
+   * channel still holds a file of it, so the generic packages API keeps listing what is still installable.
+   */
+  async delete(identity: Identity, idOrPath: string, channel: string, name: string, version: string): Promise<void> {
+    requireValidChannel(channel);
+    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'destroy_package');
+    const { db, helm } = this.#d;
+    const notFound = () => errors.helmNotFound(`Chart ${chartFileName(name, version)} in channel ${channel}`);
+    await withRetry(() =>
+      db.transaction().execute(async (trx) => {
+        const now = iso(this.#d.clock.now());
+        const pkg = await helm.findActivePackage(trx, project.id, name, version);
+        if (!pkg || !(await helm.touchPackage(trx, pkg.id, now))) throw notFound();
+        const live = await helm.liveFiles(trx, pkg.id, channel);
+        if (!live.some((f) => f.kind === 'chart')) throw notFound();
+        await helm.bumpChannel(trx, project.id, channel, now);
+        await helm.retireFiles(trx, live.map((f) => f.id));
+        if ((await helm.countLiveFiles(trx, pkg.id)) === 0) await helm.retirePackage(trx, pkg.id, now);
+      }),
+    );
+  }
+}

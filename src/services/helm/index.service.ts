@@ -1,0 +1,133 @@
+/**
+ * A channel's `index.yaml`, built once per change and then served as stored bytes.
+ *
+ * Every write to a channel bumps `helm_channels.revision` in its own transaction. A read asks for the revision (one
+ * indexed query) and serves, in order of preference: this process's copy of the bytes if it was built for that
+ * revision, the copy stored in the database by whichever instance built it, or a fresh build that it then stores.
+ * The ETag is the SHA-256 of the bytes, and `generated` is the time of the channel's last change, so a revision
+ * renders to the same bytes on every instance and the ETag is strong.
+ */
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Identity } from '../../domain/access/identity.js';
+import type { Clock } from '../../domain/clock.js';
+import { iso } from '../../domain/clock.js';
+import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
+import { helmContextPath, renderIndexYaml } from '../../domain/helm/index-yaml.js';
+import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
+import type { Database } from '../../storage/db/schema.js';
+import type { AccessService } from '../access.service.js';
+import type { SettingsService } from '../settings.service.js';
+import { authorizeHelm, requireValidChannel } from './access.js';
+
+export interface HelmIndexDeps {
+  db: Kysely<Database>;
+  helm: HelmRepository;
+  access: AccessService;
+  settings: SettingsService;
+  clock: Clock;
+  externalUrl: string;
+  /** Bytes of documents kept in this process (default 64 MiB). */
+  cacheBytes?: number;
+}
+
+export interface IndexDocument {
+  body: Buffer;
+  /** Quoted strong ETag. */
+  etag: string;
+  /** True when the caller's `If-None-Match` already names this document: answer 304 without a body. */
+  notModified: boolean;
+}
+
+interface Cached {
+  revision: number;
+  builtFor: string;
+  body: Buffer;
+  etag: string;
+}
+
+const etagOf = (body: Buffer): string => `"${createHash('sha256').update(body).digest('hex').slice(0, 40)}"`;
+
+/** RFC 9110 §13.1.2: `*` or a list of entity tags, compared weakly (a `W/` prefix does not matter). */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header
+    .split(',')
+    .map((t) => t.trim().replace(/^W\//, ''))
+    .includes(etag);
+}
+
+export class HelmIndexService {
+  readonly #d: HelmIndexDeps;
+  readonly #cache = new Map<string, Cached>();
+  readonly #cacheLimit: number;
+  #cachedBytes = 0;
+
+  constructor(deps: HelmIndexDeps) {
+    this.#d = deps;
+    this.#cacheLimit = deps.cacheBytes ?? 64 * 1024 * 1024;
+  }
+
+  async read(identity: Identity, idOrPath: string, channel: string, ifNoneMatch?: string): Promise<IndexDocument> {
+    requireValidChannel(channel);
+    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
+    const doc = await this.#document(project.id, channel);
+    return { ...doc, notModified: matchesIfNoneMatch(ifNoneMatch, doc.etag) };
+  }
+
+  async #document(projectId: number, channel: string): Promise<{ body: Buffer; etag: string }> {
+    const { db, helm, settings, externalUrl } = this.#d;
+    const limit = (await settings.get()).helm_max_packages_count;
+    const contextPath = helmContextPath(externalUrl, projectId);
+    // What, besides the revision, the bytes depend on: a cached document built for another URL or limit is stale.
+    const builtFor = `${contextPath}\n${limit ?? 'unlimited'}`;
+    const state = await helm.channelState(db, projectId, channel);
+    if (!state) {
+      // GitLab: an unknown channel is an empty repository, not an error.
+      const body = Buffer.from(renderIndexYaml({ charts: [], generated: iso(this.#d.clock.now()), contextPath }));
+      return { body, etag: etagOf(body) };
+    }
+    const key = `${projectId}\u0000${channel}`;
+    const hit = this.#cache.get(key);
+    if (hit && hit.revision === state.revision && hit.builtFor === builtFor) {
+      // Most recently used last, so eviction drops the coldest channel first.
+      this.#cache.delete(key);
+      this.#cache.set(key, hit);
+      return hit;
+    }
+    if (state.built_revision === state.revision && state.built_for === builtFor && state.etag) {
+      const stored = await helm.channelDocument(db, projectId, channel, state.revision, builtFor);
+      if (stored !== undefined) return this.#remember(key, { revision: state.revision, builtFor, body: Buffer.from(stored), etag: state.etag });
+    }
+    const rows = await helm.indexCharts(db, projectId, channel, limit);
+    const text = renderIndexYaml({
+      charts: rows.map((r) => ({ metadata: JSON.parse(r.metadata) as ChartMetadata, created: r.created_at, sha256: r.sha256, fileId: r.file_id })),
+      generated: state.modified_at,
+      contextPath,
+    });
+    const body = Buffer.from(text);
+    const etag = etagOf(body);
+    // If the channel changed meanwhile this stores nothing; what we built is still a consistent answer to this read.
+    await helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, text, etag);
+    return this.#remember(key, { revision: state.revision, builtFor, body, etag });
+  }
+
+  #remember(key: string, entry: Cached): Cached {
+    const old = this.#cache.get(key);
+    if (old) {
+      this.#cache.delete(key);
+      this.#cachedBytes -= old.body.length;
+    }
+    if (entry.body.length <= this.#cacheLimit / 4) {
+      this.#cache.set(key, entry);
+      this.#cachedBytes += entry.body.length;
+      for (const [k, v] of this.#cache) {
+        if (this.#cachedBytes <= this.#cacheLimit) break;
+        this.#cache.delete(k);
+        this.#cachedBytes -= v.body.length;
+      }
+    }
+    return entry;
+  }
+}

@@ -1,0 +1,37 @@
+/** The Helm chart repository's services, built together because they share one repository and one cache. */
+import type { Kysely } from 'kysely';
+import type { Clock } from '../../domain/clock.js';
+import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
+import type { Database } from '../../storage/db/schema.js';
+import type { AccessService } from '../access.service.js';
+import type { SettingsService } from '../settings.service.js';
+import { HelmChartsService } from './charts.service.js';
+import { HelmIndexService } from './index.service.js';
+import { HelmUploadService } from './upload.service.js';
+
+export interface HelmServices {
+  index: HelmIndexService;
+  upload: HelmUploadService;
+  charts: HelmChartsService;
+}
+
+export interface HelmServicesDeps {
+  db: Kysely<Database>;
+  access: AccessService;
+  settings: SettingsService;
+  blobs: BlobStore;
+  clock: Clock;
+  /** The instance's public URL; its path, if any, prefixes `serverInfo.contextPath`. */
+  externalUrl: string;
+}
+
+export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
+  const helm = new HelmRepository();
+  const { db, access, settings, blobs, clock, externalUrl } = deps;
+  return {
+    index: new HelmIndexService({ db, helm, access, settings, clock, externalUrl }),
+    upload: new HelmUploadService({ db, helm, access, settings, blobs, clock }),
+    charts: new HelmChartsService({ db, helm, access, blobs, clock }),
+  };
+}

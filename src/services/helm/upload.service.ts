@@ -1,0 +1,349 @@
+/**
+ * Chart uploads (GitLab's `POST H/api/:channel/charts`, gitlab-api.md §5.3) and provenance uploads (ChartMuseum's
+ * `POST /api/prov`, clients.md C.7, D.4).
+ *
+ * Unlike GitLab, which answers 201 and extracts `Chart.yaml` in a background job, everything is checked while the
+ * request is open: the archive streams into the blob store and, through a tee, into the archive reader at the same
+ * time, so a chart is hashed, stored, read and validated in one pass. Only then are the rows written, in one
+ * transaction, and the chart is in `index.yaml` the moment the 201 goes out.
+ */
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import type { Kysely } from 'kysely';
+import { chartArchiveReader, DEFAULT_CHART_LIMITS } from '../../archive/helm-chart.js';
+import type { Identity } from '../../domain/access/identity.js';
+import type { Clock } from '../../domain/clock.js';
+import { iso } from '../../domain/clock.js';
+import { errors } from '../../domain/errors.js';
+import { parseChartYaml, type ChartMetadata } from '../../domain/helm/chart-yaml.js';
+import { MAX_PROVENANCE_BYTES, parseProvenance, signedSha256, type Provenance } from '../../domain/helm/provenance.js';
+import {
+  chartFileName,
+  isValidChartName,
+  isValidChartVersion,
+  overwriteDecision,
+  provenanceFileName,
+  type OverwritePolicy,
+} from '../../domain/helm/rules.js';
+import { BlobTooLargeError, type BlobStore, type PutResult } from '../../storage/blobs/blob-store.js';
+import type { HelmRepository, LiveHelmFile } from '../../storage/db/repositories/helm.repository.js';
+import type { Db } from '../../storage/db/repositories/types.js';
+import type { Database, PackageRow } from '../../storage/db/schema.js';
+import type { AccessService } from '../access.service.js';
+import type { SettingsService } from '../settings.service.js';
+import { authorizeHelm, requireValidChannel } from './access.js';
+import { withRetry } from './retry.js';
+
+/** One part of an upload body: a multipart file part, or the whole body of a raw upload. */
+export interface UploadPart {
+  field: string;
+  stream: Readable;
+}
+
+export interface UploadLimits {
+  /** The `helm_max_file_size` setting: the transport may refuse anything larger before it reaches the service. */
+  maxFileBytes: number;
+}
+
+/**
+ * Opens the request body once the caller is known to be allowed to upload, so refused callers are answered before
+ * a byte of their body is read.
+ */
+export type OpenParts = (limits: UploadLimits) => AsyncIterable<UploadPart>;
+
+export interface HelmUploadDeps {
+  db: Kysely<Database>;
+  helm: HelmRepository;
+  access: AccessService;
+  settings: SettingsService;
+  blobs: BlobStore;
+  clock: Clock;
+}
+
+interface ReceivedChart {
+  blob: PutResult;
+  metadata: ChartMetadata;
+}
+
+interface ReceivedProvenance {
+  blob: PutResult;
+  provenance: Provenance;
+}
+
+/** What a provenance row remembers: which chart version it belongs to and which archive it signs. */
+interface ProvenanceRecord {
+  name: string;
+  version: string;
+  sha256: string | null;
+}
+
+/** Reads a small part completely, refusing it past `max` bytes. */
+async function readLimited(stream: Readable, max: number, tooLarge: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      stream.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Consumes a part nobody asked for, so the multipart parser can move on to the next one. */
+async function drain(stream: Readable): Promise<void> {
+  for await (const _ of stream) {
+    // discard
+  }
+}
+
+export class HelmUploadService {
+  readonly #d: HelmUploadDeps;
+
+  constructor(deps: HelmUploadDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * A chart upload: multipart field `chart` (required), optionally `prov` next to it. `force` is ChartMuseum's
+   * `?force` (sent by `helm cm-push --force`), which matters under the `require_force` overwrite policy.
+   */
+  async uploadChart(identity: Identity, idOrPath: string, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
+    requireValidChannel(channel);
+    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'create_package');
+    const settings = await this.#d.settings.get();
+    const received: PutResult[] = [];
+    try {
+      let chart: ReceivedChart | undefined;
+      let prov: ReceivedProvenance | undefined;
+      for await (const part of openParts({ maxFileBytes: settings.helm_max_file_size })) {
+        if (part.field === 'chart' && !chart) {
+          chart = await this.#receiveChart(part.stream, settings.helm_max_file_size, received);
+        } else if (part.field === 'prov' && !prov) {
+          prov = await this.#receiveProvenance(part.stream, received);
+        } else {
+          await drain(part.stream);
+        }
+      }
+      // Grape's wording for a missing required parameter.
+      if (!chart) throw errors.params(['chart is missing']);
+      if (prov) this.#checkSignsChart(prov.provenance, chart);
+      await this.#commitChart(project.id, channel, creatorOf(identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
+    } catch (err) {
+      await this.#discard(received);
+      throw err;
+    }
+  }
+
+  /** ChartMuseum's `POST /api/prov`: a provenance file on its own, for a chart already pushed or still to come. */
+  async uploadProvenance(identity: Identity, idOrPath: string, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
+    requireValidChannel(channel);
+    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'create_package');
+    const settings = await this.#d.settings.get();
+    const received: PutResult[] = [];
+    try {
+      let prov: ReceivedProvenance | undefined;
+      for await (const part of openParts({ maxFileBytes: MAX_PROVENANCE_BYTES })) {
+        if (part.field === 'prov' && !prov) prov = await this.#receiveProvenance(part.stream, received);
+        else await drain(part.stream);
+      }
+      if (!prov) throw errors.params(['prov is missing']);
+      const { name, version } = prov.provenance;
+      if (!isValidChartName(name)) throw errors.helmBadRequest('Validation failed: Name is invalid');
+      if (!isValidChartVersion(version)) throw errors.helmBadRequest('Validation failed: Version is invalid');
+      await this.#commitProvenance(project.id, channel, creatorOf(identity), prov, settings.helm_chart_overwrite_policy, options.force);
+    } catch (err) {
+      await this.#discard(received);
+      throw err;
+    }
+  }
+
+  /**
+   * Streams the archive into the blob store and the archive reader together. Whichever refuses first decides the
+   * answer: the size limit ("File is too large", GitLab's words) or the reader's reason.
+   */
+  async #receiveChart(stream: Readable, maxBytes: number, received: PutResult[]): Promise<ReceivedChart> {
+    const reader = chartArchiveReader({ ...DEFAULT_CHART_LIMITS, maxArchiveBytes: maxBytes });
+    let refusal: unknown;
+    const tee = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        // The reader's callback fires once it has taken the chunk: its pace is the upload's pace.
+        reader.writable.write(chunk, () => callback(null, chunk));
+      },
+      flush(callback) {
+        reader.writable.end(() => callback());
+      },
+    });
+    reader.result.catch((err: unknown) => {
+      refusal = err;
+      // No point storing the rest of an archive that is already refused.
+      tee.destroy(err instanceof Error ? err : new Error(String(err)));
+    });
+    stream.on('error', (err) => tee.destroy(err));
+    // The blob store attaches its own listeners only after an await; until then a refusal must not go unheard.
+    // Either way the failure surfaces through `put` rejecting and `refusal`.
+    tee.on('error', () => undefined);
+    let blob: PutResult;
+    try {
+      blob = await this.#d.blobs.put(stream.pipe(tee), { maxBytes });
+    } catch (err) {
+      // Let the multipart parser see the end of this part even though nobody stores it.
+      stream.unpipe(tee);
+      stream.resume();
+      if (err instanceof BlobTooLargeError) throw errors.helmBadRequest('File is too large');
+      throw refusal ?? err;
+    }
+    received.push(blob);
+    const archive = await reader.result;
+    return { blob, metadata: parseChartYaml(archive.chartYaml) };
+  }
+
+  async #receiveProvenance(stream: Readable, received: PutResult[]): Promise<ReceivedProvenance> {
+    const bytes = await readLimited(stream, MAX_PROVENANCE_BYTES, () => errors.helmBadRequest('Provenance file is too large'));
+    const provenance = parseProvenance(bytes);
+    const blob = await this.#d.blobs.put(bytes);
+    received.push(blob);
+    return { blob, provenance };
+  }
+
+  /** A provenance file sent with its chart must be for that chart and sign exactly these bytes. */
+  #checkSignsChart(prov: Provenance, chart: ReceivedChart): void {
+    const { name, version } = chart.metadata;
+    if (prov.name !== name || prov.version !== version) {
+      throw errors.helmBadRequest(`The provenance file is for ${prov.name} ${prov.version}, not for ${name} ${version}`);
+    }
+    if (signedSha256(prov) !== chart.blob.sha256) {
+      throw errors.helmBadRequest(`The provenance file does not sign this chart: its digest for ${chartFileName(name, version)} differs`);
+    }
+  }
+
+  async #commitChart(
+    projectId: number,
+    channel: string,
+    creatorId: number | null,
+    chart: ReceivedChart,
+    prov: ReceivedProvenance | undefined,
+    policy: OverwritePolicy,
+    force: boolean,
+  ): Promise<void> {
+    const { helm } = this.#d;
+    const { name, version } = chart.metadata;
+    const fileName = chartFileName(name, version);
+    await withRetry(() =>
+      this.#d.db.transaction().execute(async (trx) => {
+        const now = iso(this.#d.clock.now());
+        const pkg = await this.#lockPackage(trx, projectId, name, version, creatorId, now);
+        await helm.bumpChannel(trx, projectId, channel, now);
+        const live = await helm.liveFiles(trx, pkg.id, channel);
+        if (live.some((f) => f.kind === 'chart')) {
+          const decision = overwriteDecision(policy, force);
+          if (!decision.allowed) throw errors.helmChartExists(fileName, channel, decision.hint);
+        }
+        // Newest wins: the old chart goes, and so does a provenance file that does not sign the new bytes.
+        await helm.retireFiles(
+          trx,
+          live.filter((f) => f.kind === 'chart' || prov !== undefined || provenanceOf(f).sha256 !== chart.blob.sha256).map((f) => f.id),
+        );
+        await helm.insertFile(trx, fileRow(pkg.id, fileName, channel, chart.blob, now), {
+          projectId,
+          kind: 'chart',
+          metadata: JSON.stringify(chart.metadata),
+        });
+        if (prov) await this.#insertProvenance(trx, projectId, pkg.id, channel, prov, now);
+      }),
+    );
+  }
+
+  async #commitProvenance(
+    projectId: number,
+    channel: string,
+    creatorId: number | null,
+    prov: ReceivedProvenance,
+    policy: OverwritePolicy,
+    force: boolean,
+  ): Promise<void> {
+    const { helm } = this.#d;
+    const { name, version } = prov.provenance;
+    await withRetry(() =>
+      this.#d.db.transaction().execute(async (trx) => {
+        const now = iso(this.#d.clock.now());
+        const pkg = await this.#lockPackage(trx, projectId, name, version, creatorId, now);
+        await helm.bumpChannel(trx, projectId, channel, now);
+        const live = await helm.liveFiles(trx, pkg.id, channel);
+        const chart = live.find((f) => f.kind === 'chart');
+        // Served next to a chart it does not sign, it would make `helm install --verify` fail for everyone.
+        if (chart && signedSha256(prov.provenance) !== chart.sha256) {
+          throw errors.helmBadRequest(`The provenance file does not sign the chart ${chart.file_name} stored in channel ${channel}`);
+        }
+        const old = live.filter((f) => f.kind === 'provenance');
+        if (old.length > 0) {
+          const decision = overwriteDecision(policy, force);
+          if (!decision.allowed) throw errors.helmChartExists(provenanceFileName(name, version), channel, decision.hint);
+        }
+        await helm.retireFiles(trx, old.map((f) => f.id));
+        await this.#insertProvenance(trx, projectId, pkg.id, channel, prov, now);
+      }),
+    );
+  }
+
+  async #insertProvenance(trx: Db, projectId: number, packageId: number, channel: string, prov: ReceivedProvenance, now: string): Promise<void> {
+    const { name, version } = prov.provenance;
+    const record: ProvenanceRecord = { name, version, sha256: signedSha256(prov.provenance) ?? null };
+    await this.#d.helm.insertFile(trx, fileRow(packageId, provenanceFileName(name, version), channel, prov.blob, now), {
+      projectId,
+      kind: 'provenance',
+      metadata: JSON.stringify(record),
+    });
+  }
+
+  /**
+   * The package row for this version, locked for the rest of the transaction. A package being destroyed by a
+   * concurrent delete cannot take new files; then a new package row is made.
+   */
+  async #lockPackage(trx: Db, projectId: number, name: string, version: string, creatorId: number | null, now: string): Promise<PackageRow> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const pkg = await this.#d.helm.ensurePackage(trx, projectId, name, version, creatorId, now);
+      if (await this.#d.helm.touchPackage(trx, pkg.id, now)) return pkg;
+    }
+    throw new Error(`helm package ${name} ${version} was destroyed three times while a file was being added`);
+  }
+
+  /** Blobs this refused upload created and no row references: removed now rather than left for `gc`. */
+  async #discard(received: PutResult[]): Promise<void> {
+    for (const blob of received) {
+      if (!blob.created) continue;
+      try {
+        if (!(await this.#d.helm.blobReferenced(this.#d.db, blob.sha256))) await this.#d.blobs.delete(blob.sha256);
+      } catch {
+        // Best effort: an orphaned blob is harmless and `gc` removes it.
+      }
+    }
+  }
+}
+
+const creatorOf = (identity: Identity): number | null => (identity.kind === 'user' ? identity.userId : null);
+
+function provenanceOf(file: LiveHelmFile): ProvenanceRecord {
+  try {
+    return JSON.parse(file.metadata) as ProvenanceRecord;
+  } catch {
+    return { name: '', version: '', sha256: null };
+  }
+}
+
+function fileRow(packageId: number, fileName: string, channel: string, blob: PutResult, now: string) {
+  return {
+    package_id: packageId,
+    file_name: fileName,
+    size: blob.size,
+    sha1: blob.sha1,
+    sha256: blob.sha256,
+    sha512: blob.sha512,
+    blob_key: blob.sha256,
+    channel,
+    status: 'default' as const,
+    created_at: now,
+  };
+}

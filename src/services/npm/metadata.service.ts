@@ -1,0 +1,223 @@
+/**
+ * Read side of the npm registry: packuments, dist-tag maps and tarball downloads for one project.
+ *
+ * Packuments are built once per revision and kept as bytes, in the database (shared by every process) and in a
+ * small per-process cache. A read costs one indexed query for the current revision; the document is rebuilt only
+ * when a write has bumped the revision (or the external URL it embeds has changed).
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import type { Kysely } from 'kysely';
+import { errors } from '../../domain/errors.js';
+import { buildPackuments, distTagsOf, revString, type PackumentVersion } from '../../domain/npm/packument.js';
+import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { Database, PackageFileRow } from '../../storage/db/schema.js';
+import type { DocumentKey, PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+
+const gzip = promisify(gzipCallback);
+
+export type PackumentKind = 'full' | 'abbreviated';
+
+export interface Representation {
+  readonly body: Buffer;
+  /** Strong validator: changes whenever the bytes do. */
+  readonly etag: string;
+  readonly encoding: 'gzip' | undefined;
+}
+
+export interface PackumentSet {
+  readonly revision: number;
+  readonly modified: string;
+  readonly versionCount: number;
+  /** The bytes to send for `kind`, gzip-compressed when the client accepts it and it is worth it. */
+  representation(kind: PackumentKind, acceptsGzip: boolean): Promise<Representation>;
+}
+
+export type TarballDownload = { readonly stream: Readable; readonly redirect?: undefined } | { readonly redirect: string; readonly stream?: undefined };
+
+export interface NpmMetadataServiceDeps {
+  db: Kysely<Database>;
+  packages: PackagesRepository;
+  documents: PackageDocumentsRepository;
+  blobs: BlobStore;
+  /** `WHARF_EXTERNAL_URL`, embedded in tarball URLs. */
+  externalUrl: string;
+  /** When set (S3 with direct downloads), tarballs are answered with a pre-signed URL valid this long. */
+  directDownloadSeconds?: number | undefined;
+  /** Bytes of documents kept per process (plain and gzip together). */
+  cacheBytes?: number;
+}
+
+interface CacheEntry {
+  key: string;
+  revision: number;
+  builtFor: string;
+  modified: string;
+  versionCount: number;
+  full: Buffer;
+  abbreviated: Buffer;
+  gzipped: Partial<Record<PackumentKind, Buffer>>;
+  size: number;
+}
+
+/** Below this, gzip saves less than it costs (and a small response fits one packet anyway). */
+const GZIP_MIN_BYTES = 1024;
+
+export class NpmMetadataService {
+  readonly #d: NpmMetadataServiceDeps;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cacheLimit: number;
+  #cacheSize = 0;
+
+  constructor(deps: NpmMetadataServiceDeps) {
+    this.#d = deps;
+    this.#cacheLimit = deps.cacheBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** The project's packuments for `name`, or undefined when it has no installable version of that name. */
+  async packuments(projectId: number, name: string): Promise<PackumentSet | undefined> {
+    const entry = await this.#fresh({ projectId, type: 'npm', name });
+    if (!entry || entry.versionCount === 0) return undefined;
+    const tag = createHash('sha256').update(`${projectId}\0${name}\0${entry.revision}\0${entry.builtFor}`).digest('base64url').slice(0, 27);
+    return {
+      revision: entry.revision,
+      modified: entry.modified,
+      versionCount: entry.versionCount,
+      representation: async (kind, acceptsGzip) => {
+        const plain = entry[kind];
+        const etag = `"${tag}-${kind === 'full' ? 'f' : 'a'}`;
+        if (!acceptsGzip || plain.length < GZIP_MIN_BYTES) return { body: plain, etag: `${etag}"`, encoding: undefined };
+        let packed = entry.gzipped[kind];
+        if (!packed) {
+          packed = await gzip(plain);
+          entry.gzipped[kind] = packed;
+          // The entry may have been replaced or evicted while compressing; only count what the cache still holds.
+          if (this.#cache.get(entry.key) === entry) {
+            entry.size += packed.length;
+            this.#cacheSize += packed.length;
+            this.#trim();
+          }
+        }
+        return { body: packed, etag: `${etag}-gz"`, encoding: 'gzip' };
+      },
+    };
+  }
+
+  /** The dist-tag map (with the automatic `latest`), or undefined when no installable version exists. */
+  async distTags(projectId: number, name: string): Promise<Record<string, string> | undefined> {
+    const { db, packages } = this.#d;
+    const versions = await packages.npmVersions(db, projectId, name);
+    if (versions.length === 0) return undefined;
+    const tags = await packages.tags(db, projectId, name);
+    return distTagsOf(
+      versions.map((v) => v.version),
+      tags,
+    );
+  }
+
+  /** The tarball's file record by its exact stored file name (GitLab's `by_name_and_file_name.last!`). */
+  async tarballFile(projectId: number, name: string, fileName: string): Promise<PackageFileRow> {
+    const { db, packages } = this.#d;
+    const found = await packages.findInstallableFile(db, projectId, 'npm', name, fileName);
+    if (!found) throw errors.npmRecordNotFound('Package file');
+    return found.file;
+  }
+
+  /**
+   * The stored bytes of a tarball: a pre-signed URL when the blob store offers direct downloads (GitLab's
+   * object-storage `302`), else a stream.
+   */
+  async openTarball(file: PackageFileRow, signal?: AbortSignal): Promise<TarballDownload> {
+    const { blobs, directDownloadSeconds } = this.#d;
+    if (directDownloadSeconds !== undefined && blobs.downloadUrl) {
+      const baseName = file.file_name.slice(file.file_name.lastIndexOf('/') + 1);
+      return { redirect: await blobs.downloadUrl(file.blob_key, { expiresInSeconds: directDownloadSeconds, fileName: baseName }) };
+    }
+    const stream = await blobs.get(file.blob_key, signal);
+    if (!stream) throw errors.npmRecordNotFound('Package file');
+    return { stream };
+  }
+
+  /** Drops every cached document of this process (tests, and an operator's `gc`). */
+  clearCache(): void {
+    this.#cache.clear();
+    this.#cacheSize = 0;
+  }
+
+  async #fresh(key: DocumentKey): Promise<CacheEntry | undefined> {
+    const { db, documents, externalUrl } = this.#d;
+    const state = await documents.state(db, key);
+    if (!state) return undefined;
+    const cacheKey = `${key.projectId}\0${key.type}\0${key.name}`;
+    const cached = this.#cache.get(cacheKey);
+    if (cached && cached.revision === state.revision && cached.builtFor === externalUrl) {
+      // Re-insert: the Map's order is the LRU order.
+      this.#cache.delete(cacheKey);
+      this.#cache.set(cacheKey, cached);
+      return cached;
+    }
+    let entry: CacheEntry | undefined;
+    if (state.built_revision === state.revision && state.built_for === externalUrl) {
+      const stored = await documents.documents(db, key, state.revision);
+      if (stored?.full_doc != null && stored.abbreviated_doc != null) {
+        entry = this.#entry(cacheKey, state.revision, state.modified_at, state.version_count, Buffer.from(stored.full_doc), Buffer.from(stored.abbreviated_doc));
+      }
+    }
+    if (!entry) entry = await this.#build(key, cacheKey, state.revision, state.modified_at);
+    this.#evict(cacheKey);
+    this.#cache.set(cacheKey, entry);
+    this.#cacheSize += entry.size;
+    this.#trim();
+    return entry;
+  }
+
+  async #build(key: DocumentKey, cacheKey: string, revision: number, modified: string): Promise<CacheEntry> {
+    const { db, packages, documents, externalUrl } = this.#d;
+    const records = await packages.npmVersions(db, key.projectId, key.name);
+    const tags = await packages.tags(db, key.projectId, key.name);
+    const versions: PackumentVersion[] = records.map((r) => ({
+      version: r.version,
+      packageJson: JSON.parse(r.package_json) as Record<string, unknown>,
+      fileName: r.file_name,
+      projectId: r.project_id,
+      createdAt: r.created_at,
+      publisher: r.publisher,
+      readme: r.readme,
+      readmeFilename: r.readme_filename,
+    }));
+    const built = buildPackuments({
+      name: key.name,
+      versions,
+      tags,
+      externalUrl,
+      modified,
+      rev: revString(`${key.projectId}/${key.name}`, revision),
+    });
+    const full = JSON.stringify(built.full);
+    const abbreviated = JSON.stringify(built.abbreviated);
+    await documents.store(db, key, revision, { builtFor: externalUrl, versionCount: built.versionCount, full, abbreviated });
+    return this.#entry(cacheKey, revision, modified, built.versionCount, Buffer.from(full), Buffer.from(abbreviated));
+  }
+
+  #entry(key: string, revision: number, modified: string, versionCount: number, full: Buffer, abbreviated: Buffer): CacheEntry {
+    const { externalUrl } = this.#d;
+    return { key, revision, builtFor: externalUrl, modified, versionCount, full, abbreviated, gzipped: {}, size: full.length + abbreviated.length };
+  }
+
+  #trim(): void {
+    while (this.#cacheSize > this.#cacheLimit && this.#cache.size > 1) {
+      const oldest = this.#cache.keys().next().value as string;
+      this.#evict(oldest);
+    }
+  }
+
+  #evict(cacheKey: string): void {
+    const e = this.#cache.get(cacheKey);
+    if (!e) return;
+    this.#cache.delete(cacheKey);
+    this.#cacheSize -= e.size;
+  }
+}

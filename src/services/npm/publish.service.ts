@@ -1,0 +1,214 @@
+/**
+ * `npm publish` and `npm deprecate` (both `PUT P/:package_name`, told apart by the `npm-command` header).
+ *
+ * Publish runs GitLab's checks in GitLab's order (gitlab-api.md §5.1.3), synchronously, then the stricter ones
+ * GitLab leaves to a background job or skips (attachment digests, tarball safety and coherence). Only then are
+ * the exact uploaded bytes written to the blob store, and the rows committed in one transaction under the
+ * database's uniqueness rules: a refused publish leaves nothing visible, an acknowledged one is complete.
+ */
+import type { Kysely } from 'kysely';
+import type { ProjectAccessContext } from '../../domain/access/abilities.js';
+import type { Identity } from '../../domain/access/identity.js';
+import type { Clock } from '../../domain/clock.js';
+import { iso } from '../../domain/clock.js';
+import { errors } from '../../domain/errors.js';
+import { followsNamingConvention } from '../../domain/npm/names.js';
+import {
+  checkManifestCoherence,
+  decodeAttachment,
+  decodedSizeOf,
+  digestsOf,
+  isPlainObject,
+  readPublishDocument,
+  storedVersion,
+  validatePublishDocument,
+  verifyAttachment,
+  type PublishDocument,
+} from '../../domain/npm/publish.js';
+import { revString } from '../../domain/npm/packument.js';
+import { inspectNpmTarball, type NpmTarballLimits } from '../../archive/npm-tarball.js';
+import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { Database, PackageRow, ProjectRow } from '../../storage/db/schema.js';
+import type { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
+import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import { isUniqueViolation } from '../../storage/db/repositories/types.js';
+import type { SettingsService } from '../settings.service.js';
+
+export interface NpmPublishServiceDeps {
+  db: Kysely<Database>;
+  packages: PackagesRepository;
+  documents: PackageDocumentsRepository;
+  namespaces: NamespacesRepository;
+  settings: SettingsService;
+  blobs: BlobStore;
+  clock: Clock;
+  tarballLimits?: NpmTarballLimits;
+}
+
+export interface PublishInput {
+  identity: Identity;
+  project: ProjectRow;
+  ctx: ProjectAccessContext;
+  /** The decoded `:package_name` of the URL. */
+  urlName: string;
+  body: unknown;
+}
+
+export interface PublishResult {
+  package: PackageRow;
+  /** True when this request created the version; false for an identical retry of an earlier publish. */
+  created: boolean;
+}
+
+const PACKAGE_EXISTS = 'Package already exists.';
+
+const publisherOf = (identity: Identity): string | null => (identity.kind === 'anonymous' ? null : identity.username);
+
+export class NpmPublishService {
+  readonly #d: NpmPublishServiceDeps;
+  constructor(deps: NpmPublishServiceDeps) {
+    this.#d = deps;
+  }
+
+  async publish(input: PublishInput): Promise<PublishResult> {
+    const { db, packages, documents, namespaces, settings, blobs, clock } = this.#d;
+    const { project, ctx, identity } = input;
+
+    // GitLab 0b, 2, 3: the document's shape, one version, its attachment.
+    const doc = readPublishDocument(input.body);
+
+    // 4: the version must not exist yet — unless this is the same tarball again (a retry after a lost response).
+    const existing = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
+    if (existing) return this.#retryOrRefuse(existing, doc);
+
+    // 6: the size, computed from the Base64 text as GitLab does.
+    const { npm_max_file_size: maxSize } = await settings.get();
+    if (decodedSizeOf(doc.attachmentData) > maxSize) throw errors.npmBadRequest('File is too large.');
+
+    // 8a–8e: the model validations, with Wharf's name-consistency rule.
+    validatePublishDocument(doc, input.urlName);
+    const rootId = ctx.namespaceIds[0];
+    const root = rootId !== undefined ? await namespaces.findById(db, rootId) : undefined;
+    if (root && followsNamingConvention(doc.name, root.path)) {
+      if (await packages.existsElsewhereInRoot(db, root.id, project.id, 'npm', doc.name, doc.version)) {
+        throw errors.npmBadRequest('Validation failed: Package already exists');
+      }
+    }
+
+    // Beyond GitLab: the bytes must be what the body says they are, and a tarball npm can install safely.
+    const bytes = decodeAttachment(doc.attachmentData);
+    const digests = digestsOf(bytes);
+    verifyAttachment(doc, bytes, digests);
+    const inspection = await inspectNpmTarball(bytes, this.#d.tarballLimits);
+    checkManifestCoherence(doc, inspection);
+    const packageJson = JSON.stringify(storedVersion(doc, { digests, fileCount: inspection.fileCount, unpackedSize: inspection.unpackedSize }));
+
+    // Blob first: a crash after this leaves an unreferenced blob for `gc`, never a row without bytes.
+    await blobs.put(bytes, { expectedSha256: digests.sha256 });
+
+    const now = iso(clock.now());
+    try {
+      const pkg = await db.transaction().execute(async (trx) => {
+        const row = await packages.insertPackage(trx, {
+          project_id: project.id,
+          package_type: 'npm',
+          name: doc.name,
+          version: doc.version,
+          status: 'default',
+          creator_id: identity.kind === 'user' ? identity.userId : null,
+          created_at: now,
+          updated_at: now,
+        });
+        await packages.insertFile(trx, {
+          package_id: row.id,
+          file_name: doc.attachmentKey,
+          size: bytes.length,
+          sha1: digests.sha1,
+          sha256: digests.sha256,
+          sha512: digests.sha512,
+          blob_key: digests.sha256,
+          channel: null,
+          status: 'default',
+          created_at: now,
+        });
+        await packages.insertNpmMetadata(trx, {
+          package_id: row.id,
+          package_json: packageJson,
+          readme: doc.readme ?? null,
+          readme_filename: doc.readmeFilename ?? null,
+          publisher: publisherOf(identity),
+        });
+        await packages.upsertTag(trx, project.id, doc.name, doc.distTag, row.id, now);
+        await documents.bump(trx, { projectId: project.id, type: 'npm', name: doc.name }, now);
+        return row;
+      });
+      return { package: pkg, created: true };
+    } catch (err) {
+      // Lost a race with a concurrent publish of the same version: the unique index decided who won.
+      if (!isUniqueViolation(err)) throw err;
+      const winner = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
+      if (!winner) throw err;
+      return this.#retryOrRefuse(winner, doc);
+    }
+  }
+
+  /**
+   * An existing version answers 200 when the upload is byte-for-byte the stored tarball (npm re-PUTs after a
+   * timeout or 5xx, clients.md A.1.4), and GitLab's 403 otherwise.
+   */
+  async #retryOrRefuse(existing: PackageRow, doc: PublishDocument): Promise<PublishResult> {
+    const file = await this.#d.packages.newestFile(this.#d.db, existing.id);
+    let same = false;
+    if (file) {
+      try {
+        same = digestsOf(decodeAttachment(doc.attachmentData)).sha512 === file.sha512;
+      } catch {
+        same = false;
+      }
+    }
+    if (!same) throw errors.npmForbidden(PACKAGE_EXISTS);
+    return { package: existing, created: false };
+  }
+
+  /**
+   * `npm deprecate` / `npm undeprecate`: the body is the packument with `versions[v].deprecated` set on the
+   * versions to change; an empty message removes the deprecation (gitlab-api.md §6.2). Versions that do not exist
+   * here are ignored; identical messages change nothing.
+   */
+  async deprecate(project: ProjectRow, name: string, body: unknown): Promise<{ changed: string[] }> {
+    const { db, packages, documents, clock } = this.#d;
+    const versions = isPlainObject(body) && isPlainObject(body.versions) ? body.versions : {};
+    const requested = Object.entries(versions).flatMap(([version, data]) =>
+      isPlainObject(data) && typeof data.deprecated === 'string' ? [{ version, message: data.deprecated }] : [],
+    );
+    if (requested.length === 0) throw errors.npmMissingAttribute('package versions to deprecate');
+
+    const now = iso(clock.now());
+    return db.transaction().execute(async (trx) => {
+      const changed: string[] = [];
+      for (const { version, message } of requested) {
+        const pkg = await packages.findInstallable(trx, project.id, 'npm', name, version);
+        if (!pkg) continue;
+        const meta = await packages.npmMetadata(trx, pkg.id);
+        if (!meta) continue;
+        const json = JSON.parse(meta.package_json) as Record<string, unknown>;
+        const current = typeof json.deprecated === 'string' ? json.deprecated : '';
+        if (current === message) continue;
+        if (message === '') delete json.deprecated;
+        else json.deprecated = message;
+        await packages.updateNpmPackageJson(trx, pkg.id, JSON.stringify(json));
+        await packages.updatePackage(trx, pkg.id, { status: message === '' ? 'default' : 'deprecated', updated_at: now });
+        changed.push(version);
+      }
+      if (changed.length) await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
+      return { changed };
+    });
+  }
+
+  /** The `_rev` a client sees for this package right now (answered after writes, as CouchDB registries do). */
+  async currentRev(projectId: number, name: string): Promise<string | undefined> {
+    const state = await this.#d.documents.state(this.#d.db, { projectId, type: 'npm', name });
+    return state ? revString(`${projectId}/${name}`, state.revision) : undefined;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * `npm dist-tag add` and `npm dist-tag rm` at project level (gitlab-api.md §5.2). Each write bumps the package's
+ * document revision in the same transaction, so the next packument read shows the change.
+ */
+import type { Kysely } from 'kysely';
+import type { Clock } from '../../domain/clock.js';
+import { iso } from '../../domain/clock.js';
+import { errors } from '../../domain/errors.js';
+import type { Database, ProjectRow } from '../../storage/db/schema.js';
+import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+
+export interface NpmTagsServiceDeps {
+  db: Kysely<Database>;
+  packages: PackagesRepository;
+  documents: PackageDocumentsRepository;
+  clock: Clock;
+}
+
+export class NpmTagsService {
+  readonly #d: NpmTagsServiceDeps;
+  constructor(deps: NpmTagsServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** Points `tag` at `version`, moving it if the name already has that tag; 404 `Package not found` otherwise. */
+  async add(project: ProjectRow, name: string, tag: string, version: string): Promise<void> {
+    const { db, packages, documents, clock } = this.#d;
+    const pkg = await packages.findInstallable(db, project.id, 'npm', name, version);
+    if (!pkg) throw errors.npmNotFound('Package');
+    const now = iso(clock.now());
+    await db.transaction().execute(async (trx) => {
+      await packages.upsertTag(trx, project.id, name, tag, pkg.id, now);
+      await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
+    });
+  }
+
+  /** Removes the tag (even `latest`, whose place the automatic `latest` then takes); 404 `Package tag not found`. */
+  async remove(project: ProjectRow, name: string, tag: string): Promise<void> {
+    const { db, packages, documents, clock } = this.#d;
+    const now = iso(clock.now());
+    await db.transaction().execute(async (trx) => {
+      const found = await packages.findTag(trx, project.id, name, tag);
+      if (!found) throw errors.npmNotFound('Package tag');
+      await packages.deleteTag(trx, found.id);
+      await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
+    });
+  }
+}
