@@ -1,0 +1,544 @@
+/**
+ * `npm run bench [-- --quick] [-- --only npm|helm]`: Wharf against Verdaccio 6 and against the raw Node.js limit
+ * (a bare node:http server answering the same bytes), side by side in one run, on loopback.
+ *
+ * Every server runs in its own process; autocannon runs here. Every scenario first checks that each target
+ * answers correctly: a wrong answer fails the run instead of becoming a number. The table goes to stdout and,
+ * with the machine description, to bench/RESULTS.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { load, median, type LoadRequest, type LoadResult } from './lib/load.js';
+import { freePort, peakRssMb, spawnServer, type Proc } from './lib/procs.js';
+import { packageTgz, publishBody } from '../test/helpers/npm.js';
+import { chartTgz } from './lib/charts.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const DURATION = QUICK ? 3 : 10;
+const CONNECTIONS = 20;
+const HELM_VERSIONS = Number(process.env.WHARF_BENCH_HELM_VERSIONS ?? 10_000);
+const ROOT_TOKEN = `bench-root-token-${randomBytes(12).toString('hex')}`;
+const work = mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-'));
+const log = (msg: string) => process.stdout.write(`${msg}\n`);
+
+interface Row {
+  scenario: string;
+  unit: string;
+  wharf?: number;
+  verdaccio?: number;
+  limit?: number;
+  /** For rates higher is better; for latencies and memory lower is better. */
+  better: 'higher' | 'lower';
+  note?: string;
+}
+const rows: Row[] = [];
+/** Every server started, so a failing run still stops them all. */
+const running: Proc[] = [];
+const targets: { name: string; ok: boolean; detail: string }[] = [];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Servers
+
+async function track(p: Promise<Proc>): Promise<Proc> {
+  const proc = await p;
+  running.push(proc);
+  return proc;
+}
+
+async function startWharf(): Promise<Proc> {
+  const port = await freePort();
+  const dataDir = path.join(work, 'wharf-data');
+  return track(spawnServer({
+    name: 'wharf',
+    command: process.execPath,
+    args: [path.join(REPO, 'bin/wharf.js'), 'serve'],
+    cwd: REPO,
+    env: {
+      WHARF_HOST: '127.0.0.1',
+      WHARF_PORT: String(port),
+      WHARF_DATA_DIR: dataDir,
+      WHARF_ROOT_TOKEN: ROOT_TOKEN,
+      WHARF_EXTERNAL_URL: `http://127.0.0.1:${port}`,
+      WHARF_DATABASE_URL: '',
+    },
+    url: `http://127.0.0.1:${port}`,
+    readyPath: '/-/readiness',
+    logFile: path.join(work, 'wharf.log'),
+  }));
+}
+
+/** Verdaccio 6 is installed on demand into a cache directory outside the project, never as a dependency. */
+function ensureVerdaccio(): string {
+  const dir = path.join(os.tmpdir(), 'wharf-bench-verdaccio-6');
+  if (existsSync(path.join(dir, 'node_modules/verdaccio/package.json'))) return dir;
+  log(`installing Verdaccio 6 into ${dir} …`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'wharf-bench-verdaccio', private: true, dependencies: { verdaccio: '6' }, overrides: { 'node-fetch': '2.7.0' } }, null, 2),
+  );
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: 'inherit' });
+  return dir;
+}
+
+async function startVerdaccio(): Promise<{ proc: Proc; token: string }> {
+  const install = ensureVerdaccio();
+  const dir = path.join(work, 'verdaccio');
+  mkdirSync(path.join(dir, 'storage'), { recursive: true });
+  writeFileSync(
+    path.join(dir, 'config.yaml'),
+    [
+      'storage: ./storage',
+      'auth:',
+      '  htpasswd:',
+      '    file: ./htpasswd',
+      '    max_users: 1000',
+      'uplinks: {}',
+      'packages:',
+      "  '@*/*':",
+      '    access: $all',
+      '    publish: $authenticated',
+      "  '**':",
+      '    access: $all',
+      '    publish: $authenticated',
+      'log: { type: stdout, format: json, level: error }',
+      'max_body_size: 100mb',
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const proc = await track(spawnServer({
+    name: 'verdaccio',
+    command: process.execPath,
+    args: [path.join(install, 'node_modules/verdaccio/bin/verdaccio'), '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`],
+    cwd: dir,
+    url: `http://127.0.0.1:${port}`,
+    readyPath: '/-/ping',
+    logFile: path.join(work, 'verdaccio.log'),
+  }));
+  const r = await fetch(`${proc.url}/-/user/org.couchdb.user:bench`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', password: 'bench-password-1' }),
+  });
+  const { token } = (await r.json()) as { token: string };
+  if (!token) throw new Error(`could not create a Verdaccio user: ${r.status}`);
+  return { proc, token };
+}
+
+async function startLimit(responses: Record<string, { status: number; headers: Record<string, string>; body: string }>): Promise<Proc> {
+  const file = path.join(work, 'limit-responses.json');
+  writeFileSync(file, JSON.stringify(responses));
+  const port = await freePort();
+  return track(spawnServer({
+    name: 'limit',
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(REPO, 'bench/lib/limit-server.ts'), String(port), file],
+    cwd: REPO,
+    url: `http://127.0.0.1:${port}`,
+    readyPath: '/-/limit-ready',
+    logFile: path.join(work, 'limit.log'),
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Seeding
+
+const api = async (base: string, method: string, url: string, body?: unknown, token = ROOT_TOKEN) => {
+  const r = await fetch(`${base}/api/v4${url}`, {
+    method,
+    headers: { 'private-token': token, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : null,
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${text}`);
+  return text ? (JSON.parse(text) as Record<string, any>) : {};
+};
+
+const payload = randomBytes(12_000).toString('base64');
+function npmPublishBody(name: string, version: string, registry: string) {
+  const tgz = packageTgz({ name, version, main: 'index.js' }, { 'index.js': 'module.exports = 42;\n', 'data.txt': payload });
+  return publishBody(name, version, { tgz, registry }).body;
+}
+
+interface NpmTarget {
+  name: 'wharf' | 'verdaccio';
+  /** Registry base URL for packuments (`<base><escaped name>`). */
+  registry: string;
+  token: string;
+}
+
+async function publishTo(t: NpmTarget, name: string, version: string): Promise<number> {
+  const started = performance.now();
+  const r = await fetch(`${t.registry}${name.replace('/', '%2f')}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json', 'npm-command': 'publish' },
+    body: JSON.stringify(npmPublishBody(name, version, t.registry)),
+  });
+  const text = await r.text();
+  const ms = performance.now() - started;
+  if (r.status !== 200 && r.status !== 201) throw new Error(`${t.name}: publish ${name}@${version} → ${r.status} ${text}`);
+  return ms;
+}
+
+async function versionCount(t: NpmTarget, name: string): Promise<number> {
+  const r = await fetch(`${t.registry}${name.replace('/', '%2f')}`, { headers: { authorization: `Bearer ${t.token}` } });
+  if (r.status !== 200) return 0;
+  return Object.keys(((await r.json()) as { versions?: object }).versions ?? {}).length;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporting
+
+const fmt = (n: number | undefined, unit: string): string =>
+  n === undefined ? '–' : unit === 'req/s' ? Math.round(n).toLocaleString('en-US') : unit === 'MB' ? n.toFixed(0) : n.toFixed(1);
+const ratio = (a: number | undefined, b: number | undefined, better: Row['better']): string => {
+  if (a === undefined || b === undefined || a === 0 || b === 0) return '–';
+  const r = better === 'higher' ? a / b : b / a;
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}x`;
+};
+const pct = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '–' : `${Math.round((a / b) * 100)}%`);
+
+function table(): string {
+  const head = '| scenario | unit | Wharf | Verdaccio | limit | Wharf/Verdaccio | Wharf/limit |\n|---|---|---:|---:|---:|---:|---:|';
+  const body = rows.map(
+    (r) =>
+      `| ${r.scenario}${r.note ? ` (${r.note})` : ''} | ${r.unit} | ${fmt(r.wharf, r.unit)} | ${fmt(r.verdaccio, r.unit)} | ${fmt(r.limit, r.unit)} | ${ratio(r.wharf, r.verdaccio, r.better)} | ${r.better === 'higher' ? pct(r.wharf, r.limit) : '–'} |`,
+  );
+  return [head, ...body].join('\n');
+}
+
+function target(name: string, ok: boolean, detail: string): void {
+  targets.push({ name, ok, detail });
+  log(`  target ${ok ? 'MET ' : 'MISSED'}: ${name} — ${detail}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  log(`Wharf benchmark${QUICK ? ' (quick)' : ''}: ${DURATION} s per scenario, ${CONNECTIONS} connections; work dir ${work}`);
+  const wharf = await startWharf();
+  log(`wharf ready in ${wharf.startMs.toFixed(0)} ms at ${wharf.url}`);
+  const verdaccioStarted = ONLY === 'helm' ? undefined : await startVerdaccio();
+  if (verdaccioStarted) log(`verdaccio ready in ${verdaccioStarted.proc.startMs.toFixed(0)} ms at ${verdaccioStarted.proc.url}`);
+
+  // A public project at the top-level group `bench`, so `@bench/*` also resolves at instance level.
+  const group = await api(wharf.url, 'POST', '/groups', { name: 'bench', path: 'bench', visibility: 'public' });
+  const project = await api(wharf.url, 'POST', '/projects', { name: 'registry', namespace_id: group.id, visibility: 'public' });
+  const user = await api(wharf.url, 'POST', '/users', { username: 'reader', name: 'Reader', email: 'reader@bench.test', password: 'reader-password' });
+  await api(wharf.url, 'POST', `/projects/${project.id}/members`, { user_id: user.id, access_level: 20 });
+  const readerToken = (await api(wharf.url, 'POST', `/users/${user.id}/personal_access_tokens`, { name: 'bench', scopes: ['read_api'] })).token as string;
+
+  const W: NpmTarget = { name: 'wharf', registry: `${wharf.url}/api/v4/projects/${project.id}/packages/npm/`, token: ROOT_TOKEN };
+  const V: NpmTarget | undefined = verdaccioStarted ? { name: 'verdaccio', registry: `${verdaccioStarted.proc.url}/`, token: verdaccioStarted.token } : undefined;
+  const npmTargets = [W, ...(V ? [V] : [])];
+  const limitResponses: Record<string, { status: number; headers: Record<string, string>; body: string }> = {};
+  const scenarios: { name: string; unit: string; requests: Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadRequest>> }[] = [];
+
+  if (ONLY !== 'helm') {
+    log('seeding npm: @bench/big × 300 versions, @bench/small × 10 versions, in both registries …');
+    for (const t of npmTargets) {
+      for (let i = 0; i < 300; i++) await publishTo(t, '@bench/big', `1.0.${i}`);
+      for (let i = 0; i < 10; i++) await publishTo(t, '@bench/small', `2.0.${i}`);
+    }
+
+    // Sequential publish latency, median of 50.
+    const publishMs: Record<string, number> = {};
+    for (const t of npmTargets) {
+      const times: number[] = [];
+      for (let i = 0; i < 50; i++) times.push(await publishTo(t, '@bench/seq', `3.0.${i}`));
+      publishMs[t.name] = median(times);
+    }
+    rows.push({ scenario: 'sequential publish, median of 50', unit: 'ms', wharf: publishMs.wharf, verdaccio: publishMs.verdaccio, better: 'lower' });
+
+    // 20 concurrent publishes of distinct versions of one package: how many landed.
+    const landed: Record<string, number> = {};
+    for (const t of npmTargets) {
+      await Promise.allSettled(Array.from({ length: 20 }, (_, i) => publishTo(t, '@bench/conc', `4.0.${i}`)));
+      landed[t.name] = await versionCount(t, '@bench/conc');
+    }
+    rows.push({ scenario: '20 concurrent publishes, versions landed', unit: 'of 20', wharf: landed.wharf, verdaccio: landed.verdaccio, better: 'higher' });
+
+    const pkgPath = (t: NpmTarget) => `${t.registry}@bench%2fbig`;
+    // npm asks for full packuments with `Accept: application/json` (npm view) and abbreviated ones when installing.
+    const fullAccept = { accept: 'application/json' };
+    const wharfDoc = await fetch(pkgPath(W), { headers: fullAccept });
+    const wharfFull = Buffer.from(await wharfDoc.arrayBuffer());
+    const etag = wharfDoc.headers.get('etag') ?? '';
+    const abbrevAccept = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+    const wharfAbbrevRes = await fetch(pkgPath(W), { headers: { accept: abbrevAccept } });
+    const wharfAbbrev = Buffer.from(await wharfAbbrevRes.arrayBuffer());
+    const tarballUrl = (doc: Buffer) => (JSON.parse(doc.toString('utf8')) as { versions: Record<string, { dist: { tarball: string } }> }).versions['1.0.150']!.dist.tarball;
+    const wharfTarballUrl = tarballUrl(wharfFull);
+    const wharfTarball = Buffer.from(await (await fetch(wharfTarballUrl)).arrayBuffer());
+    const verdaccioTarballUrl = V ? tarballUrl(Buffer.from(await (await fetch(pkgPath(V), { headers: { authorization: `Bearer ${V.token}` } })).arrayBuffer())) : '';
+    const notFound = await fetch(`${W.registry}@bench%2fnope`);
+    const notFoundBody = Buffer.from(await notFound.arrayBuffer());
+
+    const canned = (key: string, status: number, body: Buffer, headers: Record<string, string>) => {
+      limitResponses[key] = { status, headers, body: body.toString('base64') };
+    };
+    canned('/full', 200, wharfFull, { 'content-type': 'application/json', etag });
+    canned('/abbrev', 200, wharfAbbrev, { 'content-type': 'application/vnd.npm.install-v1+json' });
+    canned('/tarball', 200, wharfTarball, { 'content-type': 'application/octet-stream' });
+    canned('/missing', 404, notFoundBody, { 'content-type': 'application/json' });
+
+    const has300 = (_s: number, body: Buffer) => {
+      const n = Object.keys((JSON.parse(body.toString('utf8')) as { versions: object }).versions).length;
+      if (n !== 300) throw new Error(`packument has ${n} versions, expected 300`);
+    };
+    const sameTarball = (_s: number, body: Buffer) => {
+      if (body.length < 10_000) throw new Error(`tarball of ${body.length} bytes`);
+    };
+    const verdaccioAuth: Record<string, string> = V ? { authorization: `Bearer ${V.token}` } : {};
+    scenarios.push(
+      {
+        name: 'full packument, 300 versions',
+        unit: 'req/s',
+        requests: {
+          wharf: { url: pkgPath(W), headers: fullAccept, expectStatus: 200, check: has300 },
+          ...(V ? { verdaccio: { url: pkgPath(V), headers: fullAccept, expectStatus: 200, check: has300 } } : {}),
+          limit: { url: '/full', headers: fullAccept, expectStatus: 200, check: has300 },
+        },
+      },
+      {
+        name: 'abbreviated packument, 300 versions',
+        unit: 'req/s',
+        requests: {
+          wharf: { url: pkgPath(W), headers: { accept: abbrevAccept }, expectStatus: 200, check: has300 },
+          ...(V ? { verdaccio: { url: pkgPath(V), headers: { accept: abbrevAccept }, expectStatus: 200, check: has300 } } : {}),
+          limit: { url: '/abbrev', expectStatus: 200, check: has300 },
+        },
+      },
+      {
+        name: 'authenticated packument read (Bearer)',
+        unit: 'req/s',
+        requests: {
+          wharf: { url: pkgPath(W), headers: { ...fullAccept, authorization: `Bearer ${readerToken}` }, expectStatus: 200, check: has300 },
+          ...(V ? { verdaccio: { url: pkgPath(V), headers: { ...fullAccept, ...verdaccioAuth }, expectStatus: 200, check: has300 } } : {}),
+          limit: { url: '/full', headers: { ...fullAccept, authorization: `Bearer ${readerToken}` }, expectStatus: 200, check: has300 },
+        },
+      },
+      {
+        name: 'tarball download (~16 KB)',
+        unit: 'req/s',
+        requests: {
+          wharf: { url: wharfTarballUrl, expectStatus: 200, check: sameTarball },
+          ...(V ? { verdaccio: { url: verdaccioTarballUrl, expectStatus: 200, check: sameTarball } } : {}),
+          limit: { url: '/tarball', expectStatus: 200, check: sameTarball },
+        },
+      },
+      {
+        name: 'packument 404',
+        unit: 'req/s',
+        requests: {
+          wharf: { url: `${W.registry}@bench%2fnope`, expectStatus: 404 },
+          ...(V ? { verdaccio: { url: `${V.registry}@bench%2fnope`, expectStatus: 404 } } : {}),
+          limit: { url: '/missing', expectStatus: 404 },
+        },
+      },
+      {
+        name: 'If-None-Match revalidation (304)',
+        unit: 'req/s',
+        requests: {
+          wharf: { url: pkgPath(W), headers: { ...fullAccept, 'if-none-match': etag }, expectStatus: 304 },
+          limit: { url: '/full', headers: { ...fullAccept, 'if-none-match': etag }, expectStatus: 304 },
+        },
+      },
+    );
+  }
+
+  if (ONLY !== 'npm') {
+    await seedHelm(wharf.url, project.id as number, scenarios, limitResponses);
+  }
+
+  const limit = await startLimit(limitResponses);
+  const results: Record<string, Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadResult>>> = {};
+  for (const s of scenarios) {
+    results[s.name] = {};
+    for (const which of ['wharf', 'verdaccio', 'limit'] as const) {
+      const req = s.requests[which];
+      if (!req) continue;
+      const full = which === 'limit' ? { ...req, url: limit.url + req.url } : req;
+      const r = await load(full, DURATION, CONNECTIONS);
+      if (r.wrong > 0) throw new Error(`${s.name} on ${which}: ${r.wrong} of ${r.total} answers were wrong (statuses ${JSON.stringify(r.statuses)})`);
+      results[s.name]![which] = r;
+      log(`  ${s.name} — ${which}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);
+    }
+    const r = results[s.name]!;
+    rows.push({ scenario: s.name, unit: s.unit, wharf: r.wharf?.rps, verdaccio: r.verdaccio?.rps, limit: r.limit?.rps, better: 'higher' });
+  }
+
+  if (ONLY !== 'npm') await helmUploadLatency(wharf.url, project.id as number);
+
+  rows.push({
+    scenario: 'time to first 200 on readiness',
+    unit: 'ms',
+    wharf: wharf.startMs,
+    verdaccio: verdaccioStarted?.proc.startMs,
+    limit: limit.startMs,
+    better: 'lower',
+  });
+  rows.push({
+    scenario: 'peak RSS over the whole run',
+    unit: 'MB',
+    wharf: peakRssMb(wharf.child.pid!),
+    verdaccio: verdaccioStarted ? peakRssMb(verdaccioStarted.proc.child.pid!) : undefined,
+    limit: peakRssMb(limit.child.pid!),
+    better: 'lower',
+  });
+
+  checkTargets(results);
+  report();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helm
+
+const helmBase = (base: string, projectId: number) => `${base}/api/v4/projects/${projectId}/packages/helm`;
+const basicRoot = `Basic ${Buffer.from(`root:${ROOT_TOKEN}`).toString('base64')}`;
+
+async function uploadChart(base: string, projectId: number, channel: string, name: string, version: string): Promise<void> {
+  const form = new FormData();
+  form.append('chart', new Blob([chartTgz(name, version)]), `${name}-${version}.tgz`);
+  const r = await fetch(`${helmBase(base, projectId)}/api/${channel}/charts`, { method: 'POST', headers: { authorization: basicRoot }, body: form });
+  const text = await r.text();
+  if (r.status !== 201) throw new Error(`helm upload ${name}-${version} to ${channel}: ${r.status} ${text}`);
+}
+
+async function seedHelm(
+  base: string,
+  projectId: number,
+  scenarios: { name: string; unit: string; requests: Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadRequest>> }[],
+  limitResponses: Record<string, { status: number; headers: Record<string, string>; body: string }>,
+): Promise<void> {
+  log(`seeding helm: ${HELM_VERSIONS} chart versions in channel "stable", 100 in "small" …`);
+  const started = performance.now();
+  const jobs = Array.from({ length: HELM_VERSIONS }, (_, i) => [`bench-chart-${i % 100}`, `1.${Math.floor(i / 100)}.0`] as const);
+  for (let i = 0; i < jobs.length; i += 8) {
+    await Promise.all(jobs.slice(i, i + 8).map(([n, v]) => uploadChart(base, projectId, 'stable', n, v)));
+  }
+  for (let i = 0; i < 100; i++) await uploadChart(base, projectId, 'small', `small-chart-${i % 10}`, `1.${Math.floor(i / 10)}.0`);
+  log(`  seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const indexUrl = `${helmBase(base, projectId)}/stable/index.yaml`;
+  const index = await fetch(indexUrl, { headers: { authorization: basicRoot } });
+  const indexBody = Buffer.from(await index.arrayBuffer());
+  const entryCount = (body: Buffer) => (body.toString('utf8').match(/^ {4}digest: /gm) ?? []).length;
+  if (entryCount(indexBody) !== HELM_VERSIONS) throw new Error(`index.yaml lists ${entryCount(indexBody)} versions, expected ${HELM_VERSIONS}`);
+  const chartUrl = `${helmBase(base, projectId)}/stable/charts/bench-chart-7-1.42.0.tgz`;
+  const chart = Buffer.from(await (await fetch(chartUrl, { headers: { authorization: basicRoot } })).arrayBuffer());
+  limitResponses['/index.yaml'] = { status: 200, headers: { 'content-type': 'text/yaml', etag: index.headers.get('etag') ?? '' }, body: indexBody.toString('base64') };
+  limitResponses['/chart.tgz'] = { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: chart.toString('base64') };
+  const fullIndex = (_s: number, body: Buffer) => {
+    if (entryCount(body) !== HELM_VERSIONS) throw new Error(`index.yaml lists ${entryCount(body)} versions`);
+  };
+  scenarios.push(
+    {
+      name: `Helm index.yaml, ${HELM_VERSIONS.toLocaleString('en-US')} versions`,
+      unit: 'req/s',
+      requests: { wharf: { url: indexUrl, expectStatus: 200, check: fullIndex }, limit: { url: '/index.yaml', expectStatus: 200, check: fullIndex } },
+    },
+    {
+      name: 'Helm chart download',
+      unit: 'req/s',
+      requests: { wharf: { url: chartUrl, expectStatus: 200 }, limit: { url: '/chart.tgz', expectStatus: 200 } },
+    },
+  );
+}
+
+/** Upload + the next index.yaml read that shows the new chart, at 100 and at 10,000 versions in the channel. */
+async function helmUploadLatency(base: string, projectId: number): Promise<void> {
+  const timed = async (channel: string, name: string, version: string) => {
+    const started = performance.now();
+    await uploadChart(base, projectId, channel, name, version);
+    const body = await (await fetch(`${helmBase(base, projectId)}/${channel}/index.yaml`, { headers: { authorization: basicRoot } })).text();
+    const ms = performance.now() - started;
+    if (!body.includes(`version: ${version}`) || !body.includes(`${name}-${version}.tgz`)) throw new Error(`${channel}: the new chart is not in index.yaml`);
+    return ms;
+  };
+  const at100: number[] = [];
+  const atMany: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    at100.push(await timed('small', 'latency-chart', `9.0.${i}`));
+    atMany.push(await timed('stable', 'latency-chart', `9.0.${i}`));
+  }
+  rows.push({ scenario: 'Helm upload + index read, 100 versions', unit: 'ms', wharf: median(at100), better: 'lower' });
+  rows.push({ scenario: `Helm upload + index read, ${HELM_VERSIONS.toLocaleString('en-US')} versions`, unit: 'ms', wharf: median(atMany), better: 'lower' });
+  const ratioMany = median(atMany) / median(at100);
+  target('Helm upload + next index read at 10,000 versions <= 3x the time at 100', ratioMany <= 3, `${ratioMany.toFixed(2)}x`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function checkTargets(results: Record<string, Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadResult>>>): void {
+  const rate = (s: string, w: 'wharf' | 'verdaccio' | 'limit') => results[s]?.[w]?.rps;
+  const vs = (s: string, minVerdaccio: number | undefined, minLimit: number) => {
+    const w = rate(s, 'wharf');
+    const v = rate(s, 'verdaccio');
+    const l = rate(s, 'limit');
+    if (w === undefined || l === undefined) return;
+    if (minVerdaccio !== undefined && v !== undefined) target(`${s}: >= ${minVerdaccio}x Verdaccio`, w / v >= minVerdaccio, `${(w / v).toFixed(1)}x`);
+    target(`${s}: >= ${Math.round(minLimit * 100)}% of the limit`, w / l >= minLimit, `${Math.round((w / l) * 100)}%`);
+  };
+  vs('full packument, 300 versions', 20, 0.4);
+  vs('abbreviated packument, 300 versions', 20, 0.4);
+  vs('authenticated packument read (Bearer)', undefined, 0.35);
+  vs('tarball download (~16 KB)', 5, 0.3);
+  vs('If-None-Match revalidation (304)', undefined, 0.4);
+  vs('packument 404', undefined, 0.4);
+  vs(`Helm index.yaml, ${HELM_VERSIONS.toLocaleString('en-US')} versions`, undefined, 0.4);
+  const seq = rows.find((r) => r.scenario.startsWith('sequential publish'));
+  if (seq?.wharf !== undefined && seq.verdaccio !== undefined) {
+    target('sequential publish median <= 1/3 of Verdaccio’s', seq.wharf <= seq.verdaccio / 3, `${seq.wharf.toFixed(1)} ms vs ${seq.verdaccio.toFixed(1)} ms`);
+  }
+  const conc = rows.find((r) => r.scenario.startsWith('20 concurrent'));
+  if (conc?.wharf !== undefined) target('20 concurrent publishes: 20 of 20 land', conc.wharf === 20, `${conc.wharf} of 20`);
+}
+
+function report(): void {
+  const cpus = os.cpus();
+  const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`;
+  const command = `npm run bench${QUICK ? ' -- --quick' : ''}${ONLY ? ` -- --only ${ONLY}` : ''}`;
+  const peak = rows.find((r) => r.scenario.startsWith('peak RSS'));
+  if (peak?.wharf !== undefined) target('peak RSS over the whole run <= 250 MB', peak.wharf <= 250, `${peak.wharf.toFixed(0)} MB`);
+  const met = targets.filter((t) => t.ok).length;
+  const md = [
+    '# Benchmark results',
+    '',
+    `Run on ${new Date().toISOString()} with \`${command}\` (${DURATION} s per scenario, ${CONNECTIONS} connections, autocannon, loopback).`,
+    '',
+    `Machine: ${machine}.`,
+    '',
+    'Wharf runs with its defaults (SQLite + files, one request log line per request at `info`); Verdaccio 6 with htpasswd auth, no uplinks, logging at `error`; the limit is a bare `node:http` server answering the same bytes from memory. Every scenario first checked each target\'s answer.',
+    '',
+    table(),
+    '',
+    `## Targets (${met} of ${targets.length} met)`,
+    '',
+    ...targets.map((t) => `- ${t.ok ? '✅' : '❌'} ${t.name}: ${t.detail}`),
+    '',
+  ].join('\n');
+  log(`\n${table()}\n`);
+  log(`targets met: ${met} of ${targets.length}`);
+  const out = path.join(REPO, 'bench', QUICK || ONLY ? 'RESULTS.quick.md' : 'RESULTS.md');
+  writeFileSync(out, md);
+  log(`written to ${path.relative(REPO, out)}`);
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await Promise.all(running.map((p) => p.stop()));
+    if (!process.env.WHARF_BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+  });
