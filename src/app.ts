@@ -42,7 +42,8 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
     // GitLab keeps `%2F` inside one path segment; so do we, and a few clients send very long URLs.
     routerOptions: { maxParamLength: 2048, ignoreDuplicateSlashes: false },
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false } },
+    // Scalars coerce from query and form strings; arrays never collapse to scalars (`name: ["x"]` is refused).
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', (request, reply, done) => {

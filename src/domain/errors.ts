@@ -82,6 +82,9 @@ export const errors = {
   notFound: (resource?: string) =>
     new AppError('not_found', { message: resource ? `404 ${resource} Not Found` : '404 Not Found' }),
 
+  /** A record looked up by id that does not exist: GitLab's `ActiveRecord::RecordNotFound`, lower-case "found". */
+  recordNotFound: () => new AppError('not_found', { message: '404 Not found' }),
+
   /** The npm routes' variant: `{"message":"404 Packages Not Found","error":"Packages not found"}`. */
   npmNotFound: (resource: string) =>
     new AppError('not_found', { message: titleize(`404 ${resource} not found`), error: `${resource} not found` }),

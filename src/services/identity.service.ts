@@ -97,8 +97,8 @@ export class IdentityService {
     if (!row) return undefined;
     const now = clock.now();
     if (row.revoked) throw errors.invalidToken('Token was revoked. You have to re-authorize from the user profile.');
-    // A PAT is valid through the whole of its expiry date, as in GitLab.
-    const expiresAt = row.expires_at ? Date.parse(`${row.expires_at}T00:00:00Z`) + 86_400_000 : Number.POSITIVE_INFINITY;
+    // A PAT expires at midnight UTC at the start of its expiry date, as in GitLab (and as token listings show it).
+    const expiresAt = row.expires_at ? Date.parse(`${row.expires_at}T00:00:00Z`) : Number.POSITIVE_INFINITY;
     if (expiresAt <= now.getTime()) {
       throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
     }

@@ -101,7 +101,7 @@ export class MembersService {
 
   async get(source: MemberSource, userId: number): Promise<MemberWithUser> {
     const found = await this.#d.members.findWithUser(this.#d.db, source.type, source.id, userId);
-    if (!found) throw errors.notFound();
+    if (!found) throw errors.recordNotFound();
     return found;
   }
 
@@ -111,7 +111,7 @@ export class MembersService {
     if (!isAccessLevel(input.access_level)) throw errors.params(['access_level does not have a valid value']);
     if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
     const existing = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
-    if (!existing) throw errors.notFound();
+    if (!existing) throw errors.recordNotFound();
     const patch: { access_level: number; expires_at?: string | null } = { access_level: input.access_level };
     if (input.expires_at !== undefined) patch.expires_at = this.#expiry(input.expires_at);
     await this.#d.members.update(this.#d.db, existing.id, patch);
@@ -123,7 +123,7 @@ export class MembersService {
     const existing: MemberRow | undefined = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
     // Members may leave on their own; removing others needs Maintainer.
     if (!(existing && existing.user_id === caller.userId) && !canAdminister(caller, source.callerLevel)) throw errors.forbidden();
-    if (!existing) throw errors.notFound();
+    if (!existing) throw errors.recordNotFound();
     if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
     await this.#d.members.delete(this.#d.db, existing.id);
   }

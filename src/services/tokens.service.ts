@@ -136,7 +136,7 @@ export class TokensService {
     if (caller.kind !== 'user') throw errors.unauthorized();
     const row = await this.#d.tokens.findPersonalById(this.#d.db, id);
     if (!caller.isAdmin && (!row || row.user_id !== caller.userId)) throw errors.unauthorized();
-    if (!row) throw errors.notFound();
+    if (!row) throw errors.recordNotFound();
     return row;
   }
 
@@ -144,7 +144,7 @@ export class TokensService {
   async revokePersonal(caller: Identity, id: number): Promise<void> {
     if (caller.kind !== 'user') throw errors.unauthorized();
     const row = await this.#d.tokens.findPersonalById(this.#d.db, id);
-    if (!row) throw errors.notFound();
+    if (!row) throw errors.recordNotFound();
     if (!caller.isAdmin && row.user_id !== caller.userId) throw errors.badRequest('Not permitted to revoke');
     await this.#d.tokens.revokePersonal(this.#d.db, row.id);
     this.#d.identity.forget(row.token_digest);
@@ -193,7 +193,7 @@ export class TokensService {
   async getDeploy(owner: { projectId: number } | { groupId: number }, id: number): Promise<DeployTokenRow> {
     const row = await this.#d.tokens.findDeployById(this.#d.db, id);
     const belongs = row && ('projectId' in owner ? row.project_id === owner.projectId : row.group_id === owner.groupId);
-    if (!row || !belongs) throw errors.notFound();
+    if (!row || !belongs) throw errors.recordNotFound();
     return row;
   }
 

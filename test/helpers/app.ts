@@ -58,8 +58,16 @@ export async function startApp(dialect: TestDialect, options: StartOptions = {})
       ...options.env,
     },
   });
-  const deps = await compose(config, options.clock ? { clock: options.clock } : {});
-  await deps.services.bootstrap.run({ rootToken: config.rootToken, rootPassword: config.rootPassword });
+  let deps: Deps;
+  try {
+    deps = await compose(config, options.clock ? { clock: options.clock } : {});
+    await deps.services.bootstrap.run({ rootToken: config.rootToken, rootPassword: config.rootPassword });
+  } catch (err) {
+    // Leave no schema or directory behind when start-up fails.
+    await s3?.close();
+    await db.drop();
+    throw err;
+  }
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk, _enc, cb) {

@@ -203,7 +203,7 @@ for (const dialect of DIALECTS) {
         assert.equal(one.body.access_level, 40);
         const none = await t.call('GET', `${API}/groups/${group.id}/members/${outsider.user.id}`, { token: developer.token });
         assert.equal(none.status, 404);
-        assert.deepEqual(none.body, { message: '404 Not Found' });
+        assert.deepEqual(none.body, { message: '404 Not found' });
         const bad = await t.call('GET', `${API}/projects/${project.id}/members/abc`, { token: developer.token });
         assert.equal(bad.status, 400);
         assert.deepEqual(bad.body, { error: 'user_id is invalid' });
@@ -249,7 +249,7 @@ for (const dialect of DIALECTS) {
         }
         const missing = await t.call('PUT', `${API}/groups/${group.id}/members/${outsider.user.id}`, { token: ROOT_TOKEN, body: { access_level: 30 } });
         assert.equal(missing.status, 404);
-        assert.deepEqual(missing.body, { message: '404 Not Found' });
+        assert.deepEqual(missing.body, { message: '404 Not found' });
         const devTry = await t.call('PUT', url, { token: developer.token, body: { access_level: 40 } });
         assert.equal(devTry.status, 403, 'a Developer cannot promote themselves');
         const toOwner = await t.call('PUT', url, { token: maintainer.token, body: { access_level: 50 } });
@@ -269,7 +269,7 @@ for (const dialect of DIALECTS) {
         assert.equal(r.text, '');
         const again = await t.call('DELETE', `${API}/projects/${project.id}/members/${u.id}`, { token: maintainer.token });
         assert.equal(again.status, 404);
-        assert.deepEqual(again.body, { message: '404 Not Found' });
+        assert.deepEqual(again.body, { message: '404 Not found' });
         const gone = await t.call('GET', `${API}/projects/${project.id}/members/${u.id}`, { token: maintainer.token });
         assert.equal(gone.status, 404);
       });

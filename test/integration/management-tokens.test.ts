@@ -1,5 +1,7 @@
 /** Personal access tokens and deploy tokens: creation, use, listing, expiry and revocation. */
 import assert from 'node:assert/strict';
+import { extractCredential } from '../../src/domain/access/credentials.js';
+import { AppError } from '../../src/domain/errors.js';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../helpers/databases.js';
 import { ROOT_TOKEN, startApp, TestClock, type TestApp } from '../helpers/app.js';
@@ -224,7 +226,7 @@ for (const dialect of DIALECTS) {
         assert.equal(missingUser.status, 401);
         const missingAdmin = await t.call('GET', `${API}/personal_access_tokens/999999`, { token: ROOT_TOKEN });
         assert.equal(missingAdmin.status, 404);
-        assert.deepEqual(missingAdmin.body, { message: '404 Not Found' });
+        assert.deepEqual(missingAdmin.body, { message: '404 Not found' });
         const bad = await t.call('GET', `${API}/personal_access_tokens/abc`, { token: ROOT_TOKEN });
         assert.equal(bad.status, 400);
         assert.deepEqual(bad.body, { error: 'token_id is invalid' });
@@ -275,7 +277,7 @@ for (const dialect of DIALECTS) {
         assert.equal((await t.call('GET', `${API}/user`, { token: created.body.token })).status, 200);
         const missing = await t.call('DELETE', `${API}/personal_access_tokens/999999`, { token: bob.token });
         assert.equal(missing.status, 404);
-        assert.deepEqual(missing.body, { message: '404 Not Found' });
+        assert.deepEqual(missing.body, { message: '404 Not found' });
         const bad = await t.call('DELETE', `${API}/personal_access_tokens/abc`, { token: bob.token });
         assert.equal(bad.status, 400);
         assert.deepEqual(bad.body, { error: 'token_id is invalid' });
@@ -439,7 +441,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(one.body, all.body[0]);
       const elsewhere = await t.call('GET', `${API}/projects/${otherProject.id}/deploy_tokens/${all.body[0].id}`, { token: ROOT_TOKEN });
       assert.equal(elsewhere.status, 404, 'a token is reachable only through its own project');
-      assert.deepEqual(elsewhere.body, { message: '404 Not Found' });
+      assert.deepEqual(elsewhere.body, { message: '404 Not found' });
       const groupTokens = await t.call('GET', `${API}/groups/${group.id}/deploy_tokens`, { token: maintainer.token });
       assert.deepEqual(groupTokens.body.map((d: any) => d.name), ['group', 'date']);
       const viaGroup = await t.call('GET', `${API}/groups/${group.id}/deploy_tokens/${all.body[0].id}`, { token: ROOT_TOKEN });
@@ -458,21 +460,25 @@ for (const dialect of DIALECTS) {
     it('deleting a deploy token answers 204 and the token stops working at once', async () => {
       const created = await t.call('POST', `${API}/projects/${project.id}/deploy_tokens`, { token: ROOT_TOKEN, body: { name: 'doomed', scopes: ['read_package_registry'] } });
       assert.equal(created.status, 201);
-      const before = await t.call('GET', `${API}/projects`, { headers: { 'deploy-token': created.body.token } });
-      assert.equal(before.status, 200, 'a live deploy token authenticates');
+      // Deploy tokens authenticate package routes only; probe them the way those routes resolve credentials.
+      const resolveWith = (headers: Record<string, string>) => t.deps.services.identity.resolve(extractCredential(headers, {}, 'standard'));
+      const before = await resolveWith({ 'deploy-token': created.body.token });
+      assert.equal(before.kind, 'deploy_token', 'a live deploy token authenticates');
+      assert.equal((await t.call('GET', `${API}/projects`, { headers: { 'deploy-token': created.body.token } })).status, 401, 'but not on the management API');
       const dev = await t.call('DELETE', `${API}/projects/${project.id}/deploy_tokens/${created.body.id}`, { token: developer.token });
       assert.equal(dev.status, 403);
       const del = await t.call('DELETE', `${API}/projects/${project.id}/deploy_tokens/${created.body.id}`, { token: maintainer.token });
       assert.equal(del.status, 204);
       assert.equal(del.text, '');
-      const after = await t.call('GET', `${API}/projects`, { headers: { 'deploy-token': created.body.token } });
-      assert.equal(after.status, 401);
-      assert.equal(after.body.message, '401 Unauthorized');
-      const basic = await t.call('GET', `${API}/projects`, { headers: { authorization: `Basic ${Buffer.from(`x:${created.body.token}`).toString('base64')}` } });
-      assert.equal(basic.status, 401);
+      t.deps.services.identity.forgetAll();
+      await assert.rejects(resolveWith({ 'deploy-token': created.body.token }), (err: unknown) => err instanceof AppError && err.status === 401);
+      await assert.rejects(
+        resolveWith({ authorization: `Basic ${Buffer.from(`x:${created.body.token}`).toString('base64')}` }),
+        (err: unknown) => err instanceof AppError && err.status === 401,
+      );
       const get = await t.call('GET', `${API}/projects/${project.id}/deploy_tokens/${created.body.id}`, { token: maintainer.token });
       assert.equal(get.status, 404);
-      assert.deepEqual(get.body, { message: '404 Not Found' });
+      assert.deepEqual(get.body, { message: '404 Not found' });
       const list = await t.call('GET', `${API}/projects/${project.id}/deploy_tokens`, { token: maintainer.token });
       assert.ok(!list.body.some((d: any) => d.id === created.body.id));
       const again = await t.call('DELETE', `${API}/projects/${project.id}/deploy_tokens/${created.body.id}`, { token: maintainer.token });

@@ -3,7 +3,7 @@
  * PostgreSQL), so several Wharf processes starting together on one database migrate it exactly once; the others
  * wait and then find nothing to do.
  */
-import { Migrator, type Kysely, type Migration, type MigrationResult } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import type { DialectName } from './database.js';
 import { migration001 } from './migrations/001-identity.js';
 import { migration002 } from './migrations/002-packages.js';
@@ -24,8 +24,14 @@ export interface MigrateOutcome {
 }
 
 export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<MigrateOutcome> {
+  // On PostgreSQL, Kysely looks for its bookkeeping tables in every schema unless told which one; another Wharf (or
+  // another test run) in a sibling schema of the same database would make it skip creating its own. Pin it to the
+  // schema this connection works in (the first one on its search_path).
+  const migrationTableSchema =
+    dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s : undefined;
   const migrator = new Migrator({
     db,
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
     provider: {
       getMigrations: async () =>
         Object.fromEntries(Object.entries(MIGRATIONS).map(([name, make]) => [name, make(dialect)])),

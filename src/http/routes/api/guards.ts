@@ -10,15 +10,15 @@ import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
 
 /**
- * For every management route: resolves the caller once (the handler reuses it). Writes need a user: a deploy token
- * authenticates package and registry requests only, so on a management write it counts as no credential (401).
+ * For every management route: resolves the caller once (the handler reuses it). A deploy token authenticates
+ * package and registry requests only, as in GitLab; on the management API it is refused (401), reads included.
  */
 export const authenticateFirst =
   (deps: Deps) =>
   async (request: FastifyRequest): Promise<void> => {
     const write = request.method !== 'GET' && request.method !== 'HEAD';
     const caller = await apiCaller(request, deps.services.identity, write);
-    if (write && caller.kind === 'deploy_token') throw errors.unauthorized();
+    if (caller.kind === 'deploy_token') throw errors.unauthorized();
   };
 
 /** Route-level `preValidation` for instance-admin routes. */
