@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { load, median, type LoadRequest, type LoadResult } from './lib/load.js';
+import { get, load, median, type LoadRequest, type LoadResult } from './lib/load.js';
 import { freePort, peakRssMb, spawnServer, type Proc } from './lib/procs.js';
 import { packageTgz, publishBody } from '../test/helpers/npm.js';
 import { chartTgz } from './lib/charts.js';
@@ -269,17 +269,17 @@ async function main(): Promise<void> {
     const pkgPath = (t: NpmTarget) => `${t.registry}@bench%2fbig`;
     // npm asks for full packuments with `Accept: application/json` (npm view) and abbreviated ones when installing.
     const fullAccept = { accept: 'application/json' };
-    const wharfDoc = await fetch(pkgPath(W), { headers: fullAccept });
+    const wharfDoc = await get(pkgPath(W), fullAccept);
     const wharfFull = Buffer.from(await wharfDoc.arrayBuffer());
     const etag = wharfDoc.headers.get('etag') ?? '';
     const abbrevAccept = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
-    const wharfAbbrevRes = await fetch(pkgPath(W), { headers: { accept: abbrevAccept } });
+    const wharfAbbrevRes = await get(pkgPath(W), { accept: abbrevAccept });
     const wharfAbbrev = Buffer.from(await wharfAbbrevRes.arrayBuffer());
     const tarballUrl = (doc: Buffer) => (JSON.parse(doc.toString('utf8')) as { versions: Record<string, { dist: { tarball: string } }> }).versions['1.0.150']!.dist.tarball;
     const wharfTarballUrl = tarballUrl(wharfFull);
-    const wharfTarball = Buffer.from(await (await fetch(wharfTarballUrl)).arrayBuffer());
-    const verdaccioTarballUrl = V ? tarballUrl(Buffer.from(await (await fetch(pkgPath(V), { headers: { authorization: `Bearer ${V.token}` } })).arrayBuffer())) : '';
-    const notFound = await fetch(`${W.registry}@bench%2fnope`);
+    const wharfTarball = Buffer.from(await (await get(wharfTarballUrl)).arrayBuffer());
+    const verdaccioTarballUrl = V ? tarballUrl(Buffer.from(await (await get(pkgPath(V), { authorization: `Bearer ${V.token}` })).arrayBuffer())) : '';
+    const notFound = await get(`${W.registry}@bench%2fnope`);
     const notFoundBody = Buffer.from(await notFound.arrayBuffer());
 
     const canned = (key: string, status: number, body: Buffer, headers: Record<string, string>) => {
@@ -429,12 +429,12 @@ async function seedHelm(
   log(`  seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   const indexUrl = `${helmBase(base, projectId)}/stable/index.yaml`;
-  const index = await fetch(indexUrl, { headers: { authorization: basicRoot } });
+  const index = await get(indexUrl, { authorization: basicRoot });
   const indexBody = Buffer.from(await index.arrayBuffer());
   const entryCount = (body: Buffer) => (body.toString('utf8').match(/^ {4}digest: /gm) ?? []).length;
   if (entryCount(indexBody) !== HELM_VERSIONS) throw new Error(`index.yaml lists ${entryCount(indexBody)} versions, expected ${HELM_VERSIONS}`);
   const chartUrl = `${helmBase(base, projectId)}/stable/charts/bench-chart-7-1.42.0.tgz`;
-  const chart = Buffer.from(await (await fetch(chartUrl, { headers: { authorization: basicRoot } })).arrayBuffer());
+  const chart = Buffer.from(await (await get(chartUrl, { authorization: basicRoot })).arrayBuffer());
   limitResponses['/index.yaml'] = { status: 200, headers: { 'content-type': 'text/yaml', etag: index.headers.get('etag') ?? '' }, body: indexBody.toString('base64') };
   limitResponses['/chart.tgz'] = { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: chart.toString('base64') };
   const fullIndex = (_s: number, body: Buffer) => {

@@ -20,8 +20,19 @@ export interface LoadResult {
   statuses: Record<string, number>;
 }
 
+/**
+ * Node's fetch asks for gzip unless told otherwise, and autocannon does not; a registry rightly gives each
+ * encoding its own strong ETag. Everything the bench checks or captures is therefore fetched uncompressed, the same
+ * representation autocannon then loads.
+ */
+export const PLAIN = { 'accept-encoding': 'identity' } as const;
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { headers: { ...PLAIN, ...headers } });
+}
+
 export async function verify(req: LoadRequest): Promise<void> {
-  const r = await fetch(req.url, { method: req.method ?? 'GET', headers: req.headers ?? {} });
+  const r = await fetch(req.url, { method: req.method ?? 'GET', headers: { ...PLAIN, ...(req.headers ?? {}) } });
   const body = Buffer.from(await r.arrayBuffer());
   if (r.status !== req.expectStatus) {
     throw new Error(`${req.url}: expected ${req.expectStatus}, got ${r.status}: ${body.toString('utf8').slice(0, 200)}`);
