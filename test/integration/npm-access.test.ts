@@ -113,6 +113,7 @@ for (const dialect of DIALECTS) {
             assert.equal(scoped.status, 302, 'forwarding is decided before authorisation');
             assert.equal(scoped.headers.location, 'https://registry.npmjs.org/@nobody/thing');
             assert.equal((await get(`${npmBase(999999)}/left-pad`)).status, 302, 'a missing project forwards too');
+            assert.equal((await get(`${npmBase(w.project.public)}/caf%C3%A9%20x`)).headers.location, 'https://registry.npmjs.org/caf%C3%A9%20x');
             // An existing private package is answered by the access rules, never by npmjs (dependency confusion).
             assert.equal((await get(`${npmBase(w.project.private)}/${esc(pkg('private'))}`)).status, 401);
           } finally {

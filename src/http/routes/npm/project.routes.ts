@@ -55,7 +55,7 @@ export function wantsAbbreviated(accept: string | undefined): boolean {
   return corgi > 0 && corgi >= json;
 }
 
-const acceptsGzip = (header: string | undefined): boolean => !!header && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(header);
+export const acceptsGzip = (header: string | undefined): boolean => !!header && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(header);
 
 /** `If-None-Match` with weak comparison (RFC 9110 §13.1.2), `*` included. */
 function matchesEtag(header: string | undefined, etag: string): boolean {
@@ -97,7 +97,9 @@ export const npmProjectRoutes =
         // existing private package can never be shadowed by a public one of the same name.
         const settings = await services.settings.get();
         if (settings.npm_package_requests_forwarding) {
-          return reply.redirect(`${settings.npm_package_requests_forwarding_url}/${name}`, 302);
+          // GitLab sends the decoded name (`…/@scope/name`); encodeURI keeps `@` and `/` and makes odd characters
+          // safe for a header.
+          return reply.redirect(`${settings.npm_package_requests_forwarding_url}/${encodeURI(name)}`, 302);
         }
       }
       await services.access.authorizePackageAccess(identity, id, 'read_package', 'authenticate-non-public');
