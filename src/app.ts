@@ -11,6 +11,7 @@ import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerErrorHandling } from './http/plugins/error-handler.js';
 import { REDACT_PATHS, redactUrl, registerRequestLogging } from './http/plugins/request-logging.js';
 import { apiRoutes } from './http/routes/api/index.js';
+import { packageRoutes } from './http/routes/api/packages.routes.js';
 import { npmRoutes } from './http/routes/npm/index.js';
 import { helmRoutes } from './http/routes/helm/index.js';
 import { systemRoutes } from './http/routes/system/system.routes.js';
@@ -59,6 +60,7 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
 
   await app.register(systemRoutes(deps));
   await app.register(apiRoutes(deps), { prefix: '/api/v4' });
+  await app.register(packageRoutes(deps), { prefix: '/api/v4' });
   await app.register(npmRoutes(deps), { prefix: '/api/v4' });
   await app.register(helmRoutes(deps), { prefix: '/api/v4' });
   await app.register(webRoutes(deps));

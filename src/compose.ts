@@ -29,6 +29,8 @@ import { UsersService } from './services/users.service.js';
 import { buildNpmServices, type NpmServices } from './services/npm/index.js';
 import { buildHelmServices, type HelmServices } from './services/helm/index.js';
 import { SessionsService } from './services/sessions.service.js';
+import { PackagesService } from './services/packages.service.js';
+import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
 import { SessionsRepository } from './storage/db/repositories/sessions.repository.js';
 
 export interface Services {
@@ -44,6 +46,7 @@ export interface Services {
   npm: NpmServices;
   helm: HelmServices;
   sessions: SessionsService;
+  packages: PackagesService;
 }
 
 export interface Deps {
@@ -87,8 +90,9 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
     npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config }),
-    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, externalUrl: storage.config.externalUrl }),
+    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock }),
+    packages: new PackagesService({ db, listing: new PackageListingRepository(), namespaces, access, blobs: storage.blobs }),
   };
 }
 

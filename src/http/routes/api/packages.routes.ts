@@ -1,0 +1,129 @@
+/**
+ * GitLab's package-management API (gitlab-api.md §2.5; `lib/api/project_packages.rb`, `group_packages.rb`,
+ * `package_files.rb`). Registered in its own scope: unlike the rest of the management API, deploy tokens may use it.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Deps } from '../../../compose.js';
+import { checkTokenScope } from '../../../domain/access/abilities.js';
+import type { Identity } from '../../../domain/access/identity.js';
+import type { PackageFileRow, PackageStatus } from '../../../storage/db/schema.js';
+import type { PackageFilter, PackageListRow } from '../../../storage/db/repositories/package-listing.repository.js';
+import { identityOf } from '../../plugins/identity.js';
+import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
+
+const ListQuery = Type.Object({
+  ...PageQuery,
+  package_type: Type.Optional(Type.Union([Type.Literal('npm'), Type.Literal('helm')])),
+  package_name: Type.Optional(Type.String()),
+  package_version: Type.Optional(Type.String()),
+  status: Type.Optional(
+    Type.Union(['default', 'hidden', 'processing', 'error', 'pending_destruction', 'deprecated'].map((s) => Type.Literal(s))),
+  ),
+  include_versionless: Type.Optional(Type.Boolean()),
+  order_by: Type.Optional(Type.Union(['created_at', 'name', 'version', 'type'].map((s) => Type.Literal(s)))),
+  sort: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+});
+const ProjectParams = Type.Object({ id: Type.String({ minLength: 1 }) });
+const PackageParams = Type.Object({ id: Type.String({ minLength: 1 }), package_id: Type.Integer({ minimum: 1 }) });
+const FileParams = Type.Object({ id: Type.String({ minLength: 1 }), package_id: Type.Integer({ minimum: 1 }), package_file_id: Type.Integer({ minimum: 1 }) });
+
+type ListQueryValue = {
+  package_type?: 'npm' | 'helm' | undefined;
+  package_name?: string | undefined;
+  package_version?: string | undefined;
+  status?: string | undefined;
+  order_by?: string | undefined;
+  sort?: 'asc' | 'desc' | undefined;
+};
+const filterOf = (q: ListQueryValue): PackageFilter => ({
+  packageType: q.package_type,
+  packageName: q.package_name,
+  packageVersion: q.package_version,
+  status: q.status as PackageStatus | undefined,
+  orderBy: (q.order_by ?? 'created_at') as PackageFilter['orderBy'],
+  sort: q.sort ?? 'asc',
+});
+
+export const packageRoutes =
+  (deps: Deps): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const { services, config } = deps;
+    const caller = async (request: FastifyRequest): Promise<Identity> => {
+      const identity = await identityOf(request, services.identity, 'standard');
+      checkTokenScope(identity, request.method);
+      return identity;
+    };
+
+    const presentPackage = (p: PackageListRow | (Omit<PackageListRow, 'project_path'> & { project_path?: string }), tags: string[]) => ({
+      id: p.id,
+      name: p.name,
+      version: p.version,
+      package_type: p.package_type,
+      status: p.status,
+      _links: {
+        web_path: `/${p.project_path ?? ''}/-/packages/${p.id}`,
+        delete_api_path: `${config.externalUrl}/api/v4/projects/${p.project_id}/packages/${p.id}`,
+      },
+      created_at: p.created_at,
+      last_downloaded_at: null,
+      project_id: p.project_id,
+      project_path: p.project_path,
+      tags: tags.map((name) => ({ name })),
+      pipeline: null,
+      pipelines: [],
+    });
+    const presentFile = (f: PackageFileRow) => ({
+      id: f.id,
+      package_id: f.package_id,
+      created_at: f.created_at,
+      file_name: f.file_name,
+      size: f.size,
+      file_md5: null,
+      file_sha1: f.sha1,
+      file_sha256: f.sha256,
+      pipelines: [],
+    });
+    const presentList = async (items: PackageListRow[]) => {
+      const tags = await services.packages.tagsOf(items.map((i) => i.id));
+      return items.map((p) => presentPackage(p, tags.get(p.id) ?? []));
+    };
+
+    app.get('/projects/:id/packages', { schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
+      const page = pageOf(request.query);
+      const { items, total } = await services.packages.listProject(await caller(request), request.params.id, filterOf(request.query), page);
+      setPaginationHeaders(request, reply, config.externalUrl, page, total);
+      return presentList(items);
+    });
+
+    app.get('/groups/:id/packages', { schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
+      const page = pageOf(request.query);
+      const { items, total } = await services.packages.listGroup(await caller(request), request.params.id, filterOf(request.query), page);
+      setPaginationHeaders(request, reply, config.externalUrl, page, total);
+      return presentList(items);
+    });
+
+    app.get('/projects/:id/packages/:package_id', { schema: { params: PackageParams } }, async (request) => {
+      const { project, pkg } = await services.packages.get(await caller(request), request.params.id, request.params.package_id);
+      const tags = await services.packages.tagsOf([pkg.id]);
+      return presentPackage({ ...pkg, project_path: project.full_path }, tags.get(pkg.id) ?? []);
+    });
+
+    app.get('/projects/:id/packages/:package_id/package_files', { schema: { params: PackageParams, querystring: Type.Object(PageQuery) } }, async (request, reply) => {
+      const page = pageOf(request.query);
+      const { items, total } = await services.packages.files(await caller(request), request.params.id, request.params.package_id, page);
+      setPaginationHeaders(request, reply, config.externalUrl, page, total);
+      return items.map(presentFile);
+    });
+
+    app.get('/projects/:id/packages/:package_id/package_files/:package_file_id/download', { schema: { params: FileParams } }, async (request, reply) => {
+      const { file, stream } = await services.packages.download(await caller(request), request.params.id, request.params.package_id, request.params.package_file_id);
+      return reply
+        .type('application/octet-stream')
+        .header('content-length', String(file.size))
+        .header('content-disposition', `attachment; filename="${file.file_name.replace(/["\\\r\n]/g, '_').replace(/^.*\//, '')}"`)
+        .header('etag', `"${file.sha256}"`)
+        .send(stream);
+    });
+  };

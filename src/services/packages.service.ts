@@ -1,0 +1,80 @@
+/**
+ * GitLab's package-management reads (gitlab-api.md §2.5): listing a project's or a group tree's packages, one
+ * package, its files, and a file's bytes. Each project's packages are shown only to callers with `read_package`.
+ */
+import type { Kysely } from 'kysely';
+import type { Readable } from 'node:stream';
+import { can } from '../domain/access/abilities.js';
+import type { Identity } from '../domain/access/identity.js';
+import { errors } from '../domain/errors.js';
+import type { BlobStore } from '../storage/blobs/blob-store.js';
+import type { Database, PackageFileRow, PackageRow, ProjectRow } from '../storage/db/schema.js';
+import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
+import type { PackageFilter, PackageListingRepository, PackageListRow } from '../storage/db/repositories/package-listing.repository.js';
+import type { Page, PageOf } from '../storage/db/repositories/types.js';
+import type { AccessService } from './access.service.js';
+
+export interface PackagesServiceDeps {
+  db: Kysely<Database>;
+  listing: PackageListingRepository;
+  namespaces: NamespacesRepository;
+  access: AccessService;
+  blobs: BlobStore;
+}
+
+export class PackagesService {
+  readonly #d: PackagesServiceDeps;
+  constructor(deps: PackagesServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** The project, when the caller may read its packages: 404 when it is invisible, 403 when only the packages are. */
+  async readableProject(identity: Identity, idOrPath: string): Promise<ProjectRow> {
+    const { project } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'read_package', 'plain', () => errors.notFound('Project'));
+    return project;
+  }
+
+  async listProject(identity: Identity, idOrPath: string, filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {
+    const project = await this.readableProject(identity, idOrPath);
+    return this.#d.listing.list(this.#d.db, [project.id], filter, page);
+  }
+
+  /** Packages of every project in the group's tree whose packages the caller may read. */
+  async listGroup(identity: Identity, idOrPath: string, filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {
+    const { db, access, namespaces, listing } = this.#d;
+    const { group } = await access.readableGroup(identity, idOrPath);
+    const subtree = await namespaces.subtreeIds(db, group);
+    const projects = await db.selectFrom('projects').selectAll().where('namespace_id', 'in', subtree).execute();
+    const readable: number[] = [];
+    for (const p of projects) {
+      if (can(identity, 'read_package', await access.projectContext(identity, p))) readable.push(p.id);
+    }
+    return listing.list(db, readable, filter, page);
+  }
+
+  async get(identity: Identity, idOrPath: string, packageId: number): Promise<{ project: ProjectRow; pkg: PackageRow }> {
+    const project = await this.readableProject(identity, idOrPath);
+    const pkg = await this.#d.listing.find(this.#d.db, project.id, packageId);
+    if (!pkg) throw errors.notFound('Package');
+    return { project, pkg };
+  }
+
+  async files(identity: Identity, idOrPath: string, packageId: number, page: Page): Promise<PageOf<PackageFileRow>> {
+    const { pkg } = await this.get(identity, idOrPath, packageId);
+    return this.#d.listing.files(this.#d.db, pkg.id, page);
+  }
+
+  async download(identity: Identity, idOrPath: string, packageId: number, fileId: number): Promise<{ file: PackageFileRow; stream: Readable }> {
+    const { pkg } = await this.get(identity, idOrPath, packageId);
+    const file = await this.#d.listing.file(this.#d.db, pkg.id, fileId);
+    if (!file) throw errors.notFound('Package file');
+    const stream = await this.#d.blobs.get(file.blob_key);
+    // A row without its blob means storage was damaged or restored inconsistently: say so, do not pretend 404.
+    if (!stream) throw errors.unavailable(`the stored file ${file.file_name} is missing from the blob store`);
+    return { file, stream };
+  }
+
+  async tagsOf(packageIds: readonly number[]): Promise<Map<number, string[]>> {
+    return this.#d.listing.tagsOf(this.#d.db, packageIds);
+  }
+}
