@@ -112,6 +112,8 @@ export class MembersService {
     if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
     const existing = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
     if (!existing) throw errors.recordNotFound();
+    // Only Owners change an Owner's role: otherwise a Maintainer could demote the Owners above them.
+    if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
     const patch: { access_level: number; expires_at?: string | null } = { access_level: input.access_level };
     if (input.expires_at !== undefined) patch.expires_at = this.#expiry(input.expires_at);
     await this.#d.members.update(this.#d.db, existing.id, patch);

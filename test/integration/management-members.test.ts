@@ -254,6 +254,10 @@ for (const dialect of DIALECTS) {
         assert.equal(devTry.status, 403, 'a Developer cannot promote themselves');
         const toOwner = await t.call('PUT', url, { token: maintainer.token, body: { access_level: 50 } });
         assert.equal(toOwner.status, 403, 'only Owners grant Owner');
+        // root created the group and owns it: a Maintainer may not demote an Owner.
+        const demoteOwner = await t.call('PUT', `${API}/groups/${group.id}/members/1`, { token: maintainer.token, body: { access_level: 10 } });
+        assert.equal(demoteOwner.status, 403, 'only Owners change an Owner');
+        assert.equal((await t.call('GET', `${API}/groups/${group.id}/members/1`, { token: ROOT_TOKEN })).body.access_level, 50);
         const now = await t.call('GET', url, { token: ROOT_TOKEN });
         assert.equal(now.body.access_level, 30);
         assert.equal(now.body.expires_at, null);
