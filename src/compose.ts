@@ -31,6 +31,10 @@ import { buildHelmServices, type HelmServices } from './services/helm/index.js';
 import { SessionsService } from './services/sessions.service.js';
 import { PackagesService } from './services/packages.service.js';
 import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
+import { PackageDeletionRepository } from './storage/db/repositories/package-deletion.repository.js';
+import { PackageDocumentsRepository } from './storage/db/repositories/package-documents.repository.js';
+import { HelmRepository } from './storage/db/repositories/helm.repository.js';
+import { GcService } from './services/gc.service.js';
 import { SessionsRepository } from './storage/db/repositories/sessions.repository.js';
 
 export interface Services {
@@ -47,6 +51,7 @@ export interface Services {
   helm: HelmServices;
   sessions: SessionsService;
   packages: PackagesService;
+  gc: GcService;
 }
 
 export interface Deps {
@@ -79,6 +84,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const usersService = new UsersService({ db, users, namespaces, members, clock });
   const tokensService = new TokensService({ db, tokens, users, identity, clock });
   const settings = new SettingsService(db, settingsRepo);
+  const deletion = new PackageDeletionRepository();
   return {
     identity,
     access,
@@ -89,10 +95,21 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     tokens: tokensService,
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
-    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config }),
+    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService }),
     helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock }),
-    packages: new PackagesService({ db, listing: new PackageListingRepository(), namespaces, access, blobs: storage.blobs }),
+    packages: new PackagesService({
+      db,
+      listing: new PackageListingRepository(),
+      deletion,
+      documents: new PackageDocumentsRepository(),
+      helm: new HelmRepository(),
+      namespaces,
+      access,
+      blobs: storage.blobs,
+      clock,
+    }),
+    gc: new GcService(db, storage.blobs, deletion, clock),
   };
 }
 

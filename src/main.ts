@@ -38,9 +38,25 @@ export async function serve(config: Config, out: NodeJS.WritableStream = process
   const address = await app.listen({ host: config.host, port: config.port });
   app.log.info({ address, database: deps.database.dialect, dataDir: config.dataDir, externalUrl: config.externalUrl }, 'Wharf is listening');
 
+  const gcTimer = config.gcIntervalSeconds > 0 ? setInterval(() => void runGc(), config.gcIntervalSeconds * 1000) : undefined;
+  gcTimer?.unref();
+  let gcRunning = false;
+  async function runGc(): Promise<void> {
+    if (gcRunning) return;
+    gcRunning = true;
+    try {
+      app.log.info({ gc: await deps.services.gc.run() }, 'garbage collection done');
+    } catch (err) {
+      app.log.error({ err }, 'garbage collection failed');
+    } finally {
+      gcRunning = false;
+    }
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      if (gcTimer) clearInterval(gcTimer);
       await app.close();
       await deps.database.close();
     })();

@@ -69,6 +69,19 @@ program
     }
   });
 
+program
+  .command('gc')
+  .description('remove deleted packages for good and every stored blob no package file references any more')
+  .option('--grace <seconds>', 'spare blobs younger than this (uploads still in flight)', '3600')
+  .option('--dry-run', 'report what would be removed, remove nothing', false)
+  .action(async (o: { grace: string; dryRun: boolean }) => {
+    if (!/^\d+$/.test(o.grace)) throw new Error('--grace must be a number of seconds');
+    await withDeps(async (deps) => {
+      const r = await deps.services.gc.run({ graceMs: Number(o.grace) * 1000, dryRun: o.dryRun });
+      print({ ...r, dryRun: o.dryRun });
+    });
+  });
+
 const user = program.command('user').description('manage users');
 user
   .command('create')

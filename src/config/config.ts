@@ -25,6 +25,8 @@ export interface Config {
   /** Trust X-Forwarded-* from a reverse proxy. */
   readonly trustProxy: boolean;
   readonly blobStore: BlobStoreConfig;
+  /** Seconds between automatic garbage collections in `serve`; 0 turns them off (run `wharf gc` instead). */
+  readonly gcIntervalSeconds: number;
 }
 
 export type BlobStoreConfig =
@@ -138,6 +140,11 @@ const seconds = (raw: string): number => {
   return Number(raw);
 };
 
+const interval = (raw: string): number => {
+  if (!/^\d+$/.test(raw.trim())) throw new Invalid(`must be a number of seconds (0 to turn it off), got "${raw}"`);
+  return Number(raw);
+};
+
 const SETTINGS: readonly Setting[] = [
   { env: 'WHARF_HOST', key: 'host', parse: nonEmpty },
   { env: 'WHARF_PORT', key: 'port', parse: port },
@@ -159,6 +166,7 @@ const SETTINGS: readonly Setting[] = [
   { env: 'WHARF_S3_CHECKSUMS', key: 's3Checksums', parse: oneOf(['when_required', 'when_supported']) },
   { env: 'WHARF_S3_DIRECT_DOWNLOAD', key: 's3DirectDownload', parse: bool },
   { env: 'WHARF_S3_DIRECT_DOWNLOAD_EXPIRY', key: 's3DirectDownloadExpiry', parse: seconds },
+  { env: 'WHARF_GC_INTERVAL', key: 'gcInterval', parse: interval },
 ];
 
 /** YAML keys may be written camelCase or snake_case (`data_dir`). */
@@ -196,6 +204,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     s3Checksums: 'when_required',
     s3DirectDownload: false,
     s3DirectDownloadExpiry: 300,
+    gcInterval: 6 * 3600,
   };
 
   const file = options.file ?? env.WHARF_CONFIG;
@@ -279,5 +288,6 @@ export function loadConfig(options: LoadOptions = {}): Config {
     logLevel: values.logLevel as LogLevel,
     trustProxy: values.trustProxy as boolean,
     blobStore,
+    gcIntervalSeconds: values.gcInterval as number,
   });
 }

@@ -11,15 +11,23 @@ import type { BlobStore } from '../storage/blobs/blob-store.js';
 import type { Database, PackageFileRow, PackageRow, ProjectRow } from '../storage/db/schema.js';
 import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
 import type { PackageFilter, PackageListingRepository, PackageListRow } from '../storage/db/repositories/package-listing.repository.js';
-import type { Page, PageOf } from '../storage/db/repositories/types.js';
+import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';
+import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
+import type { PackageDocumentsRepository } from '../storage/db/repositories/package-documents.repository.js';
+import type { HelmRepository } from '../storage/db/repositories/helm.repository.js';
+import { iso, type Clock } from '../domain/clock.js';
 import type { AccessService } from './access.service.js';
 
 export interface PackagesServiceDeps {
   db: Kysely<Database>;
   listing: PackageListingRepository;
+  deletion: PackageDeletionRepository;
+  documents: PackageDocumentsRepository;
+  helm: HelmRepository;
   namespaces: NamespacesRepository;
   access: AccessService;
   blobs: BlobStore;
+  clock: Clock;
 }
 
 export class PackagesService {
@@ -72,6 +80,45 @@ export class PackagesService {
     // A row without its blob means storage was damaged or restored inconsistently: say so, do not pretend 404.
     if (!stream) throw errors.unavailable(`the stored file ${file.file_name} is missing from the blob store`);
     return { file, stream };
+  }
+
+  /**
+   * Deletes a package (Maintainer, or a deploy token with write scope). In the same transaction its npm packument
+   * revision and every Helm channel that listed it move on, so no reader sees a deleted version afterwards.
+   */
+  async delete(identity: Identity, idOrPath: string, packageId: number): Promise<void> {
+    const { project } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
+    await this.#d.db.transaction().execute(async (trx) => {
+      const pkg = await this.#d.listing.find(trx, project.id, packageId);
+      if (!pkg) throw errors.notFound('Package');
+      const files = await this.#d.deletion.liveFiles(trx, pkg.id);
+      await this.#d.deletion.retirePackage(trx, pkg, iso(this.#d.clock.now()));
+      await this.#invalidate(trx, pkg, files);
+    });
+  }
+
+  /** Deletes one file of a package; a package left without files is deleted with it. */
+  async deleteFile(identity: Identity, idOrPath: string, packageId: number, fileId: number): Promise<void> {
+    const { project } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
+    await this.#d.db.transaction().execute(async (trx) => {
+      const pkg = await this.#d.listing.find(trx, project.id, packageId);
+      if (!pkg) throw errors.notFound('Package');
+      const files = await this.#d.deletion.liveFiles(trx, pkg.id);
+      const file = files.find((f) => f.id === fileId);
+      if (!file) throw errors.notFound('Package file');
+      if (files.length === 1) await this.#d.deletion.retirePackage(trx, pkg, iso(this.#d.clock.now()));
+      else await this.#d.deletion.retireFile(trx, file.id);
+      await this.#invalidate(trx, pkg, [file]);
+    });
+  }
+
+  async #invalidate(trx: Db, pkg: PackageRow, files: readonly PackageFileRow[]): Promise<void> {
+    const now = iso(this.#d.clock.now());
+    if (pkg.package_type === 'npm') {
+      await this.#d.documents.bump(trx, { projectId: pkg.project_id, type: 'npm', name: pkg.name }, now);
+    }
+    const channels = new Set(files.map((f) => f.channel).filter((c): c is string => c !== null));
+    for (const channel of channels) await this.#d.helm.bumpChannel(trx, pkg.project_id, channel, now);
   }
 
   async tagsOf(packageIds: readonly number[]): Promise<Map<number, string[]>> {

@@ -20,7 +20,7 @@ describe('wharf CLI', () => {
   };
 
   it('has --help on every command', () => {
-    for (const cmd of [[], ['serve'], ['migrate'], ['user', 'create'], ['user', 'list'], ['user', 'set-password'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['group', 'create'], ['project', 'create']]) {
+    for (const cmd of [[], ['serve'], ['migrate'], ['user', 'create'], ['user', 'list'], ['user', 'set-password'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['group', 'create'], ['project', 'create'], ['gc']]) {
       const r = runWharf([...cmd, '--help'], env);
       assert.equal(r.status, 0, cmd.join(' '));
       assert.match(r.stdout, /Usage: wharf/);
@@ -61,6 +61,15 @@ describe('wharf CLI', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('collects garbage, with a dry run first', () => {
+    const dry = JSON.parse(ok(['gc', '--dry-run', '--grace', '0'])) as Record<string, unknown>;
+    assert.equal(dry.dryRun, true);
+    assert.equal(typeof dry.blobsDeleted, 'number');
+    const real = JSON.parse(ok(['gc'])) as Record<string, unknown>;
+    assert.equal(real.dryRun, false);
+    assert.equal(runWharf(['gc', '--grace', 'soon'], env).status, 1);
   });
 
   it('explains what is wrong and exits non-zero', () => {

@@ -20,7 +20,10 @@ export function blobStoreContract(store: () => BlobStore): void {
     const back = await store().get(r.sha256);
     assert.ok(back);
     assert.deepEqual(await readAll(back), data);
-    assert.deepEqual(await store().head(r.sha256), { sha256: r.sha256, size: data.length });
+    const head = await store().head(r.sha256);
+    assert.equal(head?.sha256, r.sha256);
+    assert.equal(head?.size, data.length);
+    assert.ok(head?.modifiedAt instanceof Date && Math.abs(head.modifiedAt.getTime() - Date.now()) < 120_000);
   });
 
   it('keeps large uploads intact (multi-chunk, past in-memory thresholds)', async () => {

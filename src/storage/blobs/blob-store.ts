@@ -9,6 +9,8 @@ export interface BlobInfo {
   /** Lower-case hex SHA-256 of the content. */
   sha256: string;
   size: number;
+  /** When the blob was written, where the store knows it; `gc` spares young blobs of in-flight uploads. */
+  modifiedAt?: Date;
 }
 
 export interface PutResult extends BlobInfo {

@@ -93,7 +93,7 @@ export class FsBlobStore implements BlobStore {
 
   async head(sha256: string): Promise<BlobInfo | undefined> {
     const s = await stat(this.#pathOf(sha256)).catch(() => undefined);
-    return s ? { sha256, size: s.size } : undefined;
+    return s ? { sha256, size: s.size, modifiedAt: s.mtime } : undefined;
   }
 
   async delete(sha256: string): Promise<void> {

@@ -162,7 +162,7 @@ export class S3BlobStore implements BlobStore {
   async head(sha256: string): Promise<BlobInfo | undefined> {
     try {
       const r = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(sha256) }));
-      return { sha256, size: r.ContentLength ?? 0 };
+      return { sha256, size: r.ContentLength ?? 0, ...(r.LastModified ? { modifiedAt: r.LastModified } : {}) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -10,6 +10,7 @@ import { checkTokenScope } from '../../../domain/access/abilities.js';
 import type { Identity } from '../../../domain/access/identity.js';
 import type { PackageFileRow, PackageStatus } from '../../../storage/db/schema.js';
 import type { PackageFilter, PackageListRow } from '../../../storage/db/repositories/package-listing.repository.js';
+import { errors } from '../../../domain/errors.js';
 import { identityOf } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 
@@ -52,6 +53,8 @@ export const packageRoutes =
     const { services, config } = deps;
     const caller = async (request: FastifyRequest): Promise<Identity> => {
       const identity = await identityOf(request, services.identity, 'standard');
+      // GitLab's `authenticate_non_get!`: an anonymous write is a 401 whatever the project's visibility.
+      if (identity.kind === 'anonymous' && request.method !== 'GET' && request.method !== 'HEAD') throw errors.unauthorized();
       checkTokenScope(identity, request.method);
       return identity;
     };
@@ -108,6 +111,16 @@ export const packageRoutes =
       const { project, pkg } = await services.packages.get(await caller(request), request.params.id, request.params.package_id);
       const tags = await services.packages.tagsOf([pkg.id]);
       return presentPackage({ ...pkg, project_path: project.full_path }, tags.get(pkg.id) ?? []);
+    });
+
+    app.delete('/projects/:id/packages/:package_id', { schema: { params: PackageParams } }, async (request, reply) => {
+      await services.packages.delete(await caller(request), request.params.id, request.params.package_id);
+      return reply.code(204).send();
+    });
+
+    app.delete('/projects/:id/packages/:package_id/package_files/:package_file_id', { schema: { params: FileParams } }, async (request, reply) => {
+      await services.packages.deleteFile(await caller(request), request.params.id, request.params.package_id, request.params.package_file_id);
+      return reply.code(204).send();
     });
 
     app.get('/projects/:id/packages/:package_id/package_files', { schema: { params: PackageParams, querystring: Type.Object(PageQuery) } }, async (request, reply) => {

@@ -1,0 +1,61 @@
+/**
+ * Garbage collection: removes the rows of deleted packages and every blob no package file references any more.
+ *
+ * Safe with several instances and during uploads: a publish writes its blob before its rows, so a blob younger than
+ * the grace period may belong to a publish still in flight and is left alone; deleting an already deleted blob is a
+ * no-op.
+ */
+import type { Kysely } from 'kysely';
+import type { Clock } from '../domain/clock.js';
+import type { BlobStore } from '../storage/blobs/blob-store.js';
+import type { Database } from '../storage/db/schema.js';
+import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
+
+export interface GcResult {
+  packagesPurged: number;
+  filesPurged: number;
+  blobsDeleted: number;
+  bytesFreed: number;
+  blobsKept: number;
+  tempFilesRemoved: number;
+}
+
+export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+
+export class GcService {
+  readonly #db: Kysely<Database>;
+  readonly #blobs: BlobStore;
+  readonly #deletion: PackageDeletionRepository;
+  readonly #clock: Clock;
+  constructor(db: Kysely<Database>, blobs: BlobStore, deletion: PackageDeletionRepository, clock: Clock) {
+    this.#db = db;
+    this.#blobs = blobs;
+    this.#deletion = deletion;
+    this.#clock = clock;
+  }
+
+  async run(options: { graceMs?: number; dryRun?: boolean } = {}): Promise<GcResult> {
+    const grace = options.graceMs ?? DEFAULT_GC_GRACE_MS;
+    const now = this.#clock.now().getTime();
+    const purged = options.dryRun ? { packages: 0, files: 0 } : await this.#db.transaction().execute((trx) => this.#deletion.purgeRetired(trx));
+    const result: GcResult = { packagesPurged: purged.packages, filesPurged: purged.files, blobsDeleted: 0, bytesFreed: 0, blobsKept: 0, tempFilesRemoved: 0 };
+    for await (const digest of this.#blobs.list()) {
+      if (await this.#deletion.blobReferenced(this.#db, digest)) {
+        result.blobsKept++;
+        continue;
+      }
+      const info = await this.#blobs.head(digest);
+      if (!info) continue;
+      if (info.modifiedAt && now - info.modifiedAt.getTime() < grace) {
+        result.blobsKept++;
+        continue;
+      }
+      if (!options.dryRun) await this.#blobs.delete(digest);
+      result.blobsDeleted++;
+      result.bytesFreed += info.size;
+    }
+    const fs = this.#blobs as { removeStaleTemp?: (olderThanMs: number, now?: number) => Promise<number> };
+    if (!options.dryRun && fs.removeStaleTemp) result.tempFilesRemoved = await fs.removeStaleTemp(grace, now);
+    return result;
+  }
+}
