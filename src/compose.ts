@@ -35,6 +35,8 @@ import { PackageDeletionRepository } from './storage/db/repositories/package-del
 import { PackageDocumentsRepository } from './storage/db/repositories/package-documents.repository.js';
 import { HelmRepository } from './storage/db/repositories/helm.repository.js';
 import { GcService } from './services/gc.service.js';
+import { PackagePagesService } from './services/package-pages.service.js';
+import { PackagePagesRepository } from './storage/db/repositories/package-pages.repository.js';
 import { SessionsRepository } from './storage/db/repositories/sessions.repository.js';
 
 export interface Services {
@@ -52,6 +54,7 @@ export interface Services {
   sessions: SessionsService;
   packages: PackagesService;
   gc: GcService;
+  packagePages: PackagePagesService;
 }
 
 export interface Deps {
@@ -110,6 +113,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       clock,
     }),
     gc: new GcService(db, storage.blobs, deletion, clock),
+    packagePages: new PackagePagesService(db, new PackagePagesRepository(), access, clock),
   };
 }
 

@@ -30,7 +30,7 @@ export function layout(title: string, ctx: PageContext, body: SafeHtml, flash?: 
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
   <a class="brand" href="/">⚓ Wharf</a>
-  <nav aria-label="Main">${nav('/', 'Home')}${ctx.user ? nav('/-/user_settings/personal_access_tokens', 'Access tokens') : ''}</nav>
+  <nav aria-label="Main">${nav('/', 'Home')}${nav('/explore', 'Explore')}${ctx.user ? nav('/-/user_settings/personal_access_tokens', 'Access tokens') : ''}</nav>
   <div class="account">${
     ctx.user
       ? html`<span class="who">${ctx.user.username}</span>

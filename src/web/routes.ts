@@ -14,8 +14,10 @@ import { html } from './html.js';
 import type { Flash, PageContext } from './layout.js';
 import { SESSION_LIFETIME_MS } from '../services/sessions.service.js';
 import { csrfFailure, csrfValid, secureCookies, sendPage, SESSION_COOKIE, webIdentity, webState } from './web-context.js';
+import { packagePageRoutes } from './package-routes.js';
 
 const STYLE = readFileSync(new URL('./style.css', import.meta.url));
+const COPY_JS = readFileSync(new URL('./copy.js', import.meta.url));
 const STYLE_ETAG = `"${createHash('sha256').update(STYLE).digest('base64url').slice(0, 16)}"`;
 const TOKENS_PATH = '/-/user_settings/personal_access_tokens';
 
@@ -38,6 +40,12 @@ export const webRoutes =
       if (request.headers['if-none-match'] === STYLE_ETAG) return reply.code(304).send();
       return reply.type('text/css; charset=utf-8').send(STYLE);
     });
+
+    app.get('/-/assets/copy.js', async (_request, reply) =>
+      reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(COPY_JS),
+    );
+
+    await app.register(packagePageRoutes(deps));
 
     app.get('/', async (request, reply) => {
       const state = await webState(deps, request, reply);

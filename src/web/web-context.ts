@@ -56,7 +56,7 @@ export function sendPage(reply: FastifyReply, status: number, title: string, ctx
     .code(status)
     .type('text/html; charset=utf-8')
     .header('cache-control', 'no-store')
-    .header('content-security-policy', "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header('content-security-policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     .header('referrer-policy', 'same-origin')
     .send(layout(title, ctx, body, flash).value);
 }

@@ -1,0 +1,115 @@
+/** The read model behind the UI's package pages, with the same access rules as the package APIs. */
+import type { Kysely } from 'kysely';
+import { can, type ProjectAccessContext } from '../domain/access/abilities.js';
+import { isAccessLevel, type Identity } from '../domain/access/identity.js';
+import { iso, type Clock } from '../domain/clock.js';
+import { errors } from '../domain/errors.js';
+import type { Database, PackageRow, PackageType, ProjectRow } from '../storage/db/schema.js';
+import { parseTraversal } from '../storage/db/repositories/namespaces.repository.js';
+import {
+  projectAccessRows,
+  unexpiredMemberships,
+  type PackagePagesRepository,
+  type PackageSummary,
+  type VersionWithFiles,
+} from '../storage/db/repositories/package-pages.repository.js';
+import type { Page, PageOf } from '../storage/db/repositories/types.js';
+import type { AccessService } from './access.service.js';
+
+export interface PackageDetails {
+  project: ProjectRow;
+  pkg: PackageRow;
+  versions: VersionWithFiles[];
+  tags: { tag: string; version: string }[];
+  /** npm: the version's stored package.json and README. */
+  npm?: { manifest: Record<string, unknown>; readme: string | null };
+  /** Helm: the chart's Chart.yaml as stored, and the channels it is in. */
+  chart?: { metadata: Record<string, unknown>; channels: string[] };
+  canDestroy: boolean;
+}
+
+export class PackagePagesService {
+  readonly #db: Kysely<Database>;
+  readonly #repo: PackagePagesRepository;
+  readonly #access: AccessService;
+  readonly #clock: Clock;
+  constructor(db: Kysely<Database>, repo: PackagePagesRepository, access: AccessService, clock: Clock) {
+    this.#db = db;
+    this.#repo = repo;
+    this.#access = access;
+    this.#clock = clock;
+  }
+
+  /** Ids (and paths) of every project whose packages the caller may read. */
+  async readableProjects(identity: Identity, within?: readonly number[]): Promise<Map<number, string>> {
+    const rows = await projectAccessRows(this.#db);
+    const memberships = identity.kind === 'user' ? await unexpiredMemberships(this.#db, identity.userId, iso(this.#clock.now())) : [];
+    const out = new Map<number, string>();
+    for (const p of rows) {
+      const namespaceIds = parseTraversal(p.traversal_ids);
+      if (within && !namespaceIds.some((id) => within.includes(id))) continue;
+      let level = 0;
+      for (const m of memberships) {
+        const applies = m.source_type === 'project' ? m.source_id === p.id : namespaceIds.includes(m.source_id);
+        if (applies && m.access_level > level) level = m.access_level;
+      }
+      const ctx: ProjectAccessContext = {
+        projectId: p.id,
+        visibility: p.visibility,
+        registryAccessLevel: p.package_registry_access_level,
+        namespaceIds,
+        memberLevel: isAccessLevel(level) ? level : null,
+      };
+      if (can(identity, 'read_package', ctx)) out.set(p.id, p.full_path);
+    }
+    return out;
+  }
+
+  async explore(identity: Identity, filter: { q?: string | undefined; type?: PackageType | undefined }, page: Page): Promise<PageOf<PackageSummary>> {
+    const readable = await this.readableProjects(identity);
+    return this.#repo.summaries(this.#db, [...readable.keys()], filter, page);
+  }
+
+  /** A project's or a group tree's packages; 404 when the caller may not read them. */
+  async ofPath(identity: Identity, fullPath: string, filter: { q?: string | undefined; type?: PackageType | undefined }, page: Page) {
+    const project = await this.#access.findProject(fullPath);
+    if (project) {
+      const readable = await this.readableProjects(identity);
+      if (!readable.has(project.id)) throw errors.notFound('Project');
+      return { kind: 'project' as const, title: project.full_path, result: await this.#repo.summaries(this.#db, [project.id], filter, page) };
+    }
+    const group = await this.#access.findGroup(fullPath).catch(() => undefined);
+    if (!group) throw errors.notFound();
+    const { group: visible } = await this.#access.readableGroup(identity, String(group.id));
+    const readable = await this.readableProjects(identity, [visible.id]);
+    return { kind: 'group' as const, title: visible.full_path, result: await this.#repo.summaries(this.#db, [...readable.keys()], filter, page) };
+  }
+
+  async details(identity: Identity, projectPath: string, packageId: number): Promise<PackageDetails> {
+    const project = await this.#access.findProject(projectPath);
+    const ctx = project ? await this.#access.projectContext(identity, project) : undefined;
+    // Invisible and missing look the same: 404, never 401 or 403, so a page does not reveal what exists.
+    if (!project || !ctx || !can(identity, 'read_package', ctx)) throw errors.notFound('Package');
+    const pkg = await this.#repo.find(this.#db, project.id, packageId);
+    if (!pkg) throw errors.notFound('Package');
+    const versions = await this.#repo.versions(this.#db, project.id, pkg.package_type, pkg.name);
+    const versionOf = new Map(versions.map((v) => [v.id, v.version]));
+    const tags = (await this.#repo.tags(this.#db, project.id, pkg.name))
+      .filter((t) => versionOf.has(t.package_id))
+      .map((t) => ({ tag: t.tag, version: versionOf.get(t.package_id)! }));
+    const details: PackageDetails = { project, pkg, versions, tags, canDestroy: can(identity, 'destroy_package', ctx) };
+    if (pkg.package_type === 'npm') {
+      const meta = await this.#repo.npmMetadata(this.#db, pkg.id);
+      if (meta) details.npm = { manifest: JSON.parse(meta.package_json) as Record<string, unknown>, readme: meta.readme };
+    } else {
+      const files = versions.find((v) => v.id === pkg.id)?.files ?? [];
+      const chartFile = files.find((f) => f.file_name.endsWith('.tgz'));
+      const metadata = chartFile ? await this.#repo.chartMetadata(this.#db, chartFile.id) : undefined;
+      details.chart = {
+        metadata: metadata ? (JSON.parse(metadata) as Record<string, unknown>) : {},
+        channels: [...new Set(files.map((f) => f.channel).filter((c): c is string => c !== null))].sort(),
+      };
+    }
+    return details;
+  }
+}

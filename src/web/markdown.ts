@@ -1,0 +1,20 @@
+/**
+ * READMEs rendered safely: markdown-it with raw HTML disabled (tags in a README show as text), its link
+ * validation (no `javascript:`/`vbscript:`/`data:` URLs) and every link marked `rel="nofollow noopener"`.
+ */
+import MarkdownIt from 'markdown-it';
+import { trusted, type SafeHtml } from './html.js';
+
+const md = new MarkdownIt({ html: false, linkify: true, typographer: false });
+const defaultLinkOpen = md.renderer.rules.link_open ?? ((tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options));
+md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
+  tokens[idx]!.attrSet('rel', 'nofollow noopener noreferrer');
+  return defaultLinkOpen(tokens, idx, options, env, self);
+};
+
+/** READMEs beyond this size are cut: a registry page is not the place for a book. */
+const MAX_README = 512 * 1024;
+
+export function renderMarkdown(source: string): SafeHtml {
+  return trusted(md.render(source.length > MAX_README ? `${source.slice(0, MAX_README)}\n\n…` : source));
+}
