@@ -123,5 +123,16 @@ describe('Chart.yaml', () => {
     }
   });
 
+  it('refuses structure no real Chart.yaml has before parsing it (the parser would hold the event loop for seconds)', () => {
+    const started = Date.now();
+    refused(`${BASE}keywords:\n${'- kw\n'.repeat(200_000)}`, /more than 2000 keys and list items/);
+    refused(`${BASE}keywords: [${'a,'.repeat(100_000)}a]\n`, /more than 2000 keys and list items/);
+    refused(`${BASE}annotations: ${'['.repeat(400_000)}${']'.repeat(400_000)}\n`, /nested more than 32 deep/);
+    assert.ok(Date.now() - started < 2000, `refusals took ${Date.now() - started} ms`);
+    // Prose with commas, brackets and quotes inside quoted scalars is not structure.
+    assert.equal(parse(`${BASE}description: "${'a, [b], {c}, '.repeat(5000)}"\n`).name, 'demo');
+    assert.equal(parse(`${BASE}description: it's a "sprocket\n`).description, `it's a "sprocket`);
+  });
+
   it('refuses a Chart.yaml over 1 MB', () => refused(`${BASE}description: "${'x'.repeat(1024 * 1024)}"\n`, /^Chart.yaml too big$/));
 });

@@ -113,7 +113,8 @@ const ALIAS = /^[a-zA-Z0-9_-]+$/;
  */
 export const SAFE_YAML_OPTIONS: YAML.ParseOptions & YAML.DocumentOptions & YAML.SchemaOptions = {
   version: '1.1',
-  uniqueKeys: true,
+  // The library's own check compares every key with every other (quadratic); `parseSafeYaml` checks in linear time.
+  uniqueKeys: false,
   prettyErrors: false,
   customTags: (tags: YAML.Tags) => tags.filter((t) => typeof t === 'string' ? t !== 'timestamp' : t.tag !== 'tag:yaml.org,2002:timestamp'),
 };
@@ -122,10 +123,48 @@ const parseError = (detail: string) => errors.helmBadRequest(`Error while parsin
 const invalid = (detail: string) => errors.helmBadRequest(`Chart.yaml is invalid: ${detail}`);
 
 /**
- * Parses YAML text into plain JSON values with the safe options: no aliases, no custom tags, one document. The
- * `what` names the file in messages. Throws `helmBadRequest`.
+ * The YAML parser spends tens of microseconds per node and recurses per nesting level, so a 1 MB document of tiny
+ * nodes (`- a` × 200,000) or of deep nesting (`[[[[…`) would hold the event loop for seconds. Real `Chart.yaml`
+ * files have a few hundred nodes; these bounds are far above that and keep a hostile one under a few hundred ms.
+ */
+export const MAX_YAML_NODES = 2_000;
+export const MAX_YAML_FLOW_DEPTH = 32;
+
+/** A linear pre-scan: counts the indicators that start nodes and the depth of flow collections outside quotes. */
+function yamlBudgetProblem(text: string): string | undefined {
+  let nodes = 0;
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    // A quote opens a quoted scalar only where a scalar can start; `it's` or `sprocket"` are plain text.
+    if ((c === '"' || c === "'") && /[\s[{,:]/.test(text[i - 1] ?? ' ')) {
+      quote = c;
+    } else if (c === '[' || c === '{') {
+      nodes++;
+      if (++depth > MAX_YAML_FLOW_DEPTH) return `collections are nested more than ${MAX_YAML_FLOW_DEPTH} deep`;
+    } else if (c === ']' || c === '}') {
+      depth = Math.max(0, depth - 1);
+    } else if (c === ',' || ((c === ':' || c === '-' || c === '?') && /[ \t\r\n]/.test(text[i + 1] ?? ' '))) {
+      nodes++;
+    }
+    if (nodes > MAX_YAML_NODES) return `it has more than ${MAX_YAML_NODES} keys and list items`;
+  }
+  return undefined;
+}
+
+/**
+ * Parses YAML text into plain JSON values with the safe options: bounded size of structure, no aliases, no custom
+ * tags, no duplicate keys, one document. Failures go through `fail`.
  */
 export function parseSafeYaml(text: string, fail: (detail: string) => Error): unknown {
+  const tooBig = yamlBudgetProblem(text);
+  if (tooBig) throw fail(tooBig);
   let doc: YAML.Document.Parsed;
   try {
     doc = YAML.parseDocument(text, SAFE_YAML_OPTIONS);
@@ -135,14 +174,26 @@ export function parseSafeYaml(text: string, fail: (detail: string) => Error): un
   }
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw fail(problem.message.split('\n')[0] ?? problem.message);
-  let alias = false;
+  let refusal: string | undefined;
   YAML.visit(doc, {
     Alias() {
-      alias = true;
+      refusal = 'YAML aliases are not allowed';
       return YAML.visit.BREAK;
     },
+    Map(_key, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        const key = YAML.isScalar(pair.key) ? String(pair.key.value) : JSON.stringify(pair.key);
+        if (seen.has(key)) {
+          refusal = `Map keys must be unique (${key} appears twice)`;
+          return YAML.visit.BREAK;
+        }
+        seen.add(key);
+      }
+      return undefined;
+    },
   });
-  if (alias) throw fail('YAML aliases are not allowed');
+  if (refusal) throw fail(refusal);
   try {
     // Aliases were refused above (GitLab's `YAML.safe_load` refuses them too); this is the second fence.
     return doc.toJS({ maxAliasCount: 0 });

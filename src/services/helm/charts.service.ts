@@ -22,6 +22,8 @@ export interface HelmChartsDeps {
   access: AccessService;
   blobs: BlobStore;
   clock: Clock;
+  /** Set when downloads are answered with a pre-signed URL of the object store (GitLab's `302`), for this long. */
+  directDownloadSeconds?: number | undefined;
 }
 
 export interface HelmDownload {
@@ -29,7 +31,8 @@ export interface HelmDownload {
   kind: 'chart' | 'provenance';
   size: number;
   sha256: string;
-  body: Readable;
+  /** The bytes, or where to fetch them (helm follows redirects; the URL is pre-signed, so it needs no credentials). */
+  body: { stream: Readable } | { redirect: string };
 }
 
 export class HelmChartsService {
@@ -47,10 +50,16 @@ export class HelmChartsService {
     const archiveName = kind === 'provenance' ? fileName.slice(0, -'.prov'.length) : fileName;
     const file = await this.#d.helm.findLiveFile(this.#d.db, project.id, channel, fileName, splitChartFileName(archiveName));
     if (!file) throw errors.helmNotFound(kind === 'chart' ? 'Chart' : 'Provenance file');
-    const body = await this.#d.blobs.get(file.blob_key, signal);
+    const found = { fileName: file.file_name, kind, size: Number(file.size), sha256: file.sha256 } as const;
+    const { blobs, directDownloadSeconds } = this.#d;
+    if (directDownloadSeconds !== undefined && blobs.downloadUrl) {
+      const url = await blobs.downloadUrl(file.blob_key, { expiresInSeconds: directDownloadSeconds, fileName: file.file_name });
+      return { ...found, body: { redirect: url } };
+    }
+    const stream = await blobs.get(file.blob_key, signal);
     // A row without its blob is damage to the store, not a missing chart: a logged 500, not a quiet 404.
-    if (!body) throw new Error(`blob ${file.blob_key} of package file ${file.id} is missing from the blob store`);
-    return { fileName: file.file_name, kind, size: Number(file.size), sha256: file.sha256, body };
+    if (!stream) throw new Error(`blob ${file.blob_key} of package file ${file.id} is missing from the blob store`);
+    return { ...found, body: { stream } };
   }
 
   /**

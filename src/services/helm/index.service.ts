@@ -14,7 +14,7 @@ import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
 import { helmContextPath, renderIndexYaml } from '../../domain/helm/index-yaml.js';
-import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
+import type { ChannelState, HelmRepository } from '../../storage/db/repositories/helm.repository.js';
 import type { Database } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
@@ -61,6 +61,8 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 export class HelmIndexService {
   readonly #d: HelmIndexDeps;
   readonly #cache = new Map<string, Cached>();
+  /** Builds in progress, so that readers arriving together after a change share one build instead of each doing it. */
+  readonly #building = new Map<string, Promise<Cached>>();
   readonly #cacheLimit: number;
   #cachedBytes = 0;
 
@@ -96,9 +98,23 @@ export class HelmIndexService {
       this.#cache.set(key, hit);
       return hit;
     }
+    const flight = `${key}\u0000${state.revision}\u0000${builtFor}`;
+    let pending = this.#building.get(flight);
+    if (!pending) {
+      pending = this.#load(projectId, channel, state, builtFor, limit, contextPath).then((entry) => this.#remember(key, entry));
+      this.#building.set(flight, pending);
+      const forget = () => this.#building.delete(flight);
+      pending.then(forget, forget);
+    }
+    return pending;
+  }
+
+  /** The stored document if some instance already built this revision, else a fresh build, stored for the others. */
+  async #load(projectId: number, channel: string, state: ChannelState, builtFor: string, limit: number | null, contextPath: string): Promise<Cached> {
+    const { db, helm } = this.#d;
     if (state.built_revision === state.revision && state.built_for === builtFor && state.etag) {
       const stored = await helm.channelDocument(db, projectId, channel, state.revision, builtFor);
-      if (stored !== undefined) return this.#remember(key, { revision: state.revision, builtFor, body: Buffer.from(stored), etag: state.etag });
+      if (stored !== undefined) return { revision: state.revision, builtFor, body: Buffer.from(stored), etag: state.etag };
     }
     const rows = await helm.indexCharts(db, projectId, channel, limit);
     const text = renderIndexYaml({
@@ -110,11 +126,13 @@ export class HelmIndexService {
     const etag = etagOf(body);
     // If the channel changed meanwhile this stores nothing; what we built is still a consistent answer to this read.
     await helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, text, etag);
-    return this.#remember(key, { revision: state.revision, builtFor, body, etag });
+    return { revision: state.revision, builtFor, body, etag };
   }
 
   #remember(key: string, entry: Cached): Cached {
     const old = this.#cache.get(key);
+    // A slow build of an older revision must not push out a newer one.
+    if (old && old.revision > entry.revision) return entry;
     if (old) {
       this.#cache.delete(key);
       this.#cachedBytes -= old.body.length;

@@ -1,5 +1,6 @@
 /** The Helm chart repository's services, built together because they share one repository and one cache. */
 import type { Kysely } from 'kysely';
+import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
@@ -22,16 +23,18 @@ export interface HelmServicesDeps {
   settings: SettingsService;
   blobs: BlobStore;
   clock: Clock;
-  /** The instance's public URL; its path, if any, prefixes `serverInfo.contextPath`. */
-  externalUrl: string;
+  /** `externalUrl` (its path prefixes `serverInfo.contextPath`) and the blob store's direct-download settings. */
+  config: Config;
 }
 
 export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
   const helm = new HelmRepository();
-  const { db, access, settings, blobs, clock, externalUrl } = deps;
+  const { db, access, settings, blobs, clock, config } = deps;
+  const store = config.blobStore;
+  const directDownloadSeconds = store.kind === 's3' && store.directDownload ? store.directDownloadExpirySeconds : undefined;
   return {
-    index: new HelmIndexService({ db, helm, access, settings, clock, externalUrl }),
+    index: new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl }),
     upload: new HelmUploadService({ db, helm, access, settings, blobs, clock }),
-    charts: new HelmChartsService({ db, helm, access, blobs, clock }),
+    charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds }),
   };
 }

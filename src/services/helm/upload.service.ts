@@ -9,6 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import { chartArchiveReader, DEFAULT_CHART_LIMITS } from '../../archive/helm-chart.js';
 import type { Identity } from '../../domain/access/identity.js';
@@ -181,17 +182,14 @@ export class HelmUploadService {
       // No point storing the rest of an archive that is already refused.
       tee.destroy(err instanceof Error ? err : new Error(String(err)));
     });
-    stream.on('error', (err) => tee.destroy(err));
-    // The blob store attaches its own listeners only after an await; until then a refusal must not go unheard.
-    // Either way the failure surfaces through `put` rejecting and `refusal`.
+    // The blob store attaches its listeners only after an await; until then a failure must not go unheard. It
+    // surfaces anyway: `pipeline` carries a failed part into the tee, and `put` rejects on a failed tee.
     tee.on('error', () => undefined);
+    pipeline(stream, tee).catch(() => undefined);
     let blob: PutResult;
     try {
-      blob = await this.#d.blobs.put(stream.pipe(tee), { maxBytes });
+      blob = await this.#d.blobs.put(tee, { maxBytes });
     } catch (err) {
-      // Let the multipart parser see the end of this part even though nobody stores it.
-      stream.unpipe(tee);
-      stream.resume();
       if (err instanceof BlobTooLargeError) throw errors.helmBadRequest('File is too large');
       throw refusal ?? err;
     }

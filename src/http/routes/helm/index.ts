@@ -73,13 +73,14 @@ export const helmRoutes =
         // GitLab's route adds `.tgz` itself; Wharf also serves the provenance file next to the chart.
         if (!file.endsWith('.tgz') && !file.endsWith('.tgz.prov')) throw errors.routeNotFound();
         const download = await services.helm.charts.download(await caller(request), id, channel, file);
+        if ('redirect' in download.body) return reply.redirect(download.body.redirect, 302);
         reply
           .header('content-length', download.size)
           .header('content-disposition', `attachment; filename="${download.fileName}"`)
           .header('etag', `"${download.sha256}"`)
           .type(download.kind === 'chart' ? 'application/octet-stream' : 'application/pgp-signature');
         // For HEAD, Fastify drains the stream and keeps the Content-Length set above.
-        return reply.send(download.body);
+        return reply.send(download.body.stream);
       },
     );
 

@@ -3,7 +3,7 @@
  * (what `helm cm-push` and `curl --form chart=@x.tgz` send), or a raw body taken as one part (ChartMuseum's
  * `curl --data-binary @x.tgz` and `POST /api/prov`). Parts stream; nothing is buffered here.
  */
-import { PassThrough, Readable } from 'node:stream';
+import { finished, PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { errors, isAppError } from '../../../domain/errors.js';
@@ -37,16 +37,24 @@ function uploadError(err: unknown): Error {
 /**
  * The part's bytes through a pass-through that turns transport errors into 400s and a part cut at the size limit
  * into "File is too large", so the service never mistakes a truncated archive for a complete one.
+ *
+ * Busboy may have failed the part before the service gets to it (a truncated body is parsed in one go), so the
+ * outcome is taken from `finished`, which also reports a stream that errored earlier, and the pass-through keeps a
+ * listener of its own: whoever reads it later learns of the failure from its errored state.
  */
 function guarded(source: Readable & { truncated?: boolean }): Readable {
   const out = new PassThrough();
-  source.on('error', (err) => out.destroy(uploadError(err)));
+  out.on('error', () => undefined);
+  finished(source, { writable: false }, (err) => {
+    if (err) out.destroy(uploadError(err));
+  });
+  // Registered before `pipe`, so it runs before the pass-through is ended.
   source.on('end', () => {
     if (source.truncated) out.destroy(TOO_LARGE());
   });
   out.on('close', () => {
     // The consumer gave up (a refused upload): keep the multipart parser moving past this part.
-    if (!source.readableEnded) source.resume();
+    if (!source.readableEnded && !source.destroyed) source.resume();
   });
   source.pipe(out);
   return out;

@@ -12,8 +12,10 @@ export class PackageDeletionRepository {
   }
 
   async retirePackage(db: Db, pkg: PackageRow, now: string): Promise<void> {
-    await db.updateTable('package_files').set({ status: 'pending_destruction' }).where('package_id', '=', pkg.id).execute();
+    // Lock order matters on PostgreSQL: the package row first, then its files, as uploads do; the opposite order
+    // could deadlock with a concurrent upload of the same package.
     await db.updateTable('packages').set({ status: 'pending_destruction', updated_at: now }).where('id', '=', pkg.id).execute();
+    await db.updateTable('package_files').set({ status: 'pending_destruction' }).where('package_id', '=', pkg.id).execute();
     // Dist-tags pointing at a deleted version disappear with it, as in GitLab.
     await db.deleteFrom('package_tags').where('package_id', '=', pkg.id).execute();
   }
