@@ -12,6 +12,16 @@ md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
   return defaultLinkOpen(tokens, idx, options, env, self);
 };
 
+// A README's headings sit under the page's "README" heading (h2): shift them two levels, so the page keeps one h1
+// and a heading outline screen readers can follow.
+for (const rule of ['heading_open', 'heading_close'] as const) {
+  md.renderer.rules[rule] = (tokens, idx, options, _env, self) => {
+    const token = tokens[idx]!;
+    token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + 2)}`;
+    return self.renderToken(tokens, idx, options);
+  };
+}
+
 /** READMEs beyond this size are cut: a registry page is not the place for a book. */
 const MAX_README = 512 * 1024;
 

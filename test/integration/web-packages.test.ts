@@ -63,7 +63,7 @@ for (const dialect of DIALECTS) {
       const id = list.body[0].id;
       const r = await page(`/pubgrp/public-lib/-/packages/${id}`);
       assert.equal(r.statusCode, 200);
-      assert.match(r.body, /<h1>Alpha<\/h1>/);
+      assert.match(r.body, /<h3>Alpha<\/h3>/, "README headings nest under the page");
       assert.match(r.body, /<strong>well<\/strong>/);
       assert.doesNotMatch(r.body, /<script>alert/);
       assert.match(r.body, /&lt;script&gt;alert/);
