@@ -4,13 +4,15 @@
  */
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { compose, type Deps } from '../compose.js';
+import { compose, openBlobStore, type Deps } from '../compose.js';
 import { isAppError } from '../domain/errors.js';
 import type { UserIdentity } from '../domain/access/identity.js';
 import { closeOnSignals, rootTokenBanner, serve } from '../main.js';
 import { migrateToLatest } from '../storage/db/migrate.js';
 import { openDatabase } from '../storage/db/database.js';
 import { VERSION } from '../version.js';
+import { TransferService } from '../services/transfer.service.js';
+import { TransferRepository } from '../storage/db/repositories/transfer.repository.js';
 
 const program = new Command();
 program
@@ -80,6 +82,57 @@ program
       const r = await deps.services.gc.run({ graceMs: Number(o.grace) * 1000, dryRun: o.dryRun });
       print({ ...r, dryRun: o.dryRun });
     });
+  });
+
+program
+  .command('transfer')
+  .description('copy this install (its configured database and blob store) into an empty target database and blob store; run it again to resume')
+  .requiredOption('--to-database <url>', 'target database: postgres://… (or sqlite:<path>)')
+  .addOption(new Option('--to-blob-store <kind>', 'target blob store').choices(['s3', 'fs']).default('s3'))
+  .option('--to-data-dir <dir>', 'target data directory (required with --to-blob-store fs; its blobs/ receives the files)')
+  .option('--to-s3-bucket <bucket>', 'target bucket (required with --to-blob-store s3)')
+  .option('--to-s3-prefix <prefix>', 'target key prefix')
+  .option('--to-s3-endpoint <url>', 'target S3-compatible endpoint (default: AWS S3)')
+  .option('--to-s3-region <region>', 'target region')
+  .option('--to-s3-force-path-style', 'path-style bucket addressing (most self-hosted stores)')
+  .addOption(new Option('--to-s3-checksums <mode>', 'checksums sent to the target store').choices(['when_required', 'when_supported']))
+  .option('--no-sessions', 'do not copy web UI sessions (users sign in again)')
+  .action(async (o: {
+    toDatabase: string; toBlobStore: 's3' | 'fs'; toDataDir?: string; toS3Bucket?: string; toS3Prefix?: string; toS3Endpoint?: string;
+    toS3Region?: string; toS3ForcePathStyle?: boolean; toS3Checksums?: string; sessions: boolean;
+  }) => {
+    const sourceConfig = config();
+    if (o.toBlobStore === 'fs' && !o.toDataDir) throw new Error('--to-blob-store fs needs --to-data-dir');
+    // The target is described with the same settings (and validation) a server on it will use; its S3 credentials
+    // come from WHARF_TO_S3_* variables so that they never show up in the process list.
+    const targetEnv: Record<string, string | undefined> = {
+      WHARF_DATABASE_URL: o.toDatabase,
+      WHARF_DATA_DIR: o.toDataDir ?? sourceConfig.dataDir,
+      WHARF_BLOB_STORE: o.toBlobStore,
+      WHARF_S3_BUCKET: o.toS3Bucket,
+      WHARF_S3_PREFIX: o.toS3Prefix,
+      WHARF_S3_ENDPOINT: o.toS3Endpoint,
+      WHARF_S3_REGION: o.toS3Region,
+      WHARF_S3_FORCE_PATH_STYLE: o.toS3ForcePathStyle ? 'true' : undefined,
+      WHARF_S3_CHECKSUMS: o.toS3Checksums,
+      WHARF_S3_ACCESS_KEY_ID: process.env.WHARF_TO_S3_ACCESS_KEY_ID,
+      WHARF_S3_SECRET_ACCESS_KEY: process.env.WHARF_TO_S3_SECRET_ACCESS_KEY,
+    };
+    const targetConfig = loadConfig({ env: Object.fromEntries(Object.entries(targetEnv).filter(([, v]) => v !== undefined)) });
+    const source = await compose(sourceConfig);
+    const target = openDatabase({ databaseUrl: targetConfig.databaseUrl, dataDir: targetConfig.dataDir });
+    try {
+      await migrateToLatest(target.db, target.dialect);
+      const report = await new TransferService(new TransferRepository(target.dialect), source.clock).run(
+        { db: source.database.db, blobs: source.blobs, location: source.database.location },
+        { db: target.db, blobs: await openBlobStore(targetConfig), location: target.location },
+        { sessions: o.sessions, log: (line) => process.stderr.write(`wharf transfer: ${line}\n`) },
+      );
+      print(report);
+    } finally {
+      await target.close();
+      await source.database.close();
+    }
   });
 
 const user = program.command('user').description('manage users');
