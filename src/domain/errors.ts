@@ -153,6 +153,19 @@ export const errors = {
       error: `${fileName} already exists in channel ${channel}${hint ? `; ${hint}` : ''}`,
     }),
 
+  /**
+   * An npm write whose `-rev` is not the package's current revision (CouchDB's optimistic locking, which
+   * `npm unpublish` relies on): the client re-reads the packument and tries again.
+   */
+  npmConflict: (message: string) => new AppError('conflict', { message: `409 Conflict - ${message}`, error: message }),
+
+  /** An npm request this endpoint exists for but cannot serve (e.g. unpublish through a group endpoint). */
+  npmMethodNotAllowed: (message: string) => new AppError('method_not_allowed', { message: `405 Method Not Allowed - ${message}`, error: message }),
+
+  /** `npm login` with a wrong user name or password: npm prints `error`, so it says what failed. */
+  npmLoginFailed: () =>
+    new AppError('unauthorized', { message: '401 Unauthorized', error: 'Incorrect username or password.' }),
+
   /** A chart or provenance file that is not there: GitLab's `RecordNotFound` body, with `error` for ChartMuseum scripts. */
   helmNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
 } as const;

@@ -29,6 +29,15 @@ export interface AccessServiceDeps {
   clock: Clock;
 }
 
+/** What `projectContexts` needs of a project, as the package queries return it. */
+export interface ProjectFacts {
+  readonly projectId: number;
+  readonly visibility: ProjectAccessContext['visibility'];
+  readonly registryAccessLevel: ProjectAccessContext['registryAccessLevel'];
+  /** The traversal ids of the project's namespace (`1/4/`). */
+  readonly traversalIds: string;
+}
+
 /** GitLab's `^-?\d+$` rule: a numeric `:id` is an id, anything else a full path. */
 const NUMERIC_ID = /^-?\d+$/;
 
@@ -78,6 +87,33 @@ export class AccessService {
         ? await this.#d.members.memberBelow(this.#d.db, identity.userId, group.traversal_ids, iso(this.#d.clock.now()))
         : false;
     return { groupId: group.id, visibility: group.visibility, namespaceIds, memberLevel, memberOfDescendant };
+  }
+
+  /**
+   * Access contexts for many projects at once, from what the caller already loaded (visibility, registry level,
+   * traversal ids): one membership query instead of two per project. The npm group and instance endpoints and
+   * `npm search` decide over every project of a tree this way.
+   */
+  async projectContexts(identity: Identity, projects: readonly ProjectFacts[]): Promise<ProjectAccessContext[]> {
+    const withIds = projects.map((p) => ({ p, namespaceIds: parseTraversal(p.traversalIds) }));
+    const levels = new Map<string, number>();
+    if (identity.kind === 'user' && projects.length > 0) {
+      const namespaceIds = [...new Set(withIds.flatMap((x) => x.namespaceIds))];
+      const projectIds = [...new Set(projects.map((p) => p.projectId))];
+      const rows = await this.#d.members.levels(this.#d.db, identity.userId, namespaceIds, projectIds, iso(this.#d.clock.now()));
+      for (const r of rows) levels.set(`${r.source_type}:${r.source_id}`, r.level);
+    }
+    return withIds.map(({ p, namespaceIds }) => {
+      let best = levels.get(`project:${p.projectId}`) ?? 0;
+      for (const id of namespaceIds) best = Math.max(best, levels.get(`namespace:${id}`) ?? 0);
+      return {
+        projectId: p.projectId,
+        visibility: p.visibility,
+        registryAccessLevel: p.registryAccessLevel,
+        namespaceIds,
+        memberLevel: isAccessLevel(best) ? best : null,
+      };
+    });
   }
 
   async #memberLevel(identity: Identity, namespaceIds: readonly number[], projectId: number | null): Promise<AccessLevel | null> {

@@ -1,7 +1,9 @@
 /**
  * The real `npm` CLI against a real Wharf on loopback: publish a scoped package from a directory, view it,
- * install it into a fresh project and `require()` it, move dist-tags, deprecate and undeprecate — with the
- * `.npmrc` a GitLab user writes (scope registry with trailing slash, nerf-darted `_authToken`).
+ * install it into a fresh project and `require()` it (through the project, the group and the instance endpoint),
+ * move dist-tags, deprecate and undeprecate, whoami, search, `npm login --auth-type=legacy`, and unpublish a
+ * version and then the package — with the `.npmrc` docs/npm.md tells users to write (scope registry with trailing
+ * slash, nerf-darted `_authToken`).
  *
  * The server listens on port 0 first and Wharf is composed afterwards with the port it got, because tarball URLs
  * in packuments are absolute and built from `WHARF_EXTERNAL_URL` (exactly as in production behind a proxy).
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
+import { nerfDart, npmrcFor, type Level } from '../helpers/npm-e2e.js';
 
 interface Run {
   code: number | null;
@@ -29,7 +32,7 @@ const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
   return { ...env, ...extra };
 };
 
-describe('the npm CLI against Wharf (project endpoint)', () => {
+describe('the npm CLI against Wharf (project, group and instance endpoints)', () => {
   let t: TestApp;
   let server: Server;
   let base: string;
@@ -37,19 +40,38 @@ describe('the npm CLI against Wharf (project endpoint)', () => {
   let registry: string;
   let npmrc: string;
   let token: string;
+  let groupId: number;
+  let projectId: number;
   const name = '@acme/widget';
 
-  const npm = (args: string[], cwd: string, timeoutMs = 120_000): Promise<Run> =>
+  const npm = (args: string[], cwd: string, options: { userconfig?: string; input?: string; env?: Record<string, string> } = {}, timeoutMs = 120_000): Promise<Run> =>
     new Promise((resolve, reject) => {
-      const child = spawn('npm', [...args, '--userconfig', npmrc, '--globalconfig', path.join(work, 'global-npmrc'), '--cache', path.join(work, 'cache')], {
+      const userconfig = options.userconfig ?? npmrc;
+      const child = spawn('npm', [...args, '--userconfig', userconfig, '--globalconfig', path.join(work, 'global-npmrc'), '--cache', path.join(work, 'cache')], {
         cwd,
-        env: cleanEnv({ npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', NO_COLOR: '1' }),
-        stdio: ['ignore', 'pipe', 'pipe'],
+        env: cleanEnv({ HOME: work, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', NO_COLOR: '1', ...options.env }),
+        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       });
+      // Prompted answers are written one at a time, each when its prompt appears: npm reads every prompt with a
+      // fresh readline, which would swallow all buffered lines at the first one.
+      const answers = options.input === undefined ? [] : options.input.split('\n').filter((l) => l !== '');
+      const answer = (text: string) => {
+        if (answers.length > 0 && /(Username|Password|username|password): *$/.test(text)) {
+          const next = answers.shift()!;
+          child.stdin!.write(`${next}\n`);
+          if (answers.length === 0) child.stdin!.end();
+        }
+      };
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdout!.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        answer(stdout);
+      });
+      child.stderr!.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        answer(stderr);
+      });
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`npm ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
@@ -59,8 +81,8 @@ describe('the npm CLI against Wharf (project endpoint)', () => {
         resolve({ code, stdout, stderr });
       });
     });
-  const ok = async (args: string[], cwd: string): Promise<string> => {
-    const r = await npm(args, cwd);
+  const ok = async (args: string[], cwd: string, options: { userconfig?: string; input?: string; env?: Record<string, string> } = {}): Promise<string> => {
+    const r = await npm(args, cwd, options);
     assert.equal(r.code, 0, `npm ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
@@ -88,6 +110,8 @@ describe('the npm CLI against Wharf (project endpoint)', () => {
 
     const group = await api('POST', '/groups', { name: 'Acme', path: 'acme', visibility: 'private' });
     const project = await api('POST', '/projects', { name: 'widgets', namespace_id: group.id, visibility: 'private' });
+    groupId = group.id;
+    projectId = project.id;
     const user = await api('POST', '/users', { username: 'maria', name: 'Maria', email: 'maria@example.com', password: 'password123' });
     await api('POST', `/projects/${project.id}/members`, { user_id: user.id, access_level: 40 });
     token = (await api('POST', `/users/${user.id}/personal_access_tokens`, { name: 'npm', scopes: ['api'] })).token;
@@ -177,5 +201,95 @@ describe('the npm CLI against Wharf (project endpoint)', () => {
 
     await ok(['undeprecate', `${name}@1.0.0`], work);
     assert.equal((await ok(['view', `${name}@1.0.0`, 'deprecated'], work)).trim(), '');
+  });
+
+  /** A consumer configured only by its own `.npmrc` (docs/npm.md), with an empty user config. */
+  const installThrough = async (level: Level, registryUrl: string) => {
+    const app = path.join(work, `consumer-${level}`);
+    mkdirSync(app, { recursive: true });
+    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    writeFileSync(path.join(app, '.npmrc'), npmrcFor('acme', registryUrl, token, level, base));
+    const empty = path.join(work, 'empty-npmrc');
+    writeFileSync(empty, '');
+    await ok(['install', `${name}@1.1.0`], app, { userconfig: empty });
+    const required = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(name)})))`], { cwd: app });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`require failed: ${code}`))));
+    });
+    assert.deepEqual(JSON.parse(required), { answer: 42, version: '1.1.0' });
+  };
+
+  it('installs through the group endpoint', async () => installThrough('group', `${base}/api/v4/groups/${groupId}/-/packages/npm/`));
+  it('installs through the instance endpoint', async () => installThrough('instance', `${base}/api/v4/packages/npm/`));
+
+  it('whoami names the token’s user; ping answers', async () => {
+    assert.equal((await ok(['whoami', '--registry', registry], work)).trim(), 'maria');
+    const ping = await npm(['ping', '--registry', registry], work);
+    assert.equal(ping.code, 0, ping.stderr);
+    assert.match(ping.stderr, /PONG/);
+  });
+
+  it('search finds the package (npm search asks the default registry, so it is given)', async () => {
+    const results = JSON.parse(await ok(['search', 'widget', '--json', '--registry', registry], work)) as Array<{ name: string; version: string }>;
+    assert.deepEqual(
+      results.map((r) => r.name),
+      [name],
+    );
+    assert.equal(results[0]!.version, '1.1.0');
+    const text = await ok(['search', 'widget', '--registry', registry], work);
+    assert.match(text, /@acme\/widget/);
+  });
+
+  it('npm login --auth-type=legacy stores a new token that works', async () => {
+    const loginrc = path.join(work, 'login-npmrc');
+    writeFileSync(loginrc, `@acme:registry=${registry}\n`);
+    const out = await npm(['login', '--auth-type=legacy', '--registry', registry, '--scope', '@acme'], work, { userconfig: loginrc, input: 'maria\npassword123\n' });
+    assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+    const rc = readFileSync(loginrc, 'utf8');
+    const m = new RegExp(`^${nerfDart(registry).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:_authToken=(whpat-\\S+)$`, 'm').exec(rc);
+    assert.ok(m, rc);
+    assert.notEqual(m[1], token);
+    assert.equal((await ok(['whoami', '--registry', registry], work, { userconfig: loginrc })).trim(), 'maria');
+    // The default (web) login is answered 404, so npm falls back to the same user name and password prompt.
+    const webrc = path.join(work, 'web-npmrc');
+    writeFileSync(webrc, '');
+    const web = await npm(['login', '--registry', registry], work, { userconfig: webrc, input: 'maria\npassword123\n' });
+    assert.equal(web.code, 0, `${web.stdout}\n${web.stderr}`);
+    assert.match(readFileSync(webrc, 'utf8'), /:_authToken=whpat-/);
+    // A wrong password is refused.
+    const bad = await npm(['login', '--auth-type=legacy', '--registry', registry], work, { userconfig: path.join(work, 'bad-npmrc'), input: 'maria\nwrong-password\n' });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /401|Incorrect username or password/);
+  });
+
+  it('unpublishes one version, then the whole package', async () => {
+    await ok(['unpublish', `${name}@1.0.0`], work);
+    const versions = JSON.parse(await ok(['view', name, 'versions', '--json'], work));
+    assert.deepEqual([versions].flat(), ['1.1.0']);
+    const tarball = await t.call('GET', `/api/v4/projects/${projectId}/packages/npm/${name}/-/${name}-1.0.0.tgz`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(tarball.status, 404, 'the unpublished version is gone');
+
+    await ok(['unpublish', name, '--force'], work);
+    const gone = await npm(['view', name], work);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /E404/);
+  });
+
+  it('publishes from CI: a deploy token in an environment variable, read by the project .npmrc', async () => {
+    const deploy = await api('POST', `/projects/${projectId}/deploy_tokens`, { name: 'ci', scopes: ['write_package_registry'] });
+    const dir = path.join(work, 'ci-widget');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: '@acme/ci-widget', version: '1.0.0', main: 'index.js' }));
+    writeFileSync(path.join(dir, 'index.js'), 'module.exports = "ci";\n');
+    // Literally `${NPM_TOKEN}`: npm expands it from the environment when it reads the file.
+    writeFileSync(path.join(dir, '.npmrc'), `@acme:registry=${registry}\n${nerfDart(registry)}:_authToken=\${NPM_TOKEN}\n`);
+    const empty = path.join(work, 'ci-user-npmrc');
+    writeFileSync(empty, '');
+    assert.match(await ok(['publish'], dir, { userconfig: empty, env: { NPM_TOKEN: deploy.token } }), /\+ @acme\/ci-widget@1\.0\.0/);
+    const doc = await t.call('GET', `/api/v4/projects/${projectId}/packages/npm/@acme%2fci-widget`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(doc.status, 200);
+    assert.equal(doc.body.versions['1.0.0']._npmUser.name, deploy.username);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The real Yarn Berry (4, from the `@yarnpkg/cli-dist` dev dependency) against a real Wharf on loopback:
- * `yarn npm publish`, `yarn npm info`, `yarn npm tag add/list/remove`, and `yarn add` into a fresh project that
- * then `require()`s the package — configured the way a GitLab user configures Yarn for a project registry.
+ * `yarn npm publish`, `yarn npm info`, `yarn npm tag add/list/remove`, and `yarn add` into fresh projects, through
+ * the project, the group and the instance endpoint, that then `require()` the package — configured as docs/npm.md
+ * tells users to.
  *
  * Yarn 4 quarantines versions younger than `npmMinimalAgeGate` (a day by default) by their `time` entry; the test
  * turns the gate off for the scope, and Wharf's complete `time` map is what makes the gate work at all.
@@ -19,11 +20,35 @@ import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 
 const YARN = createRequire(import.meta.url).resolve('@yarnpkg/cli-dist/bin/yarn.js');
 
-describe('Yarn Berry against Wharf (project endpoint)', () => {
+/**
+ * The `.yarnrc.yml` of docs/npm.md: the scope installs from `registry` (project, group or instance endpoint) and
+ * publishes to the project endpoint. Yarn sends the scope's token to tarball URLs too, wherever they point.
+ * `npmMinimalAgeGate: 0` turns off Yarn 4's quarantine of versions younger than a day.
+ */
+const yarnrcFor = (registry: string, publishRegistry: string, token: string): string =>
+  [
+    'npmScopes:',
+    '  acme:',
+    `    npmRegistryServer: "${registry}"`,
+    `    npmPublishRegistry: "${publishRegistry}"`,
+    `    npmAuthToken: "${token}"`,
+    '    npmAlwaysAuth: true',
+    '    npmMinimalAgeGate: 0',
+    'unsafeHttpWhitelist:',
+    '  - "127.0.0.1"',
+    'enableTelemetry: false',
+    'enableGlobalCache: false',
+    'nodeLinker: node-modules',
+    '',
+  ].join('\n');
+
+describe('Yarn Berry against Wharf (project, group and instance endpoints)', () => {
   let t: TestApp;
   let server: Server;
   let work: string;
   let yarnrc: string;
+  let urls: Record<'project' | 'group' | 'instance', string>;
+  let yarnrcOf: (level: 'project' | 'group' | 'instance') => string;
   const name = '@acme/gadget';
 
   const run = (args: string[], cwd: string, program = YARN): Promise<{ code: number | null; out: string }> =>
@@ -51,10 +76,10 @@ describe('Yarn Berry against Wharf (project endpoint)', () => {
     return r.out;
   };
   /** A Yarn project directory: the shared `.yarnrc.yml`, a package.json and an (empty) lockfile. */
-  const project = (dir: string, manifest: Record<string, unknown>) => {
+  const project = (dir: string, manifest: Record<string, unknown>, rc = yarnrc) => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
-    writeFileSync(path.join(dir, '.yarnrc.yml'), yarnrc);
+    writeFileSync(path.join(dir, '.yarnrc.yml'), rc);
     writeFileSync(path.join(dir, 'yarn.lock'), '');
   };
 
@@ -77,21 +102,13 @@ describe('Yarn Berry against Wharf (project endpoint)', () => {
     const token = (await api(`/users/${user.id}/personal_access_tokens`, { name: 'yarn', scopes: ['api'] })).token;
     const registry = `${base}/api/v4/projects/${proj.id}/packages/npm/`;
     work = mkdtempSync(path.join(tmpdir(), 'wharf-yarn-e2e-'));
-    yarnrc = [
-      'npmScopes:',
-      '  acme:',
-      `    npmRegistryServer: "${registry}"`,
-      `    npmPublishRegistry: "${registry}"`,
-      `    npmAuthToken: "${token}"`,
-      '    npmAlwaysAuth: true',
-      '    npmMinimalAgeGate: 0',
-      'unsafeHttpWhitelist:',
-      '  - "127.0.0.1"',
-      'enableTelemetry: false',
-      'enableGlobalCache: false',
-      'nodeLinker: node-modules',
-      '',
-    ].join('\n');
+    urls = {
+      project: registry,
+      group: `${base}/api/v4/groups/${group.id}/-/packages/npm/`,
+      instance: `${base}/api/v4/packages/npm/`,
+    };
+    yarnrc = yarnrcFor(registry, registry, token);
+    yarnrcOf = (level) => yarnrcFor(urls[level], registry, token);
   });
 
   after(async () => {
@@ -135,4 +152,19 @@ describe('Yarn Berry against Wharf (project endpoint)', () => {
     });
     assert.deepEqual(JSON.parse(required), { gadget: true });
   });
+
+  for (const level of ['group', 'instance'] as const) {
+    it(`installs through the ${level} endpoint with \`yarn add\`, and the package can be required`, async () => {
+      const app = path.join(work, `consumer-${level}`);
+      project(app, { name: 'consumer', version: '1.0.0', private: true }, yarnrcOf(level));
+      await yarn(['add', `${name}@1.0.0`], app);
+      const required = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(name)})))`], { cwd: app });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`require failed with ${code}`))));
+      });
+      assert.deepEqual(JSON.parse(required), { gadget: true });
+    });
+  }
 });

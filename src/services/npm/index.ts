@@ -5,17 +5,29 @@ import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import type { Database } from '../../storage/db/schema.js';
 import { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
+import { PackageDeletionRepository } from '../../storage/db/repositories/package-deletion.repository.js';
 import { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
 import { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
+import type { TokensService } from '../tokens.service.js';
+import type { UsersService } from '../users.service.js';
+import { NpmLoginService } from './login.service.js';
 import { NpmMetadataService } from './metadata.service.js';
+import { NpmNamespaceService } from './namespace.service.js';
 import { NpmPublishService } from './publish.service.js';
+import { NpmSearchService } from './search.service.js';
 import { NpmTagsService } from './tags.service.js';
+import { NpmUnpublishService } from './unpublish.service.js';
 
 export interface NpmServices {
   metadata: NpmMetadataService;
   publish: NpmPublishService;
   tags: NpmTagsService;
+  namespaces: NpmNamespaceService;
+  unpublish: NpmUnpublishService;
+  search: NpmSearchService;
+  login: NpmLoginService;
 }
 
 export interface NpmServicesDeps {
@@ -24,22 +36,30 @@ export interface NpmServicesDeps {
   settings: SettingsService;
   clock: Clock;
   config: Config;
+  access: AccessService;
+  users: UsersService;
+  tokens: TokensService;
 }
 
-export function buildNpmServices({ db, blobs, settings, clock, config }: NpmServicesDeps): NpmServices {
+export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens }: NpmServicesDeps): NpmServices {
   const packages = new PackagesRepository();
   const documents = new PackageDocumentsRepository();
   const namespaces = new NamespacesRepository();
+  const metadata = new NpmMetadataService({
+    db,
+    packages,
+    documents,
+    blobs,
+    externalUrl: config.externalUrl,
+    directDownloadSeconds: config.blobStore.kind === 's3' && config.blobStore.directDownload ? config.blobStore.directDownloadExpirySeconds : undefined,
+  });
   return {
-    metadata: new NpmMetadataService({
-      db,
-      packages,
-      documents,
-      blobs,
-      externalUrl: config.externalUrl,
-      directDownloadSeconds: config.blobStore.kind === 's3' && config.blobStore.directDownload ? config.blobStore.directDownloadExpirySeconds : undefined,
-    }),
+    metadata,
     publish: new NpmPublishService({ db, packages, documents, namespaces, settings, blobs, clock }),
     tags: new NpmTagsService({ db, packages, documents, clock }),
+    namespaces: new NpmNamespaceService({ db, packages, namespaces, access, metadata }),
+    unpublish: new NpmUnpublishService({ db, packages, documents, deletion: new PackageDeletionRepository(), clock }),
+    search: new NpmSearchService({ db, packages, access, clock }),
+    login: new NpmLoginService({ users, tokens, clock }),
   };
 }

@@ -15,7 +15,7 @@ import { buildPackuments, distTagsOf, revString, type PackumentVersion } from '.
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import type { Database, PackageFileRow } from '../../storage/db/schema.js';
 import type { DocumentKey, PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
-import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import type { NpmVersionRecord, PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -63,6 +63,24 @@ interface CacheEntry {
   size: number;
 }
 
+/** One project's share of a group or instance packument: its document revision for the name. */
+export interface MergedProject {
+  readonly projectId: number;
+  readonly revision: number;
+  readonly modified: string;
+}
+
+const toPackumentVersion = (r: NpmVersionRecord): PackumentVersion => ({
+  version: r.version,
+  packageJson: JSON.parse(r.package_json) as Record<string, unknown>,
+  fileName: r.file_name,
+  projectId: r.project_id,
+  createdAt: r.created_at,
+  publisher: r.publisher,
+  readme: r.readme,
+  readmeFilename: r.readme_filename,
+});
+
 /** Below this, gzip saves less than it costs (and a small response fits one packet anyway). */
 const GZIP_MIN_BYTES = 1024;
 
@@ -81,7 +99,53 @@ export class NpmMetadataService {
   async packuments(projectId: number, name: string): Promise<PackumentSet | undefined> {
     const entry = await this.#fresh({ projectId, type: 'npm', name });
     if (!entry || entry.versionCount === 0) return undefined;
-    const tag = createHash('sha256').update(`${projectId}\0${name}\0${entry.revision}\0${entry.builtFor}`).digest('base64url').slice(0, 27);
+    return this.#set(entry, `${projectId}\0${name}\0${entry.revision}\0${entry.builtFor}`);
+  }
+
+  /**
+   * A group or instance packument: the versions of `name` merged across the given projects (those the caller may
+   * read, gitlab-api.md §3.4 step 4), tarball URLs still pointing at each version's project (§4.1.2).
+   *
+   * The document is a function of the projects' document revisions, which the caller has just read in one query,
+   * so the cache key holds them: a write anywhere in the tree bumps a revision and the next read builds anew; an
+   * unchanged tree is answered from memory with the same strong ETag, in every process alike.
+   */
+  async mergedPackuments(namespaceId: number, name: string, projects: readonly MergedProject[]): Promise<PackumentSet | undefined> {
+    if (projects.length === 0) return undefined;
+    const { db, packages, externalUrl } = this.#d;
+    const sorted = [...projects].sort((a, b) => a.projectId - b.projectId);
+    const cacheKey = `m\0${namespaceId}\0${name}\0${sorted.map((p) => `${p.projectId}:${p.revision}`).join(',')}`;
+    let entry = this.#cache.get(cacheKey);
+    if (entry && entry.builtFor === externalUrl) {
+      this.#cache.delete(cacheKey);
+      this.#cache.set(cacheKey, entry);
+    } else {
+      const ids = sorted.map((p) => p.projectId);
+      const records = await packages.npmVersionsIn(db, ids, name);
+      const tags = await packages.tagsIn(db, ids, name);
+      const modified = sorted.reduce((m, p) => (p.modified > m ? p.modified : m), sorted[0]!.modified);
+      const revision = sorted.reduce((n, p) => n + p.revision, 0);
+      const built = buildPackuments({
+        name,
+        versions: records.map(toPackumentVersion),
+        tags,
+        externalUrl,
+        modified,
+        rev: revString(cacheKey, revision),
+      });
+      entry = this.#entry(cacheKey, revision, modified, built.versionCount, Buffer.from(JSON.stringify(built.full)), Buffer.from(JSON.stringify(built.abbreviated)));
+      this.#evict(cacheKey);
+      this.#cache.set(cacheKey, entry);
+      this.#cacheSize += entry.size;
+      this.#trim();
+    }
+    if (entry.versionCount === 0) return undefined;
+    return this.#set(entry, `${cacheKey}\0${entry.builtFor}`);
+  }
+
+  /** The representations of a cache entry, with a strong ETag derived from `seed` (what the bytes depend on). */
+  #set(entry: CacheEntry, seed: string): PackumentSet {
+    const tag = createHash('sha256').update(seed).digest('base64url').slice(0, 27);
     return {
       revision: entry.revision,
       modified: entry.modified,
@@ -178,16 +242,7 @@ export class NpmMetadataService {
     const { db, packages, documents, externalUrl } = this.#d;
     const records = await packages.npmVersions(db, key.projectId, key.name);
     const tags = await packages.tags(db, key.projectId, key.name);
-    const versions: PackumentVersion[] = records.map((r) => ({
-      version: r.version,
-      packageJson: JSON.parse(r.package_json) as Record<string, unknown>,
-      fileName: r.file_name,
-      projectId: r.project_id,
-      createdAt: r.created_at,
-      publisher: r.publisher,
-      readme: r.readme,
-      readmeFilename: r.readme_filename,
-    }));
+    const versions = records.map(toPackumentVersion);
     const built = buildPackuments({
       name: key.name,
       versions,

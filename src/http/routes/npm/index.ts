@@ -1,6 +1,7 @@
 /** The npm registry routes (GitLab's npm API), mounted under `/api/v4`. */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Deps } from '../../../compose.js';
+import { npmGroupRoutes, npmInstanceRoutes } from './namespace.routes.js';
 import { npmProjectRoutes } from './project.routes.js';
 
 /**
@@ -27,4 +28,6 @@ export const npmRoutes =
   async (app) => {
     registerNpmBodyParsers(app);
     await app.register(npmProjectRoutes(deps));
+    await app.register(npmGroupRoutes(deps));
+    await app.register(npmInstanceRoutes(deps));
   };

@@ -12,6 +12,14 @@
  *   npm dist-tag  GET    P/-/package/@scope%2fpkg/dist-tags                                          (P1)
  *                 PUT    P/-/package/@scope%2fpkg/dist-tags/next   body "1.0.0" (a bare JSON string)  (P2)
  *                 DELETE P/-/package/@scope%2fpkg/dist-tags/next                                    (P3)
+ *   npm audit     POST P/-/npm/v1/security/advisories/bulk (gzip body)  → 307 upstream, or 200 []     (P4, P5)
+ *
+ * Beyond GitLab (which answers these 404, §2.6), besides the registry-level commands of `common.ts`:
+ *
+ *   npm unpublish <pkg>@<v>   GET P/@scope%2fpkg?write=true, PUT P/@scope%2fpkg/-rev/<rev> (packument without v),
+ *                             DELETE P/@scope/pkg/-/@scope/pkg-<v>.tgz/-rev/<rev>            → 200 {ok, rev}
+ *   npm unpublish <pkg> -f    DELETE P/@scope%2fpkg/-rev/<rev>                                  → 200 {ok, rev}
+ *   (Maintainers, or a deploy token with write_package_registry: GitLab's `destroy_package`.)
  *
  * One wildcard route per method dispatches on the raw path, because names arrive as `@scope%2fpkg`,
  * `@scope%2Fpkg` or `@scope/pkg` and must be decoded exactly once; the order follows GitLab's route precedence
@@ -22,47 +30,29 @@ import { constants as bufferConstants } from 'node:buffer';
 import { Readable, Transform } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../../compose.js';
-import { checkTokenScope } from '../../../domain/access/abilities.js';
-import type { Identity } from '../../../domain/access/identity.js';
 import { errors } from '../../../domain/errors.js';
 import { decodeFileName, decodePackageName, decodeTag } from '../../../domain/npm/path-segments.js';
-import { identityOf } from '../../plugins/identity.js';
+import {
+  AUDIT_PATHS,
+  audit,
+  forwardPackument,
+  matchesEtag,
+  npmCaller,
+  npmPostOptions,
+  rawRemainder as remainderAfter,
+  registryGet,
+  registryPost,
+  registryPut,
+  sendPackument,
+} from './common.js';
 
-const CORGI = 'application/vnd.npm.install-v1+json';
+export { acceptsGzip, wantsAbbreviated } from './common.js';
+
 const DEPRECATE_COMMANDS = new Set(['deprecate', 'undeprecate']);
-
-/** The part of the raw request path after `/packages/npm/`, still percent-encoded, without the query. */
-function rawRemainder(request: FastifyRequest): string {
-  const path = (request.raw.url ?? request.url).split('?')[0] ?? '';
-  const m = /\/projects\/[^/]+\/packages\/npm\/(.*)$/s.exec(path);
-  return m?.[1] ?? '';
-}
-
-/** q-values of the two packument media types; the abbreviated one wins ties (npm sends it first at q=1.0). */
-export function wantsAbbreviated(accept: string | undefined): boolean {
-  if (!accept) return false;
-  let corgi = -1;
-  let json = -1;
-  for (const part of accept.split(',')) {
-    const [type = '', ...params] = part.split(';').map((s) => s.trim());
-    const qParam = params.find((p) => p.startsWith('q='));
-    const q = qParam ? Number(qParam.slice(2)) : 1;
-    if (Number.isNaN(q)) continue;
-    const t = type.toLowerCase();
-    if (t === CORGI) corgi = Math.max(corgi, q);
-    else if (t === 'application/json') json = Math.max(json, q);
-  }
-  return corgi > 0 && corgi >= json;
-}
-
-export const acceptsGzip = (header: string | undefined): boolean => !!header && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(header);
-
-/** `If-None-Match` with weak comparison (RFC 9110 §13.1.2), `*` included. */
-function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  const strip = (t: string) => t.trim().replace(/^W\//, '');
-  return header.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
-}
+const PREFIX = /\/projects\/[^/]+\/packages\/npm\/(.*)$/s;
+const rawRemainder = (request: FastifyRequest): string => remainderAfter(request, PREFIX);
+/** `<pkg>/-rev/<rev>` and `<pkg>/-/<file>/-rev/<rev>` (unpublish), on the raw path. */
+const REV_PATH = /^(.+)\/-rev\/([^/]+)$/s;
 
 /**
  * The publish body is JSON with the tarball inside as Base64, so the route's limit follows the configured
@@ -76,13 +66,7 @@ export const npmProjectRoutes =
     const { services } = deps;
     const npm = services.npm;
 
-    const caller = async (request: FastifyRequest): Promise<Identity> => {
-      const identity = await identityOf(request, services.identity, 'standard');
-      checkTokenScope(identity, request.method);
-      // GitLab's `authenticate_non_get!`: every write needs a caller before anything else is looked at.
-      if (request.method !== 'GET' && request.method !== 'HEAD' && identity.kind === 'anonymous') throw errors.unauthorized();
-      return identity;
-    };
+    const caller = (request: FastifyRequest) => npmCaller(services, request);
     const projectId = (request: FastifyRequest): string => (request.params as { id: string }).id;
 
     // --- P9: packument ------------------------------------------------------------------------------------
@@ -92,33 +76,12 @@ export const npmProjectRoutes =
       const id = projectId(request);
       const project = await services.access.findProject(id);
       const set = project ? await npm.metadata.packuments(project.id, name) : undefined;
-      if (!set) {
-        // Forwarding is decided before authorisation and only for names this project does not have (§6.1), so an
-        // existing private package can never be shadowed by a public one of the same name.
-        const settings = await services.settings.get();
-        if (settings.npm_package_requests_forwarding) {
-          // GitLab sends the decoded name (`…/@scope/name`); encodeURI keeps `@` and `/` and makes odd characters
-          // safe for a header.
-          return reply.redirect(`${settings.npm_package_requests_forwarding_url}/${encodeURI(name)}`, 302);
-        }
-      }
+      // Forwarding is decided before authorisation and only for names this project does not have (§6.1), so an
+      // existing private package can never be shadowed by a public one of the same name.
+      if (!set && (await forwardPackument(services, reply, name))) return reply;
       await services.access.authorizePackageAccess(identity, id, 'read_package', 'authenticate-non-public');
       if (!set) throw errors.npmNotFound('Packages');
-
-      const kind = wantsAbbreviated(request.headers.accept) ? 'abbreviated' : 'full';
-      const rep = await set.representation(kind, acceptsGzip(request.headers['accept-encoding']));
-      reply
-        .header('etag', rep.etag)
-        // Revalidate every time (a 304 is one indexed query): a publish must be visible to the next install.
-        .header('cache-control', 'no-cache')
-        .header('vary', 'Accept, Accept-Encoding')
-        .header('last-modified', new Date(set.modified).toUTCString());
-      // Only `If-None-Match` is honoured: a one-second `Last-Modified` cannot tell apart two writes in the same
-      // second, and a wrong 304 would hide a publish (RFC 9110 lets a server ignore `If-Modified-Since`).
-      if (matchesEtag(request.headers['if-none-match'], rep.etag)) return reply.code(304).send();
-      reply.header('content-type', kind === 'abbreviated' ? CORGI : 'application/json');
-      if (rep.encoding) reply.header('content-encoding', rep.encoding);
-      return reply.send(rep.body);
+      return sendPackument(request, reply, set);
     };
 
     // --- P6: tarball --------------------------------------------------------------------------------------
@@ -210,10 +173,49 @@ export const npmProjectRoutes =
       });
     };
 
+    // --- unpublish (beyond GitLab) ------------------------------------------------------------------------------
+    const unpublish = async (request: FastifyRequest, reply: FastifyReply, target: string, rawRev: string) => {
+      const identity = await caller(request);
+      // A rev that does not even decode cannot be the current one: the service answers 409 for it.
+      let rev = rawRev;
+      try {
+        rev = decodeURIComponent(rawRev);
+      } catch {
+        /* keep it raw */
+      }
+      const sep = target.indexOf('/-/');
+      const name = decodePackageName(sep > 0 ? target.slice(0, sep) : target);
+      const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'destroy_package', 'plain');
+      let result;
+      if (request.method === 'PUT') {
+        if (sep > 0) throw errors.routeNotFound();
+        result = await npm.unpublish.keepVersions(project, name, rev, request.body);
+      } else if (sep > 0) {
+        result = await npm.unpublish.removeTarball(project, name, decodeFileName(target.slice(sep + 3)), rev);
+      } else {
+        result = await npm.unpublish.removePackage(project, name, rev);
+      }
+      if (result.removed.length) request.log.info({ project: project.id, package: name, versions: result.removed }, 'npm unpublish');
+      return reply.send({ ok: true, id: name, rev: result.rev, removed: result.removed });
+    };
+
+    // --- P4 / P5: audit --------------------------------------------------------------------------------------
+    const projectAudit = (request: FastifyRequest, reply: FastifyReply, path: string) =>
+      audit(services, request, reply, path, async (identity) => {
+        // GitLab has no advisories of its own: a caller who may read the project's packages gets `[]`.
+        await services.access.authorizePackageAccess(identity, projectId(request), 'read_package', 'plain');
+        return [];
+      });
+
     app.get('/projects/:id/packages/npm/*', async (request, reply) => {
       const rest = rawRemainder(request);
       const tags = /^-\/package\/(.+)\/dist-tags$/s.exec(rest);
       if (tags) return distTags(request, reply, tags[1]!);
+      const command = await registryGet(services, request, reply, rest, async (identity) => {
+        const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'read_package', 'authenticate-non-public');
+        return { kind: 'project', projectId: project.id };
+      });
+      if (command) return command;
       const sep = rest.indexOf('/-/');
       if (sep > 0) {
         const file = rest.slice(sep + 3);
@@ -253,7 +255,11 @@ export const npmProjectRoutes =
           if (tag[2] === '') throw errors.routeNotFound();
           return addTag(request, reply, tag[1]!, tag[2]!);
         }
-        // `PUT P/:package_name` is a single segment: a literal `/` (or `/-rev/…` of unpublish) matches no route.
+        const login = await registryPut(services, request, reply, rest);
+        if (login) return login;
+        const rev = REV_PATH.exec(rest);
+        if (rev) return unpublish(request, reply, rev[1]!, rev[2]!);
+        // `PUT P/:package_name` is a single segment: a literal `/` matches no route.
         if (rest === '' || rest.includes('/')) throw errors.routeNotFound();
         return put(request, reply, rest);
       },
@@ -262,7 +268,20 @@ export const npmProjectRoutes =
     app.delete('/projects/:id/packages/npm/*', async (request, reply) => {
       const rest = rawRemainder(request);
       const tag = /^-\/package\/(.+)\/dist-tags\/([^/]*)$/s.exec(rest);
-      if (!tag || tag[2] === '') throw errors.routeNotFound();
-      return removeTag(request, reply, tag[1]!, tag[2]!);
+      if (tag) {
+        if (tag[2] === '') throw errors.routeNotFound();
+        return removeTag(request, reply, tag[1]!, tag[2]!);
+      }
+      const rev = REV_PATH.exec(rest);
+      if (rev && !rest.startsWith('-/')) return unpublish(request, reply, rev[1]!, rev[2]!);
+      throw errors.routeNotFound();
+    });
+
+    app.post('/projects/:id/packages/npm/*', npmPostOptions, async (request, reply) => {
+      const rest = rawRemainder(request);
+      const auditPath = AUDIT_PATHS.exec(rest);
+      if (auditPath) return projectAudit(request, reply, auditPath[1]!);
+      registryPost(rest);
+      throw errors.routeNotFound();
     });
   };

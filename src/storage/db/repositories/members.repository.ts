@@ -91,6 +91,34 @@ export class MembersRepository {
     return r?.level === null || r?.level === undefined ? null : Number(r.level);
   }
 
+  /**
+   * The user's unexpired memberships among these namespaces and projects, highest level per source: one query for
+   * the access decisions over many projects at once (group and instance npm endpoints, search).
+   */
+  async levels(
+    db: Db,
+    userId: number,
+    namespaceIds: readonly number[],
+    projectIds: readonly number[],
+    nowIso: string,
+  ): Promise<Array<{ source_type: SourceType; source_id: number; level: number }>> {
+    if (namespaceIds.length === 0 && projectIds.length === 0) return [];
+    const rows = await db
+      .selectFrom('members')
+      .select((eb) => ['source_type', 'source_id', eb.fn.max<number>('access_level').as('level')])
+      .where('user_id', '=', userId)
+      .where((eb) => {
+        const ors = [];
+        if (namespaceIds.length > 0) ors.push(eb.and([eb('source_type', '=', 'namespace'), eb('source_id', 'in', namespaceIds)]));
+        if (projectIds.length > 0) ors.push(eb.and([eb('source_type', '=', 'project'), eb('source_id', 'in', projectIds)]));
+        return eb.or(ors);
+      })
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]))
+      .groupBy(['source_type', 'source_id'])
+      .execute();
+    return rows.map((r) => ({ source_type: r.source_type, source_id: Number(r.source_id), level: Number(r.level) }));
+  }
+
   /** Is the user a member of any group or project strictly below the namespace with these traversal ids? */
   async memberBelow(db: Db, userId: number, traversalIds: string, nowIso: string): Promise<boolean> {
     const r = await db

@@ -50,6 +50,21 @@ export class NamespacesRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * A top-level namespace, group or user, by its path (GitLab's `Namespace.top_level.by_path`, case-insensitive):
+   * the npm instance endpoint finds it from a package's scope.
+   */
+  async findTopLevelByPath(db: Db, path: string): Promise<NamespaceRow | undefined> {
+    return db
+      .selectFrom('routes')
+      .innerJoin('namespaces', 'namespaces.id', 'routes.source_id')
+      .selectAll('namespaces')
+      .where('routes.path_lower', '=', path.toLowerCase())
+      .where('routes.source_type', '=', 'namespace')
+      .where('namespaces.parent_id', 'is', null)
+      .executeTakeFirst();
+  }
+
   /** Ids of every namespace in the subtree rooted at `ns`, itself included. */
   async subtreeIds(db: Db, ns: NamespaceRow): Promise<number[]> {
     const rows = await db

@@ -49,6 +49,18 @@ export class PackageDocumentsRepository {
       .execute();
   }
 
+  /**
+   * Optimistic locking for the `-rev` writes of `npm unpublish`: moves the revision on only if it still is
+   * `expected`. The conditional update is atomic on both dialects, so of two writers holding the same `_rev`
+   * exactly one wins; false means the other did.
+   */
+  async bumpIfRevision(db: Db, key: DocumentKey, expected: number, now: string): Promise<boolean> {
+    const r = await where(db.updateTable('package_documents').set({ revision: sql<number>`revision + 1`, modified_at: now }), key)
+      .where('revision', '=', expected)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   /** One indexed read: the current revision and whether the stored documents match it. */
   async state(db: Db, key: DocumentKey): Promise<DocumentState | undefined> {
     return where(

@@ -9,7 +9,7 @@ import type {
   PackageStatus,
   PackageType,
 } from '../schema.js';
-import type { Db } from './types.js';
+import { likeEscape, type Db } from './types.js';
 
 /** `INSTALLABLE_STATUSES` (gitlab-api.md Appendix B): what packuments, tags and downloads see. */
 export const INSTALLABLE_STATUSES: readonly PackageStatus[] = ['default', 'hidden', 'deprecated'];
@@ -34,6 +34,34 @@ export interface TagRecord {
   package_id: number;
   version: string;
   updated_at: string;
+}
+
+/** A project of a namespace tree that holds a package of the requested name (group/instance endpoints). */
+export interface NpmTreeProject {
+  project_id: number;
+  visibility: 'public' | 'internal' | 'private';
+  package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
+  traversal_ids: string;
+  /** The project's package document revision for the name. */
+  revision: number;
+  modified_at: string;
+  /** Newest package of the name in the project: the group/instance dist-tag routes act on the project of the last. */
+  last_package_id: number;
+}
+
+export type NpmSearchScope = { kind: 'project'; projectId: number } | { kind: 'tree'; traversalPrefix: string } | { kind: 'instance' };
+
+export interface NpmSearchRow {
+  package_id: number;
+  project_id: number;
+  name: string;
+  version: string;
+  created_at: string;
+  package_json: string;
+  publisher: string | null;
+  visibility: 'public' | 'internal' | 'private';
+  package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
+  traversal_ids: string;
 }
 
 export class PackagesRepository {
@@ -121,6 +149,16 @@ export class PackagesRepository {
 
   /** Installable npm versions of one name in one project, oldest first, each with its newest installable file. */
   async npmVersions(db: Db, projectId: number, name: string): Promise<NpmVersionRecord[]> {
+    return this.npmVersionsIn(db, [projectId], name);
+  }
+
+  /**
+   * Installable npm versions of one name in several projects, oldest package first (so a later publish of the same
+   * version in another project comes later, and wins when a group packument merges them), each with its newest
+   * installable file.
+   */
+  async npmVersionsIn(db: Db, projectIds: readonly number[], name: string): Promise<NpmVersionRecord[]> {
+    if (projectIds.length === 0) return [];
     const rows = await db
       .selectFrom('packages as p')
       .innerJoin('package_files as f', 'f.package_id', 'p.id')
@@ -137,7 +175,7 @@ export class PackagesRepository {
         'm.readme_filename',
         'm.publisher',
       ])
-      .where('p.project_id', '=', projectId)
+      .where('p.project_id', 'in', projectIds)
       .where('p.package_type', '=', 'npm')
       .where('p.name', '=', name)
       .where('p.status', 'in', INSTALLABLE_STATUSES)
@@ -149,6 +187,86 @@ export class PackagesRepository {
     const byPackage = new Map<number, NpmVersionRecord>();
     for (const r of rows) byPackage.set(r.package_id, r);
     return [...byPackage.values()];
+  }
+
+  /**
+   * The projects of a namespace tree holding an installable npm package of exactly this name, with what access
+   * decisions need and the package document's revision (gitlab-api.md §3.4 "Group/instance metadata", step 2:
+   * the caller's rights play no part here). One query; `last_package_id` orders projects by their newest package.
+   */
+  async npmProjectsInTree(db: Db, traversalPrefix: string, name: string): Promise<NpmTreeProject[]> {
+    const rows = await db
+      .selectFrom('packages as p')
+      .innerJoin('projects as pr', 'pr.id', 'p.project_id')
+      .innerJoin('namespaces as n', 'n.id', 'pr.namespace_id')
+      .innerJoin('package_documents as d', (j) =>
+        j.onRef('d.project_id', '=', 'p.project_id').onRef('d.package_name', '=', 'p.name').onRef('d.package_type', '=', 'p.package_type'),
+      )
+      .select((eb) => [
+        'pr.id as project_id',
+        'pr.visibility',
+        'pr.package_registry_access_level',
+        'n.traversal_ids',
+        'd.revision',
+        'd.modified_at',
+        eb.fn.max<number>('p.id').as('last_package_id'),
+      ])
+      .where('p.package_type', '=', 'npm')
+      .where('p.name', '=', name)
+      .where('p.status', 'in', INSTALLABLE_STATUSES)
+      // Traversal ids hold only digits and `/`: the prefix needs no LIKE escaping.
+      .where('n.traversal_ids', 'like', `${traversalPrefix}%`)
+      .groupBy(['pr.id', 'pr.visibility', 'pr.package_registry_access_level', 'n.traversal_ids', 'd.revision', 'd.modified_at'])
+      .execute();
+    return rows.map((r) => ({ ...r, revision: Number(r.revision), last_package_id: Number(r.last_package_id) }));
+  }
+
+  /** Installable npm packages (one row per version) of one name in one project, oldest first. */
+  async npmPackagesOf(db: Db, projectId: number, name: string): Promise<PackageRow[]> {
+    return db
+      .selectFrom('packages')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('package_type', '=', 'npm')
+      .where('name', '=', name)
+      .where('status', 'in', INSTALLABLE_STATUSES)
+      .orderBy('id', 'asc')
+      .execute();
+  }
+
+  /**
+   * `npm search` candidates: installable npm versions whose name or stored manifest contains every term
+   * (case-insensitive), in one project, a namespace tree, or the whole instance. The manifest match is coarse (it
+   * sees dependencies too); the search service narrows it to name, description and keywords.
+   */
+  async searchNpm(db: Db, scope: NpmSearchScope, terms: readonly string[], limit: number): Promise<NpmSearchRow[]> {
+    let q = db
+      .selectFrom('packages as p')
+      .innerJoin('projects as pr', 'pr.id', 'p.project_id')
+      .innerJoin('namespaces as n', 'n.id', 'pr.namespace_id')
+      .innerJoin('npm_metadata as m', 'm.package_id', 'p.id')
+      .select([
+        'p.id as package_id',
+        'p.project_id',
+        'p.name',
+        'p.version',
+        'p.created_at',
+        'm.package_json',
+        'm.publisher',
+        'pr.visibility',
+        'pr.package_registry_access_level',
+        'n.traversal_ids',
+      ])
+      .where('p.package_type', '=', 'npm')
+      .where('p.status', 'in', INSTALLABLE_STATUSES);
+    if (scope.kind === 'project') q = q.where('p.project_id', '=', scope.projectId);
+    if (scope.kind === 'tree') q = q.where('n.traversal_ids', 'like', `${scope.traversalPrefix}%`);
+    for (const term of terms) {
+      const pattern = `%${likeEscape(term.toLowerCase())}%`;
+      // SQLite has no default LIKE escape character, so the escape is always spelled out.
+      q = q.where(sql<boolean>`(lower(p.name) like ${pattern} escape '\\' or lower(m.package_json) like ${pattern} escape '\\')`);
+    }
+    return q.orderBy('p.id', 'asc').limit(limit).execute();
   }
 
   /** The installable package holding this exact file name, newest first (GitLab's `by_name_and_file_name.last!`). */
@@ -190,6 +308,37 @@ export class PackagesRepository {
       .where('t.package_name', '=', name)
       .where('p.status', 'in', INSTALLABLE_STATUSES)
       .orderBy('t.id', 'asc')
+      .execute();
+  }
+
+  /**
+   * Tags of a name across several projects, least recently updated first: when a group packument merges them, the
+   * most recently updated tag of a name wins (gitlab-api.md §4.1.1).
+   */
+  async tagsIn(db: Db, projectIds: readonly number[], name: string): Promise<TagRecord[]> {
+    if (projectIds.length === 0) return [];
+    return db
+      .selectFrom('package_tags as t')
+      .innerJoin('packages as p', 'p.id', 't.package_id')
+      .select(['t.id', 't.tag', 't.package_id', 'p.version', 't.updated_at'])
+      .where('t.project_id', 'in', projectIds)
+      .where('t.package_name', '=', name)
+      .where('p.status', 'in', INSTALLABLE_STATUSES)
+      .orderBy('t.updated_at', 'asc')
+      .orderBy('t.id', 'asc')
+      .execute();
+  }
+
+  /** The `latest` tags of these packages' names in their projects (for search results). */
+  async latestTags(db: Db, projectIds: readonly number[]): Promise<Array<{ project_id: number; package_name: string; version: string; updated_at: string }>> {
+    if (projectIds.length === 0) return [];
+    return db
+      .selectFrom('package_tags as t')
+      .innerJoin('packages as p', 'p.id', 't.package_id')
+      .select(['t.project_id', 't.package_name', 'p.version', 't.updated_at'])
+      .where('t.project_id', 'in', projectIds)
+      .where('t.tag', '=', 'latest')
+      .where('p.status', 'in', INSTALLABLE_STATUSES)
       .execute();
   }
 

@@ -1,0 +1,46 @@
+/**
+ * `npm login --auth-type=legacy` (clients.md A.11.2), which GitLab does not route (gitlab-api.md §2.6): the user
+ * name and password become a new personal access token with the `api` scope, which npm stores under the
+ * registry's nerf dart. The token is an ordinary PAT: listed, expiring and revocable like any other.
+ */
+import type { Clock } from '../../domain/clock.js';
+import { iso } from '../../domain/clock.js';
+import { errors } from '../../domain/errors.js';
+import { isPlainObject } from '../../domain/npm/publish.js';
+import type { TokensService } from '../tokens.service.js';
+import type { UsersService } from '../users.service.js';
+
+export interface NpmLoginServiceDeps {
+  users: UsersService;
+  tokens: TokensService;
+  clock: Clock;
+}
+
+export interface LoginResult {
+  readonly username: string;
+  readonly token: string;
+}
+
+export class NpmLoginService {
+  readonly #d: NpmLoginServiceDeps;
+  constructor(deps: NpmLoginServiceDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * `PUT …/-/user/org.couchdb.user:<name>` with `{name, password, …}`. Any mismatch — unknown user, wrong
+   * password, blocked user, user without a password — is the same 401, so the answer tells nothing about which.
+   */
+  async login(pathName: string, body: unknown): Promise<LoginResult> {
+    const { users, tokens, clock } = this.#d;
+    const doc = isPlainObject(body) ? body : {};
+    const name = typeof doc.name === 'string' && doc.name !== '' ? doc.name : pathName;
+    if (name !== pathName) throw errors.npmBadRequest(`The user name in the body ("${name}") is not the one in the URL ("${pathName}").`);
+    if (typeof doc.password !== 'string' || doc.password === '') throw errors.npmMissingAttribute('password');
+    const user = await users.authenticate(name, doc.password);
+    if (!user) throw errors.npmLoginFailed();
+    // Default expiry (a year), like a token made in the UI; the name says where it came from.
+    const created = await tokens.createPersonal(user.id, { name: `npm login ${iso(clock.now())}`, scopes: ['api'] });
+    return { username: user.username, token: created.token };
+  }
+}

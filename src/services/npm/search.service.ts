@@ -1,0 +1,59 @@
+/**
+ * `npm search` (`GET …/-/v1/search?text=&size=&from=`, clients.md A.14), which GitLab does not implement
+ * (gitlab-api.md §2.6): packages of one project, a namespace tree or the whole instance, filtered to what the
+ * caller may read *before* counting and paging, so a private project's packages never show, not even in `total`.
+ */
+import type { Kysely } from 'kysely';
+import type { Identity } from '../../domain/access/identity.js';
+import { can } from '../../domain/access/abilities.js';
+import type { Clock } from '../../domain/clock.js';
+import { iso } from '../../domain/clock.js';
+import { buildSearchResults, matchesSearch, parseSearchText, type SearchCandidate, type SearchPage } from '../../domain/npm/search.js';
+import type { Database } from '../../storage/db/schema.js';
+import type { NpmSearchScope, PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import type { AccessService } from '../access.service.js';
+
+export interface NpmSearchServiceDeps {
+  db: Kysely<Database>;
+  packages: PackagesRepository;
+  access: AccessService;
+  clock: Clock;
+}
+
+/** Versions looked at per search; a search that broad is not what `npm search` is for. */
+const MAX_CANDIDATES = 10_000;
+
+export class NpmSearchService {
+  readonly #d: NpmSearchServiceDeps;
+  constructor(deps: NpmSearchServiceDeps) {
+    this.#d = deps;
+  }
+
+  async search(identity: Identity, scope: NpmSearchScope, text: string, page: { size: number; from: number }): Promise<SearchPage> {
+    const { db, packages, access, clock } = this.#d;
+    const query = parseSearchText(text);
+    const rows = await packages.searchNpm(db, scope, query.sqlTerms, MAX_CANDIDATES);
+    const projectFacts = new Map<number, (typeof rows)[number]>();
+    for (const r of rows) projectFacts.set(r.project_id, r);
+    const facts = [...projectFacts.values()];
+    const contexts = await access.projectContexts(
+      identity,
+      facts.map((r) => ({ projectId: r.project_id, visibility: r.visibility, registryAccessLevel: r.package_registry_access_level, traversalIds: r.traversal_ids })),
+    );
+    const readable = new Set(contexts.filter((ctx) => can(identity, 'read_package', ctx)).map((ctx) => ctx.projectId));
+    const candidates: SearchCandidate[] = rows
+      .filter((r) => readable.has(r.project_id))
+      .map((r) => ({
+        packageId: r.package_id,
+        projectId: r.project_id,
+        name: r.name,
+        version: r.version,
+        createdAt: r.created_at,
+        manifest: JSON.parse(r.package_json) as Record<string, unknown>,
+        publisher: r.publisher,
+      }))
+      .filter((c) => matchesSearch(c, query));
+    const latest = await packages.latestTags(db, [...new Set(candidates.map((c) => c.projectId))]);
+    return buildSearchResults(candidates, latest, page, iso(clock.now()), text.trim());
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * `npm unpublish` (clients.md A.6) at project level, which GitLab does not route (gitlab-api.md §2.6, §6.3):
+ *
+ *   one version   PUT    P/<pkg>/-rev/<rev>            body = the packument without that version
+ *                 DELETE P/<pkg>/-/<file>/-rev/<rev>   (after re-reading `_rev`)
+ *   the package   DELETE P/<pkg>/-rev/<rev>
+ *
+ * Each write checks `<rev>` against the package's current revision and moves it on in the same statement, so a
+ * stale client gets 409 instead of undoing someone else's change. Versions go with their files and dist-tags in
+ * one transaction, and the document revision moves so every packument (project, group, instance)
+ * is rebuilt on its next read. Rows are retired (`pending_destruction`) as the packages API retires them, so the
+ * version may be published again at once; `gc` later removes the rows and the blobs nothing else references.
+ */
+import type { Kysely } from 'kysely';
+import { iso, type Clock } from '../../domain/clock.js';
+import { errors } from '../../domain/errors.js';
+import { revString } from '../../domain/npm/packument.js';
+import { isPlainObject } from '../../domain/npm/publish.js';
+import type { Database, PackageRow, ProjectRow } from '../../storage/db/schema.js';
+import type { PackageDeletionRepository } from '../../storage/db/repositories/package-deletion.repository.js';
+import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import type { Db } from '../../storage/db/repositories/types.js';
+
+export interface NpmUnpublishServiceDeps {
+  db: Kysely<Database>;
+  packages: PackagesRepository;
+  documents: PackageDocumentsRepository;
+  deletion: PackageDeletionRepository;
+  clock: Clock;
+}
+
+export interface UnpublishResult {
+  /** Versions removed by this request. */
+  readonly removed: string[];
+  /** The package's `_rev` afterwards. */
+  readonly rev: string;
+}
+
+export class NpmUnpublishService {
+  readonly #d: NpmUnpublishServiceDeps;
+  constructor(deps: NpmUnpublishServiceDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * `PUT …/-rev/<rev>`: keeps the versions the body still lists and removes the others. A body without a
+   * `versions` object (`npm owner add` sends `{_id, _rev, maintainers}`) is refused rather than read as "remove
+   * every version".
+   */
+  async keepVersions(project: ProjectRow, name: string, rev: string, body: unknown): Promise<UnpublishResult> {
+    if (!isPlainObject(body) || !isPlainObject(body.versions)) {
+      throw errors.npmBadRequest('Only unpublishing is supported on this route: the body must be the packument with a "versions" object.');
+    }
+    const keep = new Set(Object.keys(body.versions));
+    return this.#remove(project, name, rev, async (trx) => {
+      const all = await this.#d.packages.npmPackagesOf(trx, project.id, name);
+      if (all.length === 0) throw errors.npmNotFound('Package');
+      return all.filter((p) => !keep.has(p.version));
+    });
+  }
+
+  /** `DELETE …/<pkg>/-/<file>/-rev/<rev>`: the version owning that tarball; 404 when it is already gone. */
+  async removeTarball(project: ProjectRow, name: string, fileName: string, rev: string): Promise<UnpublishResult> {
+    return this.#remove(project, name, rev, async (trx) => {
+      const found = await this.#d.packages.findInstallableFile(trx, project.id, 'npm', name, fileName);
+      if (!found) throw errors.npmRecordNotFound('Package file');
+      return [found.package];
+    });
+  }
+
+  /** `DELETE …/<pkg>/-rev/<rev>`: every version of the name in the project. */
+  async removePackage(project: ProjectRow, name: string, rev: string): Promise<UnpublishResult> {
+    return this.#remove(project, name, rev, async (trx) => {
+      const all = await this.#d.packages.npmPackagesOf(trx, project.id, name);
+      if (all.length === 0) throw errors.npmNotFound('Package');
+      return all;
+    });
+  }
+
+  async #remove(
+    project: ProjectRow,
+    name: string,
+    rev: string,
+    select: (trx: Db) => Promise<PackageRow[]>,
+  ): Promise<UnpublishResult> {
+    const { db, documents, deletion, clock } = this.#d;
+    const key = { projectId: project.id, type: 'npm' as const, name };
+    const revKey = `${project.id}/${name}`;
+    const now = iso(clock.now());
+    return db.transaction().execute(async (trx) => {
+      const state = await documents.state(trx, key);
+      if (!state) throw errors.npmNotFound('Package');
+      const expected = Number(/^(\d+)-/.exec(rev)?.[1]);
+      const current = revString(revKey, state.revision);
+      if (!Number.isSafeInteger(expected) || revString(revKey, expected) !== rev || expected !== state.revision) {
+        throw errors.npmConflict(`Document update conflict: the revision is ${current}, not ${rev}. Read the package again and retry.`);
+      }
+      const doomed = await select(trx);
+      if (doomed.length === 0) return { removed: [], rev: current };
+      // The conditional bump is the lock: a concurrent writer with the same rev finds the revision moved.
+      if (!(await documents.bumpIfRevision(trx, key, expected, now))) {
+        throw errors.npmConflict('Document update conflict: the package changed meanwhile. Read it again and retry.');
+      }
+      for (const pkg of doomed) await deletion.retirePackage(trx, pkg, now);
+      return { removed: doomed.map((p) => p.version), rev: revString(revKey, expected + 1) };
+    });
+  }
+}
