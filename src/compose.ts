@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { BlobStore } from './storage/blobs/blob-store.js';
 import { FsBlobStore } from './storage/blobs/fs-blob-store.js';
+import { CachingBlobStore } from './storage/blobs/caching-blob-store.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/db/database.js';
@@ -142,6 +143,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     throw err;
   }
   const clock = options.clock ?? systemClock;
-  const blobs = await openBlobStore(config);
+  // Small tarballs and charts are served from memory after their first download.
+  const blobs = new CachingBlobStore(await openBlobStore(config), { maxBlobBytes: 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024 });
   return { config, database, blobs, services: buildServices(database.db, clock, { blobs, config }), clock, appliedMigrations };
 }

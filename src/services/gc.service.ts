@@ -54,7 +54,8 @@ export class GcService {
       result.blobsDeleted++;
       result.bytesFreed += info.size;
     }
-    const fs = this.#blobs as { removeStaleTemp?: (olderThanMs: number, now?: number) => Promise<number> };
+    const store = (this.#blobs as { inner?: BlobStore }).inner ?? this.#blobs;
+    const fs = store as { removeStaleTemp?: (olderThanMs: number, now?: number) => Promise<number> };
     if (!options.dryRun && fs.removeStaleTemp) result.tempFilesRemoved = await fs.removeStaleTemp(grace, now);
     return result;
   }

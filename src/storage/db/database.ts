@@ -49,6 +49,40 @@ export function openDatabase(options: OpenOptions): DatabaseHandle {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+}
+
+/** Kysely's SQLite driver needs only these two methods of better-sqlite3's database. */
+type SqliteDatabase = Pick<SQLite.Database, 'prepare' | 'close'>;
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every statement anew on each query; on the hot read paths that preparation cost more CPU than
+ * running the queries (profile of the 304 path: a fifth of all time). The SQL text of Kysely's queries is stable
+ * (values are bound parameters), so compiled statements are kept by their text, least recently used out first. A
+ * statement still busy (an unfinished iteration) is never handed out twice: a fresh one is prepared instead.
+ */
+export function withStatementCache(sqlite: SQLite.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(source: string) {
+      const hit = cache.get(source);
+      if (hit && !hit.busy) {
+        cache.delete(source);
+        cache.set(source, hit);
+        return hit;
+      }
+      const statement = sqlite.prepare(source);
+      if (!hit) {
+        cache.set(source, statement);
+        if (cache.size > size) cache.delete(cache.keys().next().value!);
+      }
+      return statement;
+    },
+    close() {
+      cache.clear();
+      return sqlite.close();
+    },
+  } as SqliteDatabase;
 }

@@ -277,10 +277,17 @@ export class PackagesRepository {
     name: string,
     fileName: string,
   ): Promise<{ package: PackageRow; file: PackageFileRow } | undefined> {
+    // One query on the download path (it runs for every tarball request).
     const row = await db
       .selectFrom('packages as p')
       .innerJoin('package_files as f', 'f.package_id', 'p.id')
-      .select(['p.id as package_id', 'f.id as file_id'])
+      .select([
+        'p.id as p_id', 'p.project_id as p_project_id', 'p.package_type as p_package_type', 'p.name as p_name',
+        'p.version as p_version', 'p.status as p_status', 'p.creator_id as p_creator_id', 'p.created_at as p_created_at',
+        'p.updated_at as p_updated_at', 'f.id as f_id', 'f.file_name as f_file_name', 'f.size as f_size', 'f.sha1 as f_sha1',
+        'f.sha256 as f_sha256', 'f.sha512 as f_sha512', 'f.blob_key as f_blob_key', 'f.channel as f_channel',
+        'f.status as f_status', 'f.created_at as f_created_at',
+      ])
       .where('p.project_id', '=', projectId)
       .where('p.package_type', '=', type)
       .where('p.name', '=', name)
@@ -291,9 +298,17 @@ export class PackagesRepository {
       .orderBy('f.id', 'desc')
       .executeTakeFirst();
     if (!row) return undefined;
-    const pkg = await db.selectFrom('packages').selectAll().where('id', '=', row.package_id).executeTakeFirstOrThrow();
-    const file = await db.selectFrom('package_files').selectAll().where('id', '=', row.file_id).executeTakeFirstOrThrow();
-    return { package: pkg, file };
+    return {
+      package: {
+        id: row.p_id, project_id: row.p_project_id, package_type: row.p_package_type, name: row.p_name, version: row.p_version,
+        status: row.p_status, creator_id: row.p_creator_id, created_at: row.p_created_at, updated_at: row.p_updated_at,
+      },
+      file: {
+        id: row.f_id, package_id: row.p_id, file_name: row.f_file_name, size: Number(row.f_size), sha1: row.f_sha1,
+        sha256: row.f_sha256, sha512: row.f_sha512, blob_key: row.f_blob_key, channel: row.f_channel, status: row.f_status,
+        created_at: row.f_created_at,
+      },
+    };
   }
 
   // --- dist-tags -------------------------------------------------------------------------------------------

@@ -1,0 +1,102 @@
+/**
+ * Keeps small blobs in memory in front of another store. Blobs are content-addressed and never change, so a
+ * cached copy is always the right bytes, on every instance: no invalidation is needed. A blob deleted by `gc`
+ * may linger here until evicted, but nothing refers to it any more, so nothing asks for it.
+ */
+import { Readable, Transform } from 'node:stream';
+import type { BlobInfo, BlobStore, PutOptions, PutResult } from './blob-store.js';
+
+export interface CachingOptions {
+  /** Largest blob kept, in bytes. */
+  maxBlobBytes: number;
+  /** Total bytes kept; least recently used blobs go first. */
+  maxTotalBytes: number;
+}
+
+export class CachingBlobStore implements BlobStore {
+  readonly #inner: BlobStore;
+  readonly #options: CachingOptions;
+  readonly #cache = new Map<string, Buffer>();
+  #total = 0;
+  readonly downloadUrl?: BlobStore['downloadUrl'];
+
+  constructor(inner: BlobStore, options: CachingOptions) {
+    this.#inner = inner;
+    this.#options = options;
+    if (inner.downloadUrl) this.downloadUrl = inner.downloadUrl.bind(inner);
+  }
+
+  async get(sha256: string, signal?: AbortSignal): Promise<Readable | undefined> {
+    const hit = this.#cache.get(sha256);
+    if (hit) {
+      this.#cache.delete(sha256);
+      this.#cache.set(sha256, hit);
+      return Readable.from([hit]);
+    }
+    const stream = await this.#inner.get(sha256, signal);
+    if (!stream) return undefined;
+    // Stream through as usual, keeping a copy while the blob is small enough to cache.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const { maxBlobBytes } = this.#options;
+    const remember = (buf: Buffer) => this.#remember(sha256, buf);
+    const tee = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        if (size <= maxBlobBytes) {
+          size += chunk.length;
+          if (size <= maxBlobBytes) chunks.push(chunk);
+          else chunks.length = 0;
+        }
+        cb(null, chunk);
+      },
+      flush(cb) {
+        if (size <= maxBlobBytes) remember(Buffer.concat(chunks, size));
+        cb();
+      },
+    });
+    stream.on('error', (err) => tee.destroy(err));
+    return stream.pipe(tee);
+  }
+
+  #remember(sha256: string, buf: Buffer): void {
+    if (this.#cache.has(sha256) || buf.length > this.#options.maxTotalBytes) return;
+    this.#cache.set(sha256, buf);
+    this.#total += buf.length;
+    for (const [key, value] of this.#cache) {
+      if (this.#total <= this.#options.maxTotalBytes) break;
+      this.#cache.delete(key);
+      this.#total -= value.length;
+    }
+  }
+
+  put(source: Readable | Buffer, options?: PutOptions): Promise<PutResult> {
+    return this.#inner.put(source, options);
+  }
+
+  head(sha256: string): Promise<BlobInfo | undefined> {
+    return this.#inner.head(sha256);
+  }
+
+  async delete(sha256: string): Promise<void> {
+    const cached = this.#cache.get(sha256);
+    if (cached) {
+      this.#cache.delete(sha256);
+      this.#total -= cached.length;
+    }
+    await this.#inner.delete(sha256);
+  }
+
+  list(): AsyncIterable<string> {
+    return this.#inner.list();
+  }
+
+  /** The wrapped store (for store-specific maintenance such as removing stale temporary files). */
+  get inner(): BlobStore {
+    return this.#inner;
+  }
+
+  /** Releases the wrapped store's resources (the S3 client's sockets). */
+  destroy(): void {
+    (this.#inner as { destroy?: () => void }).destroy?.();
+  }
+}
