@@ -67,9 +67,10 @@ export class AccessService {
     return namespaces.findGroupByFullPath(db, idOrPath);
   }
 
-  async projectContext(identity: Identity, project: ProjectRow): Promise<ProjectAccessContext> {
-    const ns = await this.#d.namespaces.findById(this.#d.db, project.namespace_id);
-    const namespaceIds = ns ? parseTraversal(ns.traversal_ids) : [project.namespace_id];
+  async projectContext(identity: Identity, project: ProjectRow & { namespace_traversal_ids?: string }): Promise<ProjectAccessContext> {
+    // Projects loaded through `findProject` carry their namespace's traversal ids: no second query on hot paths.
+    const traversal = project.namespace_traversal_ids ?? (await this.#d.namespaces.findById(this.#d.db, project.namespace_id))?.traversal_ids;
+    const namespaceIds = traversal ? parseTraversal(traversal) : [project.namespace_id];
     return {
       projectId: project.id,
       visibility: project.visibility,
@@ -132,8 +133,10 @@ export class AccessService {
     ability: PackageAbility,
     route: AccessRouteKind,
     notFound?: () => Error,
+    /** The project as the caller already loaded it by `idOrPath` (null: it does not exist), to save a query. */
+    preloaded?: ProjectRow | null,
   ): Promise<{ project: ProjectRow; ctx: ProjectAccessContext }> {
-    const project = await this.findProject(idOrPath);
+    const project = preloaded !== undefined ? preloaded : await this.findProject(idOrPath);
     const ctx = project ? await this.projectContext(identity, project) : null;
     authorizeProject(identity, ctx, ability, route, notFound);
     return { project: project!, ctx: ctx! };

@@ -79,7 +79,7 @@ export const npmProjectRoutes =
       // Forwarding is decided before authorisation and only for names this project does not have (§6.1), so an
       // existing private package can never be shadowed by a public one of the same name.
       if (!set && (await forwardPackument(services, reply, name))) return reply;
-      await services.access.authorizePackageAccess(identity, id, 'read_package', 'authenticate-non-public');
+      await services.access.authorizePackageAccess(identity, id, 'read_package', 'authenticate-non-public', undefined, project ?? null);
       if (!set) throw errors.npmNotFound('Packages');
       return sendPackument(request, reply, set);
     };

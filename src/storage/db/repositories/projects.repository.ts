@@ -2,6 +2,8 @@ import { sql, type Insertable } from 'kysely';
 import type { ProjectRow, ProjectsTable } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 
+export type ProjectWithTraversal = ProjectRow & { namespace_traversal_ids: string };
+
 export interface ProjectListFilter {
   /** null = anonymous: public projects only. A number: public, internal, and projects the user is a member of
    *  directly or through a group. undefined = no visibility filter (admins). */
@@ -20,15 +22,24 @@ export class ProjectsRepository {
     return db.insertInto('projects').values(row).returningAll().executeTakeFirstOrThrow();
   }
 
-  async findById(db: Db, id: number): Promise<ProjectRow | undefined> {
-    return db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+  /** The project with its namespace's traversal ids, so access decisions need no second query. */
+  async findById(db: Db, id: number): Promise<ProjectWithTraversal | undefined> {
+    return db
+      .selectFrom('projects')
+      .innerJoin('namespaces', 'namespaces.id', 'projects.namespace_id')
+      .selectAll('projects')
+      .select('namespaces.traversal_ids as namespace_traversal_ids')
+      .where('projects.id', '=', id)
+      .executeTakeFirst();
   }
 
-  async findByFullPath(db: Db, fullPath: string): Promise<ProjectRow | undefined> {
+  async findByFullPath(db: Db, fullPath: string): Promise<ProjectWithTraversal | undefined> {
     return db
       .selectFrom('routes')
       .innerJoin('projects', 'projects.id', 'routes.source_id')
+      .innerJoin('namespaces', 'namespaces.id', 'projects.namespace_id')
       .selectAll('projects')
+      .select('namespaces.traversal_ids as namespace_traversal_ids')
       .where('routes.path_lower', '=', fullPath.toLowerCase())
       .where('routes.source_type', '=', 'project')
       .executeTakeFirst();
