@@ -249,8 +249,8 @@ for (const dialect of DIALECTS) {
       assert.equal((await push('two')).status, 201);
       // Readers arriving together after a change share one build.
       const builds = { n: 0 };
-      const original = HelmRepository.prototype.indexCharts;
-      HelmRepository.prototype.indexCharts = function (...args) {
+      const original = HelmRepository.prototype.indexFileIds;
+      HelmRepository.prototype.indexFileIds = function (...args: Parameters<typeof original>) {
         builds.n++;
         return original.apply(this, args);
       };
@@ -260,7 +260,7 @@ for (const dialect of DIALECTS) {
         assert.ok(reads.every((r) => !r.notModified && r.etag === reads[0]!.etag));
         assert.deepEqual(Object.keys(loadIndexStrict(reads[0]!.body.toString()).entries), ['one', 'two']);
       } finally {
-        HelmRepository.prototype.indexCharts = original;
+        HelmRepository.prototype.indexFileIds = original;
       }
     });
 

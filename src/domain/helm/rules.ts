@@ -57,8 +57,14 @@ export function splitChartFileName(fileName: string): Array<{ name: string; vers
  * precedence (build metadata, `v1.0.0` next to `1.0.0`) falls back to the raw strings so the order is total.
  */
 export function compareVersionsDescending(a: string, b: string): number {
-  const va = semver.parse(a.replace(/^v/, ''));
-  const vb = semver.parse(b.replace(/^v/, ''));
+  return compareParsedDescending(a, parseChartVersion(a), b, parseChartVersion(b));
+}
+
+/** A chart version parsed for sorting, or null when it is not SemVer; parse once, compare many times. */
+export const parseChartVersion = (v: string): semver.SemVer | null => semver.parse(v.replace(/^v/, ''));
+
+/** `compareVersionsDescending` on versions parsed beforehand (sorting 10,000 index entries parses each once). */
+export function compareParsedDescending(a: string, va: semver.SemVer | null, b: string, vb: semver.SemVer | null): number {
   if (va && vb) {
     const c = semver.rcompare(va, vb);
     if (c !== 0) return c;

@@ -113,6 +113,13 @@ function emit(v: YamlNode, indent: string, out: string[]): void {
   }
 }
 
+/** One item of a block sequence at `indent` (`- key: value` …), exactly as it appears inside a document. */
+export function emitSequenceItem(item: YamlNode, indent: string): string {
+  const out: string[] = [];
+  emit([item], indent, out);
+  return out.join('');
+}
+
 /** A whole document: `---` then the top-level mapping. */
 export function emitYamlDocument(root: { readonly [key: string]: YamlNode }): string {
   const out = ['---\n'];

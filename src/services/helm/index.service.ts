@@ -13,12 +13,15 @@ import type { Identity } from '../../domain/access/identity.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
-import { helmContextPath, renderIndexYaml } from '../../domain/helm/index-yaml.js';
+import { assembleIndexYaml, helmContextPath, renderIndexFragment, renderIndexYaml, type IndexFragment } from '../../domain/helm/index-yaml.js';
 import type { ChannelState, HelmRepository } from '../../storage/db/repositories/helm.repository.js';
 import type { Database } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
 import { authorizeHelm, requireValidChannel } from './access.js';
+
+/** About 400 bytes each: 100,000 rendered entries stay well under 64 MiB. */
+const MAX_FRAGMENTS = 100_000;
 
 export interface HelmIndexDeps {
   db: Kysely<Database>;
@@ -61,6 +64,8 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 export class HelmIndexService {
   readonly #d: HelmIndexDeps;
   readonly #cache = new Map<string, Cached>();
+  /** Rendered index entries by chart file id (immutable, so never stale). */
+  readonly #fragments = new Map<number, IndexFragment>();
   /** Builds in progress, so that readers arriving together after a change share one build instead of each doing it. */
   readonly #building = new Map<string, Promise<Cached>>();
   readonly #cacheLimit: number;
@@ -116,16 +121,32 @@ export class HelmIndexService {
       const stored = await helm.channelDocument(db, projectId, channel, state.revision, builtFor);
       if (stored !== undefined) return { revision: state.revision, builtFor, body: Buffer.from(stored), etag: state.etag };
     }
-    const rows = await helm.indexCharts(db, projectId, channel, limit);
-    const text = renderIndexYaml({
-      charts: rows.map((r) => ({ metadata: JSON.parse(r.metadata) as ChartMetadata, created: r.created_at, sha256: r.sha256, fileId: r.file_id })),
-      generated: state.modified_at,
-      contextPath,
-    });
+    // Each entry depends only on its file, which never changes: render it once, then reuse it for every later
+    // build of any channel holding the file. A change to one chart costs one rendering, not one per version.
+    const ids = await helm.indexFileIds(db, projectId, channel, limit);
+    const mine = new Map<number, IndexFragment>();
+    for (const id of ids) {
+      const known = this.#fragments.get(id);
+      if (known) mine.set(id, known);
+    }
+    const missing = ids.filter((id) => !mine.has(id));
+    for (let i = 0; i < missing.length; i += 500) {
+      for (const r of await helm.indexEntries(db, missing.slice(i, i + 500))) {
+        const fragment = renderIndexFragment({ metadata: JSON.parse(r.metadata) as ChartMetadata, created: r.created_at, sha256: r.sha256, fileId: r.file_id });
+        mine.set(r.file_id, fragment);
+        if (this.#fragments.size >= MAX_FRAGMENTS) this.#fragments.clear();
+        this.#fragments.set(r.file_id, fragment);
+      }
+    }
+    // A file deleted between the two queries has no entry any more: it is left out, as the next revision will.
+    const fragments = ids.map((id) => mine.get(id)).filter((f): f is IndexFragment => f !== undefined);
+    const text = assembleIndexYaml(fragments, state.modified_at, contextPath);
     const body = Buffer.from(text);
-    const etag = etagOf(body);
-    // If the channel changed meanwhile this stores nothing; what we built is still a consistent answer to this read.
-    await helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, text, etag);
+    // The bytes are determined by which (immutable) files are listed, in which order, and the two header values:
+    // hashing those gives the same strong ETag as hashing the document, at a fraction of the cost for 10,000 charts.
+    const etag = etagOf(Buffer.from(`${fragments.map((f) => f.fileId).join(',')}\n${state.modified_at}\n${contextPath}`));
+    // Stored for other instances; this reader need not wait. If the channel changed meanwhile this stores nothing.
+    helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, text, etag).catch(() => undefined);
     return { revision: state.revision, builtFor, body, etag };
   }
 

@@ -21,15 +21,6 @@ export interface LiveHelmFile {
   metadata: string;
 }
 
-/** One chart of a channel's index: its newest live file and the `Chart.yaml` stored with it. */
-export interface IndexChartRow {
-  package_id: number;
-  file_id: number;
-  sha256: string;
-  created_at: string;
-  metadata: string;
-}
-
 export type ChannelState = Omit<HelmChannelRow, 'document'>;
 
 const NOT_BEING_DESTROYED = sql<boolean>`p.status <> 'pending_destruction'`;
@@ -184,16 +175,13 @@ export class HelmRepository {
     return row;
   }
 
-  /**
-   * The charts of a channel's index: for each installable package the one live chart file (the partial unique index
-   * of 003 allows no second), newest packages first, at most `limit` of them when the instance sets a limit.
-   */
-  async indexCharts(db: Db, projectId: number, channel: string, limit: number | null): Promise<IndexChartRow[]> {
+  /** The live chart files of a channel, newest package first: just the ids, for indexes built from fragments. */
+  async indexFileIds(db: Db, projectId: number, channel: string, limit: number | null): Promise<number[]> {
     let q = db
       .selectFrom('helm_file_metadata as h')
       .innerJoin('package_files as f', 'f.id', 'h.package_file_id')
       .innerJoin('packages as p', 'p.id', 'f.package_id')
-      .select(['p.id as package_id', 'f.id as file_id', 'f.sha256', 'f.created_at', 'h.metadata'])
+      .select('f.id as file_id')
       .where('h.project_id', '=', projectId)
       .where('h.channel', '=', channel)
       .where('h.kind', '=', 'chart')
@@ -201,7 +189,19 @@ export class HelmRepository {
       .where('p.status', 'in', INSTALLABLE_STATUSES)
       .orderBy('p.id', 'desc');
     if (limit !== null) q = q.limit(limit);
-    return q.execute();
+    return (await q.execute()).map((r) => r.file_id);
+  }
+
+  /** What an index entry is rendered from, for the given chart files. */
+  async indexEntries(db: Db, fileIds: readonly number[]): Promise<{ file_id: number; sha256: string; created_at: string; metadata: string }[]> {
+    if (fileIds.length === 0) return [];
+    return db
+      .selectFrom('helm_file_metadata as h')
+      .innerJoin('package_files as f', 'f.id', 'h.package_file_id')
+      .select(['f.id as file_id', 'f.sha256', 'f.created_at', 'h.metadata'])
+      .where('f.id', 'in', fileIds)
+      .where('h.kind', '=', 'chart')
+      .execute();
   }
 
   /**
