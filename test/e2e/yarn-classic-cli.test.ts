@@ -43,6 +43,19 @@ describe('Yarn classic (1.x) against Wharf (project, group and instance endpoint
     });
   }
 
+  it('publishes a scoped package from a real directory with yarn publish, then installs and require()s it', async () => {
+    const npmrc = npmrcFor('acme', r.urls.project, r.token, 'project', r.base);
+    const pkg = consumer(path.join(r.work, 'yarn1-publisher'), {
+      'package.json': JSON.stringify({ name: '@acme/yarn1-published', version: '3.1.4', main: 'index.js', license: 'MIT' }),
+      'index.js': 'module.exports = "published by yarn 1";\n',
+      '.npmrc': npmrc,
+    });
+    await ok(yarn(['publish', '--new-version', '3.1.4', '--no-git-tag-version'], pkg), 'yarn publish');
+    const app = consumer(path.join(r.work, 'consumer-yarn1-published'), { '.npmrc': npmrc });
+    await ok(yarn(['add', '@acme/yarn1-published@3.1.4'], app, 'yarn-cache-published'), 'yarn add (published by yarn 1)');
+    assert.equal(await requireIn(app, '@acme/yarn1-published'), 'published by yarn 1');
+  });
+
   it('without the /api/v4/projects/ line, a group-level install of a private package cannot fetch the tarball', async () => {
     const app = consumer(path.join(r.work, 'consumer-group-bare'), {
       '.npmrc': `@acme:registry=${r.urls.group}\n${nerfDart(r.urls.group)}:_authToken=${r.token}\n`,

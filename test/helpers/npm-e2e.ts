@@ -33,11 +33,11 @@ export interface Registry {
 export type Level = 'project' | 'group' | 'instance';
 export const LEVELS: readonly Level[] = ['project', 'group', 'instance'];
 
-export async function startRegistry(prefix: string): Promise<Registry> {
+export async function startRegistry(prefix: string, env: Record<string, string> = {}): Promise<Registry> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const t = await startApp('sqlite', { env: { WHARF_EXTERNAL_URL: base } });
+  const t = await startApp('sqlite', { env: { WHARF_EXTERNAL_URL: base, ...env } });
   server.on('request', t.app.routing);
   const api = async (url: string, body: unknown) => {
     const r = await t.call('POST', `/api/v4${url}`, { token: ROOT_TOKEN, body });

@@ -20,12 +20,13 @@ export interface TestS3 {
   close(): Promise<void>;
 }
 
-export async function startS3(): Promise<TestS3> {
+/** `address` lets a test put the store on another loopback host than Wharf, as a real object store would be. */
+export async function startS3(address = '127.0.0.1'): Promise<TestS3> {
   const directory = mkdtempSync(path.join(tmpdir(), 'wharf-s3rver-'));
   const bucket = 'wharf-test';
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
-  const address = await server.run();
-  const endpoint = `http://127.0.0.1:${address.port}`;
+  const server = new S3rver({ address, port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const listening = await server.run();
+  const endpoint = `http://${address}:${listening.port}`;
   return {
     endpoint,
     bucket,

@@ -1,0 +1,52 @@
+/** The UI's page for a Helm chart: Chart.yaml facts, channels, helm snippets, and deletion leaving index.yaml. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DIALECTS } from '../helpers/databases.js';
+import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
+import { basic, fixture, loadIndexStrict, send, upload } from '../helpers/helm.js';
+
+for (const dialect of DIALECTS) {
+  describe(`web pages for Helm charts [${dialect}]`, () => {
+    let t: TestApp;
+    let projectId: number;
+    before(async () => {
+      t = await startApp(dialect);
+      const group = await t.call('POST', '/api/v4/groups', { token: ROOT_TOKEN, body: { name: 'charts', path: 'charts', visibility: 'public' } });
+      const project = await t.call('POST', '/api/v4/projects', { token: ROOT_TOKEN, body: { name: 'repo', namespace_id: group.body.id, visibility: 'public' } });
+      projectId = project.body.id;
+      for (const channel of ['stable', 'edge']) {
+        const r = await upload(t, `/api/v4/projects/${projectId}/packages/helm/api/${channel}/charts`, basic('root', ROOT_TOKEN), [
+          { field: 'chart', filename: 'frobnitz-1.2.3.tgz', content: fixture('charts/frobnitz-1.2.3.tgz') },
+        ]);
+        assert.equal(r.status, 201, r.text);
+      }
+    });
+    after(async () => t.close());
+
+    it('shows the chart’s Chart.yaml facts, its channels, digests and helm snippets with this Wharf’s URLs', async () => {
+      const [pkg] = (await t.call('GET', `/api/v4/projects/${projectId}/packages?package_type=helm`)).body;
+      assert.equal(pkg.name, 'frobnitz');
+      const page = await t.app.inject({ method: 'GET', url: `/charts/repo/-/packages/${pkg.id}` });
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /<dt>apiVersion<\/dt><dd>v1<\/dd>/);
+      assert.match(page.body, /<dt>version<\/dt><dd>1\.2\.3<\/dd>/);
+      assert.match(page.body, /<dt>channels<\/dt><dd>edge, stable<\/dd>/);
+      assert.match(page.body, new RegExp(`helm repo add --username &lt;your username&gt; --password &lt;your token&gt; repo http://wharf.test/api/v4/projects/${projectId}/packages/helm/edge`));
+      assert.match(page.body, /helm install frobnitz repo\/frobnitz --version 1\.2\.3/);
+      assert.match(page.body, /sha256 [0-9a-f]{64}/);
+      const explore = await t.app.inject({ method: 'GET', url: '/explore?type=helm' });
+      assert.match(explore.body, /frobnitz/);
+    });
+
+    it('deleting the chart through the packages API removes it from every channel’s index.yaml', async () => {
+      const [pkg] = (await t.call('GET', `/api/v4/projects/${projectId}/packages?package_type=helm`)).body;
+      assert.equal((await t.call('DELETE', `/api/v4/projects/${projectId}/packages/${pkg.id}`, { token: ROOT_TOKEN })).status, 204);
+      for (const channel of ['stable', 'edge']) {
+        const r = await send(t, 'GET', `/api/v4/projects/${projectId}/packages/helm/${channel}/index.yaml`);
+        assert.equal(r.status, 200);
+        assert.deepEqual(Object.keys(loadIndexStrict(r.text).entries ?? {}), [], channel);
+      }
+      assert.equal((await t.app.inject({ method: 'GET', url: `/charts/repo/-/packages/${pkg.id}` })).statusCode, 404);
+    });
+  });
+}
