@@ -486,7 +486,7 @@ function checkTargets(results: Record<string, Partial<Record<'wharf' | 'verdacci
     const l = rate(s, 'limit');
     if (w === undefined || l === undefined) return;
     if (minVerdaccio !== undefined && v !== undefined) target(`${s}: >= ${minVerdaccio}x Verdaccio`, w / v >= minVerdaccio, `${(w / v).toFixed(1)}x`);
-    target(`${s}: >= ${Math.round(minLimit * 100)}% of the limit`, w / l >= minLimit, `${Math.round((w / l) * 100)}%`);
+    target(`${s}: >= ${Math.round(minLimit * 100)}% of the limit`, w / l >= minLimit, `${((w / l) * 100).toFixed(1)}%`);
   };
   vs('full packument, 300 versions', 20, 0.4);
   vs('abbreviated packument, 300 versions', 20, 0.4);
