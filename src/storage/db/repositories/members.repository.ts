@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { MemberRow } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+import { PreparedQuery } from '../prepared.js';
 
 export type SourceType = 'namespace' | 'project';
 
@@ -9,6 +10,9 @@ export interface MemberWithUser extends MemberRow {
   name: string;
   state: string;
 }
+
+/** Compiled `maxLevel` queries by shape. */
+const MAX_LEVEL = new Map<string, PreparedQuery<unknown[], { level: number | null }>>();
 
 export class MembersRepository {
   async insert(
@@ -76,18 +80,34 @@ export class MembersRepository {
    * membership in the namespaces listed (the project's namespace and its ancestors).
    */
   async maxLevel(db: Db, userId: number, namespaceIds: readonly number[], projectId: number | null, nowIso: string): Promise<number | null> {
-    const r = await db
-      .selectFrom('members')
-      .select((eb) => eb.fn.max<number>('access_level').as('level'))
-      .where('user_id', '=', userId)
-      .where((eb) => {
-        const ors = [];
-        if (namespaceIds.length > 0) ors.push(eb.and([eb('source_type', '=', 'namespace'), eb('source_id', 'in', namespaceIds)]));
-        if (projectId !== null) ors.push(eb.and([eb('source_type', '=', 'project'), eb('source_id', '=', projectId)]));
-        return ors.length > 0 ? eb.or(ors) : sql<boolean>`1 = 0`;
-      })
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]))
-      .executeTakeFirst();
+    // Asked on every authenticated package request: one compiled query per shape (how many namespaces, with or
+    // without a project), bound on each call.
+    const shape = `${namespaceIds.length}:${projectId === null ? 'n' : 'p'}`;
+    let query = MAX_LEVEL.get(shape);
+    if (!query) {
+      const count = namespaceIds.length;
+      const withProject = projectId !== null;
+      query = new PreparedQuery((kdb, ...args: unknown[]) => {
+        // The project id is bound only in the shapes that ask about a project.
+        const [uid, now] = args as [number, string];
+        const pid = withProject ? (args[2] as number) : 0;
+        const ns = args.slice(withProject ? 3 : 2) as number[];
+        return kdb
+          .selectFrom('members')
+          .select((eb) => eb.fn.max<number>('access_level').as('level'))
+          .where('user_id', '=', uid)
+          .where((eb) => {
+            const ors = [];
+            if (count > 0) ors.push(eb.and([eb('source_type', '=', 'namespace'), eb('source_id', 'in', ns)]));
+            if (withProject) ors.push(eb.and([eb('source_type', '=', 'project'), eb('source_id', '=', pid)]));
+            return ors.length > 0 ? eb.or(ors) : sql<boolean>`1 = 0`;
+          })
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
+      });
+      MAX_LEVEL.set(shape, query);
+    }
+    const args: unknown[] = projectId === null ? [userId, nowIso, ...namespaceIds] : [userId, nowIso, projectId, ...namespaceIds];
+    const r = (await query.first(db, ...args)) as { level: number | null } | undefined;
     return r?.level === null || r?.level === undefined ? null : Number(r.level);
   }
 

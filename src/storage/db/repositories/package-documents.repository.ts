@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { PreparedQuery } from '../prepared.js';
 import type { PackageType } from '../schema.js';
 import type { Db } from './types.js';
 
@@ -23,6 +24,16 @@ export interface StoredDocuments {
 
 const where = <Q extends { where: (...args: any[]) => Q }>(q: Q, key: DocumentKey): Q =>
   q.where('project_id', '=', key.projectId).where('package_type', '=', key.type).where('package_name', '=', key.name);
+
+/** Read on every packument request (and every 304): compiled once (see `prepared.ts`). */
+const DOCUMENT_STATE = new PreparedQuery((db, projectId: number, type: PackageType, name: string) =>
+  db
+    .selectFrom('package_documents')
+    .select(['revision', 'modified_at', 'built_revision', 'built_for', 'version_count'])
+    .where('project_id', '=', projectId)
+    .where('package_type', '=', type)
+    .where('package_name', '=', name),
+);
 
 /**
  * The per-package revision and its prebuilt documents. Every write that changes what a package's document shows
@@ -63,10 +74,7 @@ export class PackageDocumentsRepository {
 
   /** One indexed read: the current revision and whether the stored documents match it. */
   async state(db: Db, key: DocumentKey): Promise<DocumentState | undefined> {
-    return where(
-      db.selectFrom('package_documents').select(['revision', 'modified_at', 'built_revision', 'built_for', 'version_count']),
-      key,
-    ).executeTakeFirst();
+    return DOCUMENT_STATE.first(db, key.projectId, key.type, key.name);
   }
 
   async documents(db: Db, key: DocumentKey, revision: number): Promise<StoredDocuments | undefined> {

@@ -10,6 +10,7 @@ import type {
   PackageType,
 } from '../schema.js';
 import { likeEscape, type Db } from './types.js';
+import { PreparedQuery } from '../prepared.js';
 
 /** `INSTALLABLE_STATUSES` (gitlab-api.md Appendix B): what packuments, tags and downloads see. */
 export const INSTALLABLE_STATUSES: readonly PackageStatus[] = ['default', 'hidden', 'deprecated'];
@@ -63,6 +64,28 @@ export interface NpmSearchRow {
   package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
   traversal_ids: string;
 }
+
+/** The newest installable file of that name: see `findInstallableFile`. */
+const INSTALLABLE_FILE = new PreparedQuery((db, projectId: number, type: PackageType, name: string, fileName: string) =>
+  db
+    .selectFrom('packages as p')
+    .innerJoin('package_files as f', 'f.package_id', 'p.id')
+    .select([
+      'p.id as p_id', 'p.project_id as p_project_id', 'p.package_type as p_package_type', 'p.name as p_name',
+      'p.version as p_version', 'p.status as p_status', 'p.creator_id as p_creator_id', 'p.created_at as p_created_at',
+      'p.updated_at as p_updated_at', 'f.id as f_id', 'f.file_name as f_file_name', 'f.size as f_size', 'f.sha1 as f_sha1',
+      'f.sha256 as f_sha256', 'f.sha512 as f_sha512', 'f.blob_key as f_blob_key', 'f.channel as f_channel',
+      'f.status as f_status', 'f.created_at as f_created_at',
+    ])
+    .where('p.project_id', '=', projectId)
+    .where('p.package_type', '=', type)
+    .where('p.name', '=', name)
+    .where('p.status', 'in', INSTALLABLE_STATUSES)
+    .where('f.file_name', '=', fileName)
+    .where('f.status', '=', 'default')
+    .orderBy('p.id', 'desc')
+    .orderBy('f.id', 'desc'),
+);
 
 export class PackagesRepository {
   /** The version as the duplicate checks see it: anything but `pending_destruction` counts. */
@@ -277,26 +300,8 @@ export class PackagesRepository {
     name: string,
     fileName: string,
   ): Promise<{ package: PackageRow; file: PackageFileRow } | undefined> {
-    // One query on the download path (it runs for every tarball request).
-    const row = await db
-      .selectFrom('packages as p')
-      .innerJoin('package_files as f', 'f.package_id', 'p.id')
-      .select([
-        'p.id as p_id', 'p.project_id as p_project_id', 'p.package_type as p_package_type', 'p.name as p_name',
-        'p.version as p_version', 'p.status as p_status', 'p.creator_id as p_creator_id', 'p.created_at as p_created_at',
-        'p.updated_at as p_updated_at', 'f.id as f_id', 'f.file_name as f_file_name', 'f.size as f_size', 'f.sha1 as f_sha1',
-        'f.sha256 as f_sha256', 'f.sha512 as f_sha512', 'f.blob_key as f_blob_key', 'f.channel as f_channel',
-        'f.status as f_status', 'f.created_at as f_created_at',
-      ])
-      .where('p.project_id', '=', projectId)
-      .where('p.package_type', '=', type)
-      .where('p.name', '=', name)
-      .where('p.status', 'in', INSTALLABLE_STATUSES)
-      .where('f.file_name', '=', fileName)
-      .where('f.status', '=', 'default')
-      .orderBy('p.id', 'desc')
-      .orderBy('f.id', 'desc')
-      .executeTakeFirst();
+    // One query on the download path, compiled once: it runs for every tarball request.
+    const row = await INSTALLABLE_FILE.first(db, projectId, type, name, fileName);
     if (!row) return undefined;
     return {
       package: {

@@ -1,8 +1,19 @@
 import { sql, type Insertable } from 'kysely';
+import { PreparedQuery } from '../prepared.js';
 import type { ProjectRow, ProjectsTable } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 
 export type ProjectWithTraversal = ProjectRow & { namespace_traversal_ids: string };
+
+/** Every project-level package request starts here: compiled once (see `prepared.ts`). */
+const PROJECT_BY_ID = new PreparedQuery((db, id: number) =>
+  db
+    .selectFrom('projects')
+    .innerJoin('namespaces', 'namespaces.id', 'projects.namespace_id')
+    .selectAll('projects')
+    .select('namespaces.traversal_ids as namespace_traversal_ids')
+    .where('projects.id', '=', id),
+);
 
 export interface ProjectListFilter {
   /** null = anonymous: public projects only. A number: public, internal, and projects the user is a member of
@@ -24,13 +35,7 @@ export class ProjectsRepository {
 
   /** The project with its namespace's traversal ids, so access decisions need no second query. */
   async findById(db: Db, id: number): Promise<ProjectWithTraversal | undefined> {
-    return db
-      .selectFrom('projects')
-      .innerJoin('namespaces', 'namespaces.id', 'projects.namespace_id')
-      .selectAll('projects')
-      .select('namespaces.traversal_ids as namespace_traversal_ids')
-      .where('projects.id', '=', id)
-      .executeTakeFirst();
+    return PROJECT_BY_ID.first(db, id);
   }
 
   async findByFullPath(db: Db, fullPath: string): Promise<ProjectWithTraversal | undefined> {
