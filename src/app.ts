@@ -9,6 +9,7 @@ import type { DestinationStream } from 'pino';
 import type { Deps } from './compose.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { registerErrorHandling } from './http/plugins/error-handler.js';
+import { lazyChildLogger } from './http/plugins/lazy-logger.js';
 import { REDACT_PATHS, redactUrl, registerRequestLogging } from './http/plugins/request-logging.js';
 import { apiRoutes } from './http/routes/api/index.js';
 import { packageRoutes } from './http/routes/api/packages.routes.js';
@@ -36,6 +37,7 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
     },
     // Our own one-line-per-request log replaces fastify's two lines.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     requestIdHeader: 'x-request-id',
     // Unique across instances, so a request can be followed through a load balancer's logs.
     genReqId: () => randomUUID(),

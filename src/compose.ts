@@ -11,6 +11,7 @@ import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { openDatabase, type DatabaseHandle } from './storage/db/database.js';
 import { migrateToLatest } from './storage/db/migrate.js';
+import type { ChangeSignal } from './storage/db/change-signal.js';
 import type { Database } from './storage/db/schema.js';
 import { MembersRepository } from './storage/db/repositories/members.repository.js';
 import { NamespacesRepository } from './storage/db/repositories/namespaces.repository.js';
@@ -73,6 +74,8 @@ export interface Deps {
 export interface ServiceStorage {
   blobs: BlobStore;
   config: Config;
+  /** Lets hot reads skip the database while nothing was written (SQLite; see `change-signal.ts`). */
+  changes: ChangeSignal;
 }
 
 export function buildServices(db: Kysely<Database>, clock: Clock, storage: ServiceStorage): Services {
@@ -84,10 +87,11 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const settingsRepo = new SettingsRepository();
 
   const identity = new IdentityService({ db, tokens, users, clock });
-  const access = new AccessService({ db, projects, namespaces, members, clock });
+  const { changes } = storage;
+  const access = new AccessService({ db, projects, namespaces, members, clock, changes });
   const usersService = new UsersService({ db, users, namespaces, members, clock });
   const tokensService = new TokensService({ db, tokens, users, identity, clock });
-  const settings = new SettingsService(db, settingsRepo);
+  const settings = new SettingsService(db, settingsRepo, changes);
   const deletion = new PackageDeletionRepository();
   return {
     identity,
@@ -99,8 +103,8 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     tokens: tokensService,
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
-    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService }),
-    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config }),
+    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes }),
+    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock }),
     packages: new PackagesService({
       db,
@@ -145,5 +149,5 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const clock = options.clock ?? systemClock;
   // Small tarballs and charts are served from memory after their first download.
   const blobs = new CachingBlobStore(await openBlobStore(config), { maxBlobBytes: 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024 });
-  return { config, database, blobs, services: buildServices(database.db, clock, { blobs, config }), clock, appliedMigrations };
+  return { config, database, blobs, services: buildServices(database.db, clock, { blobs, config, changes: database.changes }), clock, appliedMigrations };
 }

@@ -37,7 +37,15 @@ export class AppError extends Error {
 
   constructor(code: ErrorCode, body: ErrorBody, headers: Record<string, string> = {}) {
     const msg = body.message ?? body.error;
-    super(typeof msg === 'string' ? msg : JSON.stringify(msg));
+    // A 4xx is an answer, not a fault: its stack is never looked at, and capturing one was the largest single cost
+    // of a packument 404 (npm asks for many names a registry does not have).
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (ERROR_STATUS[code] < 500) Error.stackTraceLimit = 0;
+    try {
+      super(typeof msg === 'string' ? msg : JSON.stringify(msg));
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_STATUS[code];

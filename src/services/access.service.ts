@@ -16,6 +16,8 @@ import {
 } from '../domain/access/abilities.js';
 import { isAccessLevel, type AccessLevel, type Identity } from '../domain/access/identity.js';
 import { errors } from '../domain/errors.js';
+import type { ChangeSignal } from '../storage/db/change-signal.js';
+import { FreshMemo } from '../storage/db/fresh-memo.js';
 import type { Database, NamespaceRow, ProjectRow } from '../storage/db/schema.js';
 import type { MembersRepository } from '../storage/db/repositories/members.repository.js';
 import { parseTraversal, type NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
@@ -27,6 +29,8 @@ export interface AccessServiceDeps {
   namespaces: NamespacesRepository;
   members: MembersRepository;
   clock: Clock;
+  /** Lets project and group lookups skip the database while nothing was written (SQLite). */
+  changes: ChangeSignal;
 }
 
 /** What `projectContexts` needs of a project, as the package queries return it. */
@@ -41,30 +45,43 @@ export interface ProjectFacts {
 /** GitLab's `^-?\d+$` rule: a numeric `:id` is an id, anything else a full path. */
 const NUMERIC_ID = /^-?\d+$/;
 
+const freeze = <T extends object>(row: T | undefined): T | undefined => (row === undefined ? undefined : Object.freeze(row));
+
 export class AccessService {
   readonly #d: AccessServiceDeps;
+  // Every package request starts by finding its project or group: remembered until the next write.
+  readonly #projects: FreshMemo<ProjectRow | undefined>;
+  readonly #groups: FreshMemo<NamespaceRow | undefined>;
   constructor(deps: AccessServiceDeps) {
     this.#d = deps;
+    this.#projects = new FreshMemo(deps.changes);
+    this.#groups = new FreshMemo(deps.changes);
   }
 
+  /** The project by numeric id or full path. The row is shared with other callers: never mutate it. */
   async findProject(idOrPath: string): Promise<ProjectRow | undefined> {
-    const { db, projects } = this.#d;
-    if (NUMERIC_ID.test(idOrPath)) {
-      const id = Number(idOrPath);
-      return Number.isSafeInteger(id) && id > 0 ? projects.findById(db, id) : undefined;
-    }
-    return projects.findByFullPath(db, idOrPath);
+    return this.#projects.get(idOrPath, async () => {
+      const { db, projects } = this.#d;
+      if (NUMERIC_ID.test(idOrPath)) {
+        const id = Number(idOrPath);
+        return Number.isSafeInteger(id) && id > 0 ? freeze(await projects.findById(db, id)) : undefined;
+      }
+      return freeze(await projects.findByFullPath(db, idOrPath));
+    });
   }
 
+  /** The group by numeric id or full path. The row is shared with other callers: never mutate it. */
   async findGroup(idOrPath: string): Promise<NamespaceRow | undefined> {
-    const { db, namespaces } = this.#d;
-    if (NUMERIC_ID.test(idOrPath)) {
-      const id = Number(idOrPath);
-      if (!Number.isSafeInteger(id) || id <= 0) return undefined;
-      const ns = await namespaces.findById(db, id);
-      return ns?.kind === 'group' ? ns : undefined;
-    }
-    return namespaces.findGroupByFullPath(db, idOrPath);
+    return this.#groups.get(idOrPath, async () => {
+      const { db, namespaces } = this.#d;
+      if (NUMERIC_ID.test(idOrPath)) {
+        const id = Number(idOrPath);
+        if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+        const ns = await namespaces.findById(db, id);
+        return ns?.kind === 'group' ? freeze(ns) : undefined;
+      }
+      return freeze(await namespaces.findGroupByFullPath(db, idOrPath));
+    });
   }
 
   async projectContext(identity: Identity, project: ProjectRow & { namespace_traversal_ids?: string }): Promise<ProjectAccessContext> {

@@ -4,6 +4,8 @@
  */
 import type { Kysely } from 'kysely';
 import { errors } from '../domain/errors.js';
+import type { ChangeSignal } from '../storage/db/change-signal.js';
+import { FreshMemo } from '../storage/db/fresh-memo.js';
 import type { Database } from '../storage/db/schema.js';
 import type { SettingsRepository } from '../storage/db/repositories/settings.repository.js';
 
@@ -84,16 +86,21 @@ export const SETTING_KEYS = Object.keys(VALIDATORS) as (keyof ApplicationSetting
 export class SettingsService {
   readonly #db: Kysely<Database>;
   readonly #repo: SettingsRepository;
-  constructor(db: Kysely<Database>, repo: SettingsRepository) {
+  // Read by every packument 404 (forwarding) and every index.yaml: remembered until the next write.
+  readonly #current: FreshMemo<Readonly<ApplicationSettings>>;
+  constructor(db: Kysely<Database>, repo: SettingsRepository, changes: ChangeSignal) {
     this.#db = db;
     this.#repo = repo;
+    this.#current = new FreshMemo(changes, 1);
   }
 
-  async get(): Promise<ApplicationSettings> {
-    const stored = await this.#repo.all(this.#db);
-    const out: Record<string, unknown> = { ...DEFAULT_SETTINGS };
-    for (const key of SETTING_KEYS) if (key in stored) out[key] = stored[key];
-    return out as unknown as ApplicationSettings;
+  async get(): Promise<Readonly<ApplicationSettings>> {
+    return this.#current.get('', async () => {
+      const stored = await this.#repo.all(this.#db);
+      const out: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+      for (const key of SETTING_KEYS) if (key in stored) out[key] = stored[key];
+      return Object.freeze(out as unknown as ApplicationSettings);
+    });
   }
 
   /** Validates every known key given (unknown GitLab settings are ignored, so GitLab scripts keep working). */

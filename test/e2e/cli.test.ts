@@ -63,6 +63,31 @@ describe('wharf CLI', () => {
     }
   });
 
+  it('a running server answers from what the CLI changed in another process, at once', async () => {
+    // The server remembers lookups until the database changes; a commit by another process must end that at once.
+    const root = JSON.parse(ok(['token', 'create', '--user', 'root', '--name', 'e2e', '--scopes', 'api'])) as { token: string };
+    const server = await startWharf(env);
+    try {
+      const packument = () =>
+        fetch(`${server.url}/api/v4/projects/acme%2Fplatform%2Flate/packages/npm/@acme%2fthing`, { headers: { authorization: `Bearer ${root.token}` } });
+      const group = () => fetch(`${server.url}/api/v4/groups/acme%2Fplatform%2Fteam/packages`, { headers: { 'private-token': root.token } });
+      for (let i = 0; i < 3; i++) {
+        const r = await packument();
+        assert.equal(r.status, 404);
+        assert.match(await r.text(), /Project Not Found/i);
+        assert.equal((await group()).status, 404);
+      }
+      ok(['project', 'create', '--path', 'acme/platform/late']);
+      ok(['group', 'create', '--path', 'acme/platform/team']);
+      const after = await packument();
+      assert.equal(after.status, 404);
+      assert.match(await after.text(), /Packages Not Found/i, 'the project now exists');
+      assert.equal((await group()).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('collects garbage, with a dry run first', () => {
     const dry = JSON.parse(ok(['gc', '--dry-run', '--grace', '0'])) as Record<string, unknown>;
     assert.equal(dry.dryRun, true);

@@ -237,6 +237,7 @@ for (const dialect of DIALECTS) {
         blobs: t.deps.blobs,
         clock: t.deps.clock,
         config: t.deps.config,
+        changes: t.deps.database.changes,
       });
       const pub = await createProject(t, `shared-${dialect}`, undefined, { visibility: 'public' }, maintainerToken);
       const push = (name: string) =>

@@ -29,7 +29,9 @@ export const REDACT_PATHS = [
 export function registerRequestLogging(app: FastifyInstance): void {
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
+    // Through the root logger with the id in the line: the request's own child logger is made only when needed.
     const line = {
+      reqId: request.id,
       method: request.method,
       url: redactUrl(request.url),
       route: request.routeOptions.url ?? null,
@@ -37,8 +39,8 @@ export function registerRequestLogging(app: FastifyInstance): void {
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       remoteAddress: request.ip,
     };
-    if (status >= 500) request.log.error(line, 'request');
-    else request.log.info(line, 'request');
+    if (status >= 500) app.log.error(line, 'request');
+    else app.log.info(line, 'request');
     done();
   });
 }

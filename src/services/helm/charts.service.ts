@@ -10,8 +10,10 @@ import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
 import { chartFileName, splitChartFileName } from '../../domain/helm/rules.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { ChangeSignal } from '../../storage/db/change-signal.js';
+import { FreshMemo } from '../../storage/db/fresh-memo.js';
 import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
-import type { Database } from '../../storage/db/schema.js';
+import type { Database, PackageFileRow } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
 import { authorizeHelm, requireValidChannel } from './access.js';
 import { withRetry } from './retry.js';
@@ -24,6 +26,8 @@ export interface HelmChartsDeps {
   clock: Clock;
   /** Set when downloads are answered with a pre-signed URL of the object store (GitLab's `302`), for this long. */
   directDownloadSeconds?: number | undefined;
+  /** Lets file lookups skip the database while nothing was written (SQLite). */
+  changes: ChangeSignal;
 }
 
 export interface HelmDownload {
@@ -32,14 +36,16 @@ export interface HelmDownload {
   size: number;
   sha256: string;
   /** The bytes, or where to fetch them (helm follows redirects; the URL is pre-signed, so it needs no credentials). */
-  body: { stream: Readable } | { redirect: string };
+  body: { content: Readable | Buffer } | { redirect: string };
 }
 
 export class HelmChartsService {
   readonly #d: HelmChartsDeps;
+  readonly #files: FreshMemo<PackageFileRow | undefined>;
 
   constructor(deps: HelmChartsDeps) {
     this.#d = deps;
+    this.#files = new FreshMemo(deps.changes);
   }
 
   /** `fileName` is the last URL segment: `<name>-<version>.tgz` or `<name>-<version>.tgz.prov`. */
@@ -48,7 +54,10 @@ export class HelmChartsService {
     const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
     const kind = fileName.endsWith('.tgz.prov') ? 'provenance' : 'chart';
     const archiveName = kind === 'provenance' ? fileName.slice(0, -'.prov'.length) : fileName;
-    const file = await this.#d.helm.findLiveFile(this.#d.db, project.id, channel, fileName, splitChartFileName(archiveName));
+    const file = await this.#files.get(`${project.id}\0${channel}\0${fileName}`, async () => {
+      const found = await this.#d.helm.findLiveFile(this.#d.db, project.id, channel, fileName, splitChartFileName(archiveName));
+      return found && Object.freeze(found);
+    });
     if (!file) throw errors.helmNotFound(kind === 'chart' ? 'Chart' : 'Provenance file');
     const found = { fileName: file.file_name, kind, size: Number(file.size), sha256: file.sha256 } as const;
     const { blobs, directDownloadSeconds } = this.#d;
@@ -56,10 +65,12 @@ export class HelmChartsService {
       const url = await blobs.downloadUrl(file.blob_key, { expiresInSeconds: directDownloadSeconds, fileName: file.file_name });
       return { ...found, body: { redirect: url } };
     }
+    const bytes = blobs.cached?.(file.blob_key);
+    if (bytes) return { ...found, body: { content: bytes } };
     const stream = await blobs.get(file.blob_key, signal);
     // A row without its blob is damage to the store, not a missing chart: a logged 500, not a quiet 404.
     if (!stream) throw new Error(`blob ${file.blob_key} of package file ${file.id} is missing from the blob store`);
-    return { ...found, body: { stream } };
+    return { ...found, body: { content: stream } };
   }
 
   /**

@@ -14,6 +14,8 @@ import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
 import { assembleIndexYaml, helmContextPath, renderIndexFragment, renderIndexYaml, type IndexFragment } from '../../domain/helm/index-yaml.js';
+import type { ChangeSignal } from '../../storage/db/change-signal.js';
+import { FreshMemo } from '../../storage/db/fresh-memo.js';
 import type { ChannelState, HelmRepository } from '../../storage/db/repositories/helm.repository.js';
 import type { Database } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
@@ -30,6 +32,8 @@ export interface HelmIndexDeps {
   settings: SettingsService;
   clock: Clock;
   externalUrl: string;
+  /** Lets the channel's revision be known without a query while nothing was written (SQLite). */
+  changes: ChangeSignal;
   /** Bytes of documents kept in this process (default 64 MiB). */
   cacheBytes?: number;
 }
@@ -70,9 +74,11 @@ export class HelmIndexService {
   readonly #building = new Map<string, Promise<Cached>>();
   readonly #cacheLimit: number;
   #cachedBytes = 0;
+  readonly #states: FreshMemo<ChannelState | undefined>;
 
   constructor(deps: HelmIndexDeps) {
     this.#d = deps;
+    this.#states = new FreshMemo(deps.changes);
     this.#cacheLimit = deps.cacheBytes ?? 64 * 1024 * 1024;
   }
 
@@ -89,13 +95,16 @@ export class HelmIndexService {
     const contextPath = helmContextPath(externalUrl, projectId);
     // What, besides the revision, the bytes depend on: a cached document built for another URL or limit is stale.
     const builtFor = `${contextPath}\n${limit ?? 'unlimited'}`;
-    const state = await helm.channelState(db, projectId, channel);
+    const key = `${projectId}\u0000${channel}`;
+    const state = await this.#states.get(key, async () => {
+      const found = await helm.channelState(db, projectId, channel);
+      return found && Object.freeze(found);
+    });
     if (!state) {
       // GitLab: an unknown channel is an empty repository, not an error.
       const body = Buffer.from(renderIndexYaml({ charts: [], generated: iso(this.#d.clock.now()), contextPath }));
       return { body, etag: etagOf(body) };
     }
-    const key = `${projectId}\u0000${channel}`;
     const hit = this.#cache.get(key);
     if (hit && hit.revision === state.revision && hit.builtFor === builtFor) {
       // Most recently used last, so eviction drops the coldest channel first.

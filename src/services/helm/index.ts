@@ -4,6 +4,7 @@ import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
+import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import type { Database } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
@@ -25,16 +26,17 @@ export interface HelmServicesDeps {
   clock: Clock;
   /** `externalUrl` (its path prefixes `serverInfo.contextPath`) and the blob store's direct-download settings. */
   config: Config;
+  changes: ChangeSignal;
 }
 
 export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
   const helm = new HelmRepository();
-  const { db, access, settings, blobs, clock, config } = deps;
+  const { db, access, settings, blobs, clock, config, changes } = deps;
   const store = config.blobStore;
   const directDownloadSeconds = store.kind === 's3' && store.directDownload ? store.directDownloadExpirySeconds : undefined;
   return {
-    index: new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl }),
+    index: new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, changes }),
     upload: new HelmUploadService({ db, helm, access, settings, blobs, clock }),
-    charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds }),
+    charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds, changes }),
   };
 }

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import type { Database } from '../../storage/db/schema.js';
 import { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
 import { PackageDeletionRepository } from '../../storage/db/repositories/package-deletion.repository.js';
@@ -39,9 +40,10 @@ export interface NpmServicesDeps {
   access: AccessService;
   users: UsersService;
   tokens: TokensService;
+  changes: ChangeSignal;
 }
 
-export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens }: NpmServicesDeps): NpmServices {
+export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes }: NpmServicesDeps): NpmServices {
   const packages = new PackagesRepository();
   const documents = new PackageDocumentsRepository();
   const namespaces = new NamespacesRepository();
@@ -51,6 +53,7 @@ export function buildNpmServices({ db, blobs, settings, clock, config, access, u
     documents,
     blobs,
     externalUrl: config.externalUrl,
+    changes,
     directDownloadSeconds: config.blobStore.kind === 's3' && config.blobStore.directDownload ? config.blobStore.directDownloadExpirySeconds : undefined,
   });
   return {

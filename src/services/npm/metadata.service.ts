@@ -13,8 +13,10 @@ import type { Kysely } from 'kysely';
 import { errors } from '../../domain/errors.js';
 import { buildPackuments, distTagsOf, revString, type PackumentVersion } from '../../domain/npm/packument.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { ChangeSignal } from '../../storage/db/change-signal.js';
+import { FreshMemo } from '../../storage/db/fresh-memo.js';
 import type { Database, PackageFileRow } from '../../storage/db/schema.js';
-import type { DocumentKey, PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import type { DocumentKey, DocumentState, PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
 import type { NpmVersionRecord, PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 
 const gzip = promisify(gzipCallback);
@@ -31,12 +33,15 @@ export interface Representation {
 export interface PackumentSet {
   readonly revision: number;
   readonly modified: string;
+  /** `modified` as an HTTP date, for `Last-Modified`. */
+  readonly lastModified: string;
   readonly versionCount: number;
   /** The bytes to send for `kind`, gzip-compressed when the client accepts it and it is worth it. */
   representation(kind: PackumentKind, acceptsGzip: boolean): Promise<Representation>;
 }
 
-export type TarballDownload = { readonly stream: Readable; readonly redirect?: undefined } | { readonly redirect: string; readonly stream?: undefined };
+/** The bytes (from memory when the blob store holds them, else streamed), or where to fetch them. */
+export type TarballDownload = { readonly body: Readable | Buffer; readonly redirect?: undefined } | { readonly redirect: string; readonly body?: undefined };
 
 export interface NpmMetadataServiceDeps {
   db: Kysely<Database>;
@@ -45,6 +50,8 @@ export interface NpmMetadataServiceDeps {
   blobs: BlobStore;
   /** `WHARF_EXTERNAL_URL`, embedded in tarball URLs. */
   externalUrl: string;
+  /** Lets revision and file lookups skip the database while nothing was written (SQLite). */
+  changes: ChangeSignal;
   /** When set (S3 with direct downloads), tarballs are answered with a pre-signed URL valid this long. */
   directDownloadSeconds?: number | undefined;
   /** Bytes of documents kept per process (plain and gzip together). */
@@ -61,6 +68,8 @@ interface CacheEntry {
   abbreviated: Buffer;
   gzipped: Partial<Record<PackumentKind, Buffer>>;
   size: number;
+  /** The set handed out for this entry, made once: its ETag is a hash, and reads repeat thousands of times. */
+  set?: { seed: string; value: PackumentSet };
 }
 
 /** One project's share of a group or instance packument: its document revision for the name. */
@@ -89,10 +98,16 @@ export class NpmMetadataService {
   readonly #cache = new Map<string, CacheEntry>();
   readonly #cacheLimit: number;
   #cacheSize = 0;
+  /** Revisions of packuments, and "no such package" (every 404 and every first publish asks). */
+  readonly #states: FreshMemo<DocumentState | undefined>;
+  /** Tarball file rows by project, name and file name. */
+  readonly #files: FreshMemo<PackageFileRow | undefined>;
 
   constructor(deps: NpmMetadataServiceDeps) {
     this.#d = deps;
     this.#cacheLimit = deps.cacheBytes ?? 64 * 1024 * 1024;
+    this.#states = new FreshMemo(deps.changes);
+    this.#files = new FreshMemo(deps.changes);
   }
 
   /** The project's packuments for `name`, or undefined when it has no installable version of that name. */
@@ -145,15 +160,18 @@ export class NpmMetadataService {
 
   /** The representations of a cache entry, with a strong ETag derived from `seed` (what the bytes depend on). */
   #set(entry: CacheEntry, seed: string): PackumentSet {
+    if (entry.set?.seed === seed) return entry.set.value;
     const tag = createHash('sha256').update(seed).digest('base64url').slice(0, 27);
-    return {
+    const plainEtag = { full: `"${tag}-f"`, abbreviated: `"${tag}-a"` };
+    const value: PackumentSet = {
       revision: entry.revision,
       modified: entry.modified,
+      lastModified: new Date(entry.modified).toUTCString(),
       versionCount: entry.versionCount,
       representation: async (kind, acceptsGzip) => {
         const plain = entry[kind];
+        if (!acceptsGzip || plain.length < GZIP_MIN_BYTES) return { body: plain, etag: plainEtag[kind], encoding: undefined };
         const etag = `"${tag}-${kind === 'full' ? 'f' : 'a'}`;
-        if (!acceptsGzip || plain.length < GZIP_MIN_BYTES) return { body: plain, etag: `${etag}"`, encoding: undefined };
         let packed = entry.gzipped[kind];
         if (!packed) {
           packed = await gzip(plain);
@@ -168,6 +186,8 @@ export class NpmMetadataService {
         return { body: packed, etag: `${etag}-gz"`, encoding: 'gzip' };
       },
     };
+    entry.set = { seed, value };
+    return value;
   }
 
   /** The dist-tag map (with the automatic `latest`), or undefined when no installable version exists. */
@@ -185,9 +205,12 @@ export class NpmMetadataService {
   /** The tarball's file record by its exact stored file name (GitLab's `by_name_and_file_name.last!`). */
   async tarballFile(projectId: number, name: string, fileName: string): Promise<PackageFileRow> {
     const { db, packages } = this.#d;
-    const found = await packages.findInstallableFile(db, projectId, 'npm', name, fileName);
-    if (!found) throw errors.npmRecordNotFound('Package file');
-    return found.file;
+    const file = await this.#files.get(`${projectId}\0${name}\0${fileName}`, async () => {
+      const found = await packages.findInstallableFile(db, projectId, 'npm', name, fileName);
+      return found && Object.freeze(found.file);
+    });
+    if (!file) throw errors.npmRecordNotFound('Package file');
+    return file;
   }
 
   /**
@@ -200,22 +223,29 @@ export class NpmMetadataService {
       const baseName = file.file_name.slice(file.file_name.lastIndexOf('/') + 1);
       return { redirect: await blobs.downloadUrl(file.blob_key, { expiresInSeconds: directDownloadSeconds, fileName: baseName }) };
     }
+    const bytes = blobs.cached?.(file.blob_key);
+    if (bytes) return { body: bytes };
     const stream = await blobs.get(file.blob_key, signal);
     if (!stream) throw errors.npmRecordNotFound('Package file');
-    return { stream };
+    return { body: stream };
   }
 
   /** Drops every cached document of this process (tests, and an operator's `gc`). */
   clearCache(): void {
     this.#cache.clear();
+    this.#states.clear();
+    this.#files.clear();
     this.#cacheSize = 0;
   }
 
   async #fresh(key: DocumentKey): Promise<CacheEntry | undefined> {
     const { db, documents, externalUrl } = this.#d;
-    const state = await documents.state(db, key);
-    if (!state) return undefined;
     const cacheKey = `${key.projectId}\0${key.type}\0${key.name}`;
+    const state = await this.#states.get(cacheKey, async () => {
+      const found = await documents.state(db, key);
+      return found && Object.freeze(found);
+    });
+    if (!state) return undefined;
     const cached = this.#cache.get(cacheKey);
     if (cached && cached.revision === state.revision && cached.builtFor === externalUrl) {
       // Re-insert: the Map's order is the LRU order.

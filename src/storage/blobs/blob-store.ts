@@ -33,6 +33,11 @@ export interface BlobStore {
   put(source: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
   /** A stream of the blob's bytes, or undefined when there is no such blob. */
   get(sha256: string, signal?: AbortSignal): Promise<Readable | undefined>;
+  /**
+   * The blob's bytes if this store already holds them in memory, else undefined; never does I/O. A download sent
+   * as one buffer costs a fraction of a stream's bookkeeping.
+   */
+  cached?(sha256: string): Buffer | undefined;
   head(sha256: string): Promise<BlobInfo | undefined>;
   delete(sha256: string): Promise<void>;
   /** Every stored digest (for garbage collection and transfers). */

@@ -26,13 +26,18 @@ export class CachingBlobStore implements BlobStore {
     if (inner.downloadUrl) this.downloadUrl = inner.downloadUrl.bind(inner);
   }
 
-  async get(sha256: string, signal?: AbortSignal): Promise<Readable | undefined> {
+  cached(sha256: string): Buffer | undefined {
     const hit = this.#cache.get(sha256);
     if (hit) {
       this.#cache.delete(sha256);
       this.#cache.set(sha256, hit);
-      return Readable.from([hit]);
     }
+    return hit;
+  }
+
+  async get(sha256: string, signal?: AbortSignal): Promise<Readable | undefined> {
+    const hit = this.cached(sha256);
+    if (hit) return Readable.from([hit]);
     const stream = await this.#inner.get(sha256, signal);
     if (!stream) return undefined;
     // Stream through as usual, keeping a copy while the blob is small enough to cache.

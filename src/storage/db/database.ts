@@ -7,6 +7,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { NO_CHANGE_SIGNAL, SqliteChangeSignal, type ChangeSignal } from './change-signal.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -16,6 +17,8 @@ export interface DatabaseHandle {
   readonly dialect: DialectName;
   /** Human-readable location without credentials, for logs. */
   readonly location: string;
+  /** Tells whether anything was written since a read, without a query (SQLite only; see `change-signal.ts`). */
+  readonly changes: ChangeSignal;
   close(): Promise<void>;
 }
 
@@ -38,7 +41,7 @@ export function openDatabase(options: OpenOptions): DatabaseHandle {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const safe = new URL(url);
     safe.password = '';
-    return { db, dialect: 'postgres', location: safe.toString(), close: () => db.destroy() };
+    return { db, dialect: 'postgres', location: safe.toString(), changes: NO_CHANGE_SIGNAL, close: () => db.destroy() };
   }
   const file = url?.startsWith('sqlite:') ? path.resolve(url.slice('sqlite:'.length)) : path.join(options.dataDir, 'wharf.db');
   mkdirSync(path.dirname(file), { recursive: true });
@@ -49,8 +52,9 @@ export function openDatabase(options: OpenOptions): DatabaseHandle {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  const changes = new SqliteChangeSignal(sqlite.prepare('PRAGMA data_version').pluck());
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, STATEMENT_CACHE_SIZE, () => changes.noteWrite()) }) });
+  return { db, dialect: 'sqlite', location: file, changes, close: () => db.destroy() };
 }
 
 /** Kysely's SQLite driver needs only these two methods of better-sqlite3's database. */
@@ -62,23 +66,30 @@ const STATEMENT_CACHE_SIZE = 500;
  * running the queries (profile of the 304 path: a fifth of all time). The SQL text of Kysely's queries is stable
  * (values are bound parameters), so compiled statements are kept by their text, least recently used out first. A
  * statement still busy (an unfinished iteration) is never handed out twice: a fresh one is prepared instead.
+ *
+ * Kysely runs a statement right after preparing it, so `onWrite` is told here about every statement that is not a
+ * plain read — writes, and the BEGIN/COMMIT/ROLLBACK around them — before it runs (see `change-signal.ts`).
  */
-export function withStatementCache(sqlite: SQLite.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+export function withStatementCache(sqlite: SQLite.Database, size = STATEMENT_CACHE_SIZE, onWrite: () => void = () => undefined): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
+  const noteWrites = (statement: SQLite.Statement) => {
+    if (!(statement.reader && statement.readonly)) onWrite();
+    return statement;
+  };
   return {
     prepare(source: string) {
       const hit = cache.get(source);
       if (hit && !hit.busy) {
         cache.delete(source);
         cache.set(source, hit);
-        return hit;
+        return noteWrites(hit);
       }
       const statement = sqlite.prepare(source);
       if (!hit) {
         cache.set(source, statement);
         if (cache.size > size) cache.delete(cache.keys().next().value!);
       }
-      return statement;
+      return noteWrites(statement);
     },
     close() {
       cache.clear();

@@ -79,8 +79,8 @@ export const helmRoutes =
           .header('content-disposition', `attachment; filename="${download.fileName}"`)
           .header('etag', `"${download.sha256}"`)
           .type(download.kind === 'chart' ? 'application/octet-stream' : 'application/pgp-signature');
-        // For HEAD, Fastify drains the stream and keeps the Content-Length set above.
-        return reply.send(download.body.stream);
+        // For HEAD, Fastify drains a stream and keeps the Content-Length set above.
+        return reply.send(download.body.content);
       },
     );
 

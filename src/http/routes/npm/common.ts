@@ -90,7 +90,7 @@ export async function sendPackument(request: FastifyRequest, reply: FastifyReply
     // Revalidate every time (a 304 is one indexed query): a publish must be visible to the next install.
     .header('cache-control', 'no-cache')
     .header('vary', 'Accept, Accept-Encoding')
-    .header('last-modified', new Date(set.modified).toUTCString());
+    .header('last-modified', set.lastModified);
   // Only `If-None-Match` is honoured: a one-second `Last-Modified` cannot tell apart two writes in the same
   // second, and a wrong 304 would hide a publish (RFC 9110 lets a server ignore `If-Modified-Since`).
   if (matchesEtag(request.headers['if-none-match'], rep.etag)) return reply.code(304).send();

@@ -107,7 +107,7 @@ export const npmProjectRoutes =
       const download = await npm.metadata.openTarball(file);
       if (download.redirect !== undefined) return reply.redirect(download.redirect, 302);
       // Exact bytes, exact length, no Content-Encoding: pnpm compares Content-Length with what it received.
-      return reply.header('content-type', 'application/octet-stream').header('content-length', file.size).send(download.stream);
+      return reply.header('content-type', 'application/octet-stream').header('content-length', file.size).send(download.body);
     };
 
     // --- P1: dist-tags list -------------------------------------------------------------------------------

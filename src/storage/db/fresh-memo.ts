@@ -1,0 +1,41 @@
+/**
+ * Remembers the answers of small reads for as long as the database has not changed (see `change-signal.ts`).
+ *
+ * An answer is stored with the version seen *before* it was read: a write that lands while the read is in flight
+ * moves the version on, so that answer is never served. Where the database offers no signal (PostgreSQL), every
+ * call reads. Answers — including "not found" — are shared between callers and must not be mutated.
+ */
+import type { ChangeSignal } from './change-signal.js';
+
+interface Entry<V> {
+  at: number;
+  value: V;
+}
+
+export class FreshMemo<V> {
+  readonly #signal: ChangeSignal;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, Entry<V>>();
+
+  constructor(signal: ChangeSignal, maxEntries = 10_000) {
+    this.#signal = signal;
+    this.#maxEntries = maxEntries;
+  }
+
+  async get(key: string, read: () => Promise<V>): Promise<V> {
+    const at = this.#signal.current();
+    if (at === undefined) return read();
+    const hit = this.#entries.get(key);
+    if (hit !== undefined && hit.at === at) return hit.value;
+    const value = await read();
+    // Insertion order is the eviction order; names asked for once (say, a scan of missing packages) age out first.
+    this.#entries.delete(key);
+    this.#entries.set(key, { at, value });
+    if (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
+    return value;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
