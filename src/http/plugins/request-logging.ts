@@ -4,10 +4,9 @@
  * masked in the URL.
  */
 import type { FastifyInstance } from 'fastify';
+import type { AccessLog } from './access-log.js';
 
-const SECRET_PARAM = /(^|[?&])((?:private_|access_|bearer_|job_|deploy_)?token|password|secret)=[^&#]*/gi;
-
-export const redactUrl = (url: string): string => url.replace(SECRET_PARAM, '$1$2=[REDACTED]');
+export { redactUrl } from './access-log.js';
 
 /** pino redaction paths, for anything that logs headers (error objects, debug logs). */
 export const REDACT_PATHS = [
@@ -26,21 +25,17 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
-export function registerRequestLogging(app: FastifyInstance): void {
+export function registerRequestLogging(app: FastifyInstance, accessLog: AccessLog): void {
   app.addHook('onResponse', (request, reply, done) => {
-    const status = reply.statusCode;
-    // Through the root logger with the id in the line: the request's own child logger is made only when needed.
-    const line = {
+    accessLog.write({
       reqId: request.id,
       method: request.method,
-      url: redactUrl(request.url),
+      url: request.url,
       route: request.routeOptions.url ?? null,
-      status,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      status: reply.statusCode,
+      durationMs: reply.elapsedTime,
       remoteAddress: request.ip,
-    };
-    if (status >= 500) app.log.error(line, 'request');
-    else app.log.info(line, 'request');
+    });
     done();
   });
 }

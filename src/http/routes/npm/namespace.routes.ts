@@ -19,6 +19,7 @@ import type { Deps, Services } from '../../../compose.js';
 import type { AccessRouteKind } from '../../../domain/access/abilities.js';
 import type { Identity } from '../../../domain/access/identity.js';
 import { errors } from '../../../domain/errors.js';
+import { replayable } from '../../hot-lane.js';
 import { decodePackageName, decodeTag } from '../../../domain/npm/path-segments.js';
 import type { NpmSearchScope } from '../../../storage/db/repositories/packages.repository.js';
 import type { NamespaceRow } from '../../../storage/db/schema.js';
@@ -57,6 +58,8 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
 
   /** G6/I6: §3.4 "Group/instance metadata" in order — namespace, packages, forwarding or 404, rights, merge. */
   const packument = async (request: FastifyRequest, reply: FastifyReply, rawName: string) => {
+    // Answers depend on the URL, Accept, Accept-Encoding, If-None-Match, the caller and the database only.
+    replayable(request);
     const name = decodePackageName(rawName);
     const identity = await npmCaller(services, request);
     const namespace = await scope.resolve(identity, request, name, 'authenticate-non-public');
@@ -75,6 +78,7 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
   };
 
   const distTags = async (request: FastifyRequest, reply: FastifyReply, rawName: string) => {
+    replayable(request);
     const name = decodePackageName(rawName);
     const identity = await npmCaller(services, request);
     const project = await targetProject(identity, request, name, 'read_package');

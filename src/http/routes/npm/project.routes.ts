@@ -31,6 +31,7 @@ import { Readable, Transform } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../../compose.js';
 import { errors } from '../../../domain/errors.js';
+import { replayable } from '../../hot-lane.js';
 import { decodeFileName, decodePackageName, decodeTag } from '../../../domain/npm/path-segments.js';
 import {
   AUDIT_PATHS,
@@ -71,6 +72,8 @@ export const npmProjectRoutes =
 
     // --- P9: packument ------------------------------------------------------------------------------------
     const packument = async (request: FastifyRequest, reply: FastifyReply, rawName: string) => {
+      // Answers depend on the URL, Accept, Accept-Encoding, If-None-Match, the caller and the database only.
+      replayable(request);
       const name = decodePackageName(rawName);
       const identity = await caller(request);
       const id = projectId(request);
@@ -86,6 +89,7 @@ export const npmProjectRoutes =
 
     // --- P6: tarball --------------------------------------------------------------------------------------
     const tarball = async (request: FastifyRequest, reply: FastifyReply, rawName: string, rawFile: string) => {
+      replayable(request);
       const name = decodePackageName(rawName);
       const fileName = decodeFileName(rawFile);
       const identity = await caller(request);
@@ -112,6 +116,7 @@ export const npmProjectRoutes =
 
     // --- P1: dist-tags list -------------------------------------------------------------------------------
     const distTags = async (request: FastifyRequest, reply: FastifyReply, rawName: string) => {
+      replayable(request);
       const name = decodePackageName(rawName);
       const identity = await caller(request);
       const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'read_package', 'authenticate-non-public');

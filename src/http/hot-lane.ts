@@ -1,0 +1,178 @@
+/**
+ * The hot lane: an anonymous GET that repeats one the framework has just answered, while the database has not
+ * changed since, is answered with the same status, headers and bytes straight from the HTTP server, before routing.
+ *
+ * Why: an install asks for the same packuments and tarballs over and over, and once every lookup is remembered
+ * (`FreshMemo`), what a `304` or a `404` still costs is mostly the framework's per-request machinery — routing,
+ * request and reply objects, hooks, promise chains — about half of the CPU. The lane skips all of it.
+ *
+ * Why it is correct: a handler marks its request replayable (`replayable(request)`) only when its answer to an
+ * anonymous caller is a function of the raw URL, the `Accept`, `Accept-Encoding` and `If-None-Match` headers and
+ * the database — nothing else (no time, no cookies, no client address). The answer is stored with the database's
+ * change version read *before* the request did anything (`ChangeSignal`), and served only while the version is
+ * the same, so no write — here, by `wharf gc`, or by the CLI — can leave an old answer in use. Requests carrying
+ * any credential, a cookie, a query string or a body never take the lane. Where the database gives no change
+ * signal (PostgreSQL, several instances) the lane is off. Each answer is still logged as one access line, marked
+ * `hot: true`, and gets its own request id.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ChangeSignal } from '../storage/db/change-signal.js';
+import type { AccessLog } from './plugins/access-log.js';
+
+/** Statuses worth replaying: a document, a revalidation, a name that does not exist. */
+const REPLAYED_STATUSES = new Set([200, 304, 404]);
+
+/** What a replayable answer may vary on besides the URL (its `Vary` plus the validator). */
+const keyOf = (req: IncomingMessage): string => {
+  const h = req.headers;
+  return `${req.url}\u0000${h.accept ?? ''}\u0000${h['accept-encoding'] ?? ''}\u0000${h['if-none-match'] ?? ''}`;
+};
+
+/** Only plain anonymous reads: anything that could make the answer depend on who asks goes the long way. */
+function eligible(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' || req.url === undefined || req.url.includes('?')) return false;
+  const h = req.headers;
+  return (
+    h.authorization === undefined &&
+    h['private-token'] === undefined &&
+    h['job-token'] === undefined &&
+    h['deploy-token'] === undefined &&
+    h.cookie === undefined &&
+    h['content-length'] === undefined &&
+    h['transfer-encoding'] === undefined
+  );
+}
+
+interface Answer {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  body: Buffer;
+  route: string | null;
+}
+
+export interface HotLaneOptions {
+  /** As Fastify's `trustProxy`: the client address logged is then the first `X-Forwarded-For` entry. */
+  trustProxy: boolean;
+  maxEntries?: number;
+  /** Bytes of bodies held (mostly shared with the document caches, which hold the same buffers). */
+  maxBytes?: number;
+}
+
+const kVersion = Symbol('wharf.hotLaneVersion');
+const kReplayable = Symbol('wharf.hotLaneReplayable');
+type LaneRequest = FastifyRequest & { [kVersion]?: number; [kReplayable]?: boolean };
+
+/** Called by a handler whose answer to an anonymous caller depends only on what the lane's key holds. */
+export function replayable(request: FastifyRequest): void {
+  (request as LaneRequest)[kReplayable] = true;
+}
+
+export class HotLane {
+  readonly #changes: ChangeSignal;
+  readonly #trustProxy: boolean;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  readonly #answers = new Map<string, Answer>();
+  /** The database version every held answer was made at; a different one empties the lane. */
+  #version: number | undefined;
+  #bytes = 0;
+  readonly #accessLog: AccessLog;
+
+  constructor(changes: ChangeSignal, accessLog: AccessLog, options: HotLaneOptions) {
+    this.#changes = changes;
+    this.#accessLog = accessLog;
+    this.#trustProxy = options.trustProxy;
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Answers `req` when it may, returning true; otherwise the caller hands it to the framework. */
+  serve(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.#answers.size === 0 || !eligible(req) || !this.#current()) return false;
+    const answer = this.#answers.get(keyOf(req));
+    if (answer === undefined) return false;
+    const started = performance.now();
+    const requestId = req.headers['x-request-id'];
+    const reqId = typeof requestId === 'string' && requestId !== '' ? requestId : randomUUID();
+    res.writeHead(answer.status, { ...answer.headers, 'x-request-id': reqId });
+    res.end(answer.status === 304 ? undefined : answer.body);
+    this.#accessLog.write({
+      reqId,
+      method: 'GET',
+      url: req.url!,
+      route: answer.route,
+      status: answer.status,
+      durationMs: performance.now() - started,
+      remoteAddress: this.#clientAddress(req),
+      hot: true,
+    });
+    return true;
+  }
+
+  /** Hooks into the framework: the version is taken as a request arrives, the answer kept as it leaves. */
+  register(app: FastifyInstance): void {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (eligible(request.raw)) {
+        const version = this.#changes.current();
+        if (version !== undefined) (request as LaneRequest)[kVersion] = version;
+      }
+      done();
+    });
+    app.addHook('onSend', (request, reply, payload, done) => {
+      const r = request as LaneRequest;
+      if (r[kReplayable] === true && r[kVersion] !== undefined && REPLAYED_STATUSES.has(reply.statusCode)) {
+        const body = typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : payload == null ? Buffer.alloc(0) : undefined;
+        // Streams (blobs not held in memory) are not replayed.
+        if (body !== undefined) this.#keep(request.raw, r[kVersion], reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body, request.routeOptions.url ?? null);
+      }
+      done(null, payload);
+    });
+  }
+
+  /** True when the answers held are still current (emptying the lane when they are not). */
+  #current(): boolean {
+    const version = this.#changes.current();
+    if (version === undefined) return false;
+    if (version !== this.#version) {
+      this.#answers.clear();
+      this.#bytes = 0;
+      this.#version = version;
+    }
+    return true;
+  }
+
+  #keep(req: IncomingMessage, madeAt: number, status: number, replyHeaders: OutgoingHttpHeaders, body: Buffer, route: string | null): void {
+    if (!this.#current() || madeAt !== this.#version || body.length > this.#maxBytes / 16) return;
+    const headers: OutgoingHttpHeaders = { ...replyHeaders };
+    delete headers['x-request-id'];
+    if (headers['set-cookie'] !== undefined) return;
+    // As the framework sends them: no length on a 304, the body's length otherwise.
+    if (status === 304) delete headers['content-length'];
+    else headers['content-length'] = String(body.length);
+    const key = keyOf(req);
+    const old = this.#answers.get(key);
+    if (old) {
+      this.#answers.delete(key);
+      this.#bytes -= old.body.length;
+    }
+    this.#answers.set(key, { status, headers, body, route });
+    this.#bytes += body.length;
+    for (const [k, v] of this.#answers) {
+      if (this.#answers.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
+      this.#answers.delete(k);
+      this.#bytes -= v.body.length;
+    }
+  }
+
+  /** Fastify's `request.ip`: with `trustProxy`, the original client of the forwarding chain. */
+  #clientAddress(req: IncomingMessage): string | undefined {
+    if (this.#trustProxy) {
+      const forwarded = req.headers['x-forwarded-for'];
+      const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+      if (first) return first;
+    }
+    return req.socket.remoteAddress;
+  }
+}
