@@ -9,7 +9,7 @@ import { FsBlobStore } from './storage/blobs/fs-blob-store.js';
 import { CachingBlobStore } from './storage/blobs/caching-blob-store.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './domain/clock.js';
-import { openDatabase, type DatabaseHandle } from './storage/db/database.js';
+import { openDatabase, type DatabaseHandle, type DialectName } from './storage/db/database.js';
 import { migrateToLatest } from './storage/db/migrate.js';
 import type { ChangeSignal } from './storage/db/change-signal.js';
 import type { Database } from './storage/db/schema.js';
@@ -76,6 +76,8 @@ export interface ServiceStorage {
   config: Config;
   /** Lets hot reads skip the database while nothing was written (SQLite; see `change-signal.ts`). */
   changes: ChangeSignal;
+  /** PostgreSQL can be shared by several instances; the embedded SQLite belongs to one. */
+  dialect: DialectName;
 }
 
 export function buildServices(db: Kysely<Database>, clock: Clock, storage: ServiceStorage): Services {
@@ -104,7 +106,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
     npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes }),
-    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes }),
+    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres' }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock }),
     packages: new PackagesService({
       db,
@@ -149,5 +151,5 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const clock = options.clock ?? systemClock;
   // Small tarballs and charts are served from memory after their first download.
   const blobs = new CachingBlobStore(await openBlobStore(config), { maxBlobBytes: 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024 });
-  return { config, database, blobs, services: buildServices(database.db, clock, { blobs, config, changes: database.changes }), clock, appliedMigrations };
+  return { config, database, blobs, services: buildServices(database.db, clock, { blobs, config, changes: database.changes, dialect: database.dialect }), clock, appliedMigrations };
 }

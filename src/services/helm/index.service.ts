@@ -2,18 +2,21 @@
  * A channel's `index.yaml`, built once per change and then served as stored bytes.
  *
  * Every write to a channel bumps `helm_channels.revision` in its own transaction. A read asks for the revision (one
- * indexed query) and serves, in order of preference: this process's copy of the bytes if it was built for that
- * revision, the copy stored in the database by whichever instance built it, or a fresh build that it then stores.
- * The ETag is the SHA-256 of the bytes, and `generated` is the time of the channel's last change, so a revision
- * renders to the same bytes on every instance and the ETag is strong.
+ * indexed query, or none while the database is unchanged) and serves, in order of preference: this process's copy
+ * of the document if it was built for that revision; the previous copy brought up to date with the change this
+ * process itself just made (an upload notes it with `noteChange`, so the next read costs one chart's re-render and a
+ * copy, not a query of every version); on PostgreSQL, the copy stored in the database by whichever instance built it;
+ * or a fresh build from per-file rendered fragments. The ETag is derived from what the bytes are made of, and
+ * `generated` is the time of the channel's last change, so a revision renders to the same bytes on every instance
+ * and the ETag is strong.
  */
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Identity } from '../../domain/access/identity.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
-import { assembleIndexYaml, helmContextPath, renderIndexFragment, renderIndexYaml, type IndexFragment } from '../../domain/helm/index-yaml.js';
+import { ChannelIndex } from '../../domain/helm/channel-index.js';
+import { helmContextPath, renderIndexFragment, type IndexChart, type IndexFragment } from '../../domain/helm/index-yaml.js';
 import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import { FreshMemo } from '../../storage/db/fresh-memo.js';
 import type { ChannelState, HelmRepository } from '../../storage/db/repositories/helm.repository.js';
@@ -34,6 +37,11 @@ export interface HelmIndexDeps {
   externalUrl: string;
   /** Lets the channel's revision be known without a query while nothing was written (SQLite). */
   changes: ChangeSignal;
+  /**
+   * Keep built documents in the database for other instances (PostgreSQL). On the embedded SQLite there are none,
+   * and writing 4 MB synchronously would stall every request for tens of milliseconds after each change.
+   */
+  shareDocuments: boolean;
   /** Bytes of documents kept in this process (default 64 MiB). */
   cacheBytes?: number;
 }
@@ -51,9 +59,23 @@ interface Cached {
   builtFor: string;
   body: Buffer;
   etag: string;
+  /** The chart blocks the body was made of, when this process built it (absent for a document read from the database). */
+  index?: ChannelIndex;
 }
 
-const etagOf = (body: Buffer): string => `"${createHash('sha256').update(body).digest('hex').slice(0, 40)}"`;
+/** What one transaction of this process did to a channel: revisions `from` → `to`, within one chart. */
+export interface ChannelChange {
+  from: number;
+  to: number;
+  chart: string;
+  /** The chart file that joined the channel, if one did. */
+  added?: IndexChart;
+  /** Chart files that left it. */
+  removed: readonly number[];
+}
+
+/** Changes kept per channel: enough for bursts of uploads between two reads; older gaps mean a full build. */
+const MAX_CHANGES = 64;
 
 /** RFC 9110 §13.1.2: `*` or a list of entity tags, compared weakly (a `W/` prefix does not matter). */
 export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
@@ -72,6 +94,8 @@ export class HelmIndexService {
   readonly #fragments = new Map<number, IndexFragment>();
   /** Builds in progress, so that readers arriving together after a change share one build instead of each doing it. */
   readonly #building = new Map<string, Promise<Cached>>();
+  /** Recent changes this process made, per channel, oldest first. */
+  readonly #changes = new Map<string, ChannelChange[]>();
   readonly #cacheLimit: number;
   #cachedBytes = 0;
   readonly #states: FreshMemo<ChannelState | undefined>;
@@ -86,10 +110,23 @@ export class HelmIndexService {
     requireValidChannel(channel);
     const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
     const doc = await this.#document(project.id, channel);
-    return { ...doc, notModified: matchesIfNoneMatch(ifNoneMatch, doc.etag) };
+    return { body: doc.body, etag: doc.etag, notModified: matchesIfNoneMatch(ifNoneMatch, doc.etag) };
   }
 
-  async #document(projectId: number, channel: string): Promise<{ body: Buffer; etag: string }> {
+  /**
+   * Called after a write of this process committed. The next read applies it to the document of revision `from`
+   * instead of rebuilding; if anything else changed the channel in between, revisions do not line up and the read
+   * builds from scratch, so a note can only save work, never change an answer.
+   */
+  noteChange(projectId: number, channel: string, change: ChannelChange): void {
+    const key = `${projectId}\u0000${channel}`;
+    const list = this.#changes.get(key) ?? [];
+    list.push(change);
+    if (list.length > MAX_CHANGES) list.shift();
+    this.#changes.set(key, list);
+  }
+
+  async #document(projectId: number, channel: string): Promise<Cached> {
     const { db, helm, settings, externalUrl } = this.#d;
     const limit = (await settings.get()).helm_max_packages_count;
     const contextPath = helmContextPath(externalUrl, projectId);
@@ -102,8 +139,7 @@ export class HelmIndexService {
     });
     if (!state) {
       // GitLab: an unknown channel is an empty repository, not an error.
-      const body = Buffer.from(renderIndexYaml({ charts: [], generated: iso(this.#d.clock.now()), contextPath }));
-      return { body, etag: etagOf(body) };
+      return { revision: 0, builtFor, ...ChannelIndex.of([]).render(iso(this.#d.clock.now()), contextPath) };
     }
     const hit = this.#cache.get(key);
     if (hit && hit.revision === state.revision && hit.builtFor === builtFor) {
@@ -115,7 +151,10 @@ export class HelmIndexService {
     const flight = `${key}\u0000${state.revision}\u0000${builtFor}`;
     let pending = this.#building.get(flight);
     if (!pending) {
-      pending = this.#load(projectId, channel, state, builtFor, limit, contextPath).then((entry) => this.#remember(key, entry));
+      const updated = limit === null && hit?.index && hit.builtFor === builtFor ? this.#applyChanges(key, hit, state, contextPath) : undefined;
+      pending = updated
+        ? Promise.resolve(this.#remember(key, updated))
+        : this.#load(projectId, channel, state, builtFor, limit, contextPath).then((entry) => this.#remember(key, entry));
       this.#building.set(flight, pending);
       const forget = () => this.#building.delete(flight);
       pending.then(forget, forget);
@@ -123,10 +162,37 @@ export class HelmIndexService {
     return pending;
   }
 
+  /** The cached document brought to `state.revision` with this process's own notes, if they cover the whole gap. */
+  #applyChanges(key: string, cached: Cached, state: ChannelState, contextPath: string): Cached | undefined {
+    const notes = this.#changes.get(key);
+    if (!notes || !cached.index) return undefined;
+    let index = cached.index;
+    let at = cached.revision;
+    for (const note of notes) {
+      if (note.to <= at) continue;
+      if (note.from !== at) return undefined;
+      index = index.withChange(note.chart, note.added && this.#fragment(note.added), new Set(note.removed));
+      at = note.to;
+      if (at === state.revision) break;
+    }
+    if (at !== state.revision) return undefined;
+    return { revision: at, builtFor: cached.builtFor, index, ...index.render(state.modified_at, contextPath) };
+  }
+
+  #fragment(chart: IndexChart): IndexFragment {
+    let fragment = this.#fragments.get(chart.fileId);
+    if (!fragment) {
+      fragment = renderIndexFragment(chart);
+      if (this.#fragments.size >= MAX_FRAGMENTS) this.#fragments.clear();
+      this.#fragments.set(chart.fileId, fragment);
+    }
+    return fragment;
+  }
+
   /** The stored document if some instance already built this revision, else a fresh build, stored for the others. */
   async #load(projectId: number, channel: string, state: ChannelState, builtFor: string, limit: number | null, contextPath: string): Promise<Cached> {
-    const { db, helm } = this.#d;
-    if (state.built_revision === state.revision && state.built_for === builtFor && state.etag) {
+    const { db, helm, shareDocuments } = this.#d;
+    if (shareDocuments && state.built_revision === state.revision && state.built_for === builtFor && state.etag) {
       const stored = await helm.channelDocument(db, projectId, channel, state.revision, builtFor);
       if (stored !== undefined) return { revision: state.revision, builtFor, body: Buffer.from(stored), etag: state.etag };
     }
@@ -141,22 +207,17 @@ export class HelmIndexService {
     const missing = ids.filter((id) => !mine.has(id));
     for (let i = 0; i < missing.length; i += 500) {
       for (const r of await helm.indexEntries(db, missing.slice(i, i + 500))) {
-        const fragment = renderIndexFragment({ metadata: JSON.parse(r.metadata) as ChartMetadata, created: r.created_at, sha256: r.sha256, fileId: r.file_id });
-        mine.set(r.file_id, fragment);
-        if (this.#fragments.size >= MAX_FRAGMENTS) this.#fragments.clear();
-        this.#fragments.set(r.file_id, fragment);
+        mine.set(r.file_id, this.#fragment({ metadata: JSON.parse(r.metadata) as ChartMetadata, created: r.created_at, sha256: r.sha256, fileId: r.file_id }));
       }
     }
     // A file deleted between the two queries has no entry any more: it is left out, as the next revision will.
-    const fragments = ids.map((id) => mine.get(id)).filter((f): f is IndexFragment => f !== undefined);
-    const text = assembleIndexYaml(fragments, state.modified_at, contextPath);
-    const body = Buffer.from(text);
-    // The bytes are determined by which (immutable) files are listed, in which order, and the two header values:
-    // hashing those gives the same strong ETag as hashing the document, at a fraction of the cost for 10,000 charts.
-    const etag = etagOf(Buffer.from(`${fragments.map((f) => f.fileId).join(',')}\n${state.modified_at}\n${contextPath}`));
-    // Stored for other instances; this reader need not wait. If the channel changed meanwhile this stores nothing.
-    helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, text, etag).catch(() => undefined);
-    return { revision: state.revision, builtFor, body, etag };
+    const index = ChannelIndex.of(ids.map((id) => mine.get(id)).filter((f): f is IndexFragment => f !== undefined));
+    const rendered = index.render(state.modified_at, contextPath);
+    if (shareDocuments) {
+      // Stored for other instances; this reader need not wait. If the channel changed meanwhile this stores nothing.
+      helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, rendered.body.toString('utf8'), rendered.etag).catch(() => undefined);
+    }
+    return { revision: state.revision, builtFor, index, ...rendered };
   }
 
   #remember(key: string, entry: Cached): Cached {
@@ -175,6 +236,13 @@ export class HelmIndexService {
         this.#cache.delete(k);
         this.#cachedBytes -= v.body.length;
       }
+    }
+    // Notes up to this revision are spent.
+    const notes = this.#changes.get(key);
+    if (notes) {
+      const rest = notes.filter((n) => n.to > entry.revision);
+      if (rest.length) this.#changes.set(key, rest);
+      else this.#changes.delete(key);
     }
     return entry;
   }

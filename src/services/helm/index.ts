@@ -27,16 +27,19 @@ export interface HelmServicesDeps {
   /** `externalUrl` (its path prefixes `serverInfo.contextPath`) and the blob store's direct-download settings. */
   config: Config;
   changes: ChangeSignal;
+  /** Several instances share the database (PostgreSQL): built indexes are stored there for the others. */
+  sharedDatabase: boolean;
 }
 
 export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
   const helm = new HelmRepository();
-  const { db, access, settings, blobs, clock, config, changes } = deps;
+  const { db, access, settings, blobs, clock, config, changes, sharedDatabase } = deps;
   const store = config.blobStore;
   const directDownloadSeconds = store.kind === 's3' && store.directDownload ? store.directDownloadExpirySeconds : undefined;
+  const index = new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, changes, shareDocuments: sharedDatabase });
   return {
-    index: new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, changes }),
-    upload: new HelmUploadService({ db, helm, access, settings, blobs, clock }),
+    index,
+    upload: new HelmUploadService({ db, helm, access, settings, blobs, clock, index }),
     charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds, changes }),
   };
 }

@@ -28,11 +28,13 @@ import {
 } from '../../domain/helm/rules.js';
 import { BlobTooLargeError, type BlobStore, type PutResult } from '../../storage/blobs/blob-store.js';
 import type { HelmRepository, LiveHelmFile } from '../../storage/db/repositories/helm.repository.js';
+import { INSTALLABLE_STATUSES } from '../../storage/db/repositories/packages.repository.js';
 import type { Db } from '../../storage/db/repositories/types.js';
 import type { Database, PackageRow } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
 import { authorizeHelm, requireValidChannel } from './access.js';
+import type { ChannelChange, HelmIndexService } from './index.service.js';
 import { withRetry } from './retry.js';
 
 /** One part of an upload body: a multipart file part, or the whole body of a raw upload. */
@@ -59,6 +61,8 @@ export interface HelmUploadDeps {
   settings: SettingsService;
   blobs: BlobStore;
   clock: Clock;
+  /** Told what each committed upload changed, so the next index read need not rebuild the channel. */
+  index: HelmIndexService;
 }
 
 interface ReceivedChart {
@@ -229,29 +233,36 @@ export class HelmUploadService {
     const { helm } = this.#d;
     const { name, version } = chart.metadata;
     const fileName = chartFileName(name, version);
-    await withRetry(() =>
-      this.#d.db.transaction().execute(async (trx) => {
+    const metadata = JSON.stringify(chart.metadata);
+    const change = await withRetry(() =>
+      this.#d.db.transaction().execute(async (trx): Promise<ChannelChange | undefined> => {
         const now = iso(this.#d.clock.now());
         const pkg = await this.#lockPackage(trx, projectId, name, version, creatorId, now);
-        await helm.bumpChannel(trx, projectId, channel, now);
+        const from = (await helm.bumpChannel(trx, projectId, channel, now)) - 1;
         const live = await helm.liveFiles(trx, pkg.id, channel);
         if (live.some((f) => f.kind === 'chart')) {
           const decision = overwriteDecision(policy, force);
           if (!decision.allowed) throw errors.helmChartExists(fileName, channel, decision.hint);
         }
         // Newest wins: the old chart goes, and so does a provenance file that does not sign the new bytes.
-        await helm.retireFiles(
-          trx,
-          live.filter((f) => f.kind === 'chart' || prov !== undefined || provenanceOf(f).sha256 !== chart.blob.sha256).map((f) => f.id),
-        );
-        await helm.insertFile(trx, fileRow(pkg.id, fileName, channel, chart.blob, now), {
-          projectId,
-          kind: 'chart',
-          metadata: JSON.stringify(chart.metadata),
-        });
+        const retired = live.filter((f) => f.kind === 'chart' || prov !== undefined || provenanceOf(f).sha256 !== chart.blob.sha256);
+        await helm.retireFiles(trx, retired.map((f) => f.id));
+        const file = await helm.insertFile(trx, fileRow(pkg.id, fileName, channel, chart.blob, now), { projectId, kind: 'chart', metadata });
         if (prov) await this.#insertProvenance(trx, projectId, pkg.id, channel, prov, now);
+        // Status triggers may have moved the revision on again: the change spans every revision this transaction made.
+        const to = await helm.channelRevision(trx, projectId, channel);
+        if (to === undefined) return undefined;
+        const listed = INSTALLABLE_STATUSES.includes(pkg.status);
+        return {
+          from,
+          to,
+          chart: name,
+          ...(listed ? { added: { metadata: JSON.parse(metadata) as ChartMetadata, created: file.created_at, sha256: file.sha256, fileId: file.id } } : {}),
+          removed: retired.filter((f) => f.kind === 'chart').map((f) => f.id),
+        };
       }),
     );
+    if (change) this.#d.index.noteChange(projectId, channel, change);
   }
 
   async #commitProvenance(
@@ -264,11 +275,11 @@ export class HelmUploadService {
   ): Promise<void> {
     const { helm } = this.#d;
     const { name, version } = prov.provenance;
-    await withRetry(() =>
-      this.#d.db.transaction().execute(async (trx) => {
+    const change = await withRetry(() =>
+      this.#d.db.transaction().execute(async (trx): Promise<ChannelChange | undefined> => {
         const now = iso(this.#d.clock.now());
         const pkg = await this.#lockPackage(trx, projectId, name, version, creatorId, now);
-        await helm.bumpChannel(trx, projectId, channel, now);
+        const from = (await helm.bumpChannel(trx, projectId, channel, now)) - 1;
         const live = await helm.liveFiles(trx, pkg.id, channel);
         const chart = live.find((f) => f.kind === 'chart');
         // Served next to a chart it does not sign, it would make `helm install --verify` fail for everyone.
@@ -282,8 +293,12 @@ export class HelmUploadService {
         }
         await helm.retireFiles(trx, old.map((f) => f.id));
         await this.#insertProvenance(trx, projectId, pkg.id, channel, prov, now);
+        // Provenance files are not listed: the index changes only in its `generated` time.
+        const to = await helm.channelRevision(trx, projectId, channel);
+        return to === undefined ? undefined : { from, to, chart: name, removed: [] };
       }),
     );
+    if (change) this.#d.index.noteChange(projectId, channel, change);
   }
 
   async #insertProvenance(trx: Db, projectId: number, packageId: number, channel: string, prov: ReceivedProvenance, now: string): Promise<void> {

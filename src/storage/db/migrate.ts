@@ -9,7 +9,7 @@ import { migration001 } from './migrations/001-identity.js';
 import { migration002 } from './migrations/002-packages.js';
 import { migration003 } from './migrations/003-helm.js';
 import { migration004 } from './migrations/004-web-sessions.js';
-import { migration005 } from './migrations/005-download-lookup.js';
+import { migration005 } from './migrations/005-faster-reads.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
@@ -18,7 +18,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '002-packages': migration002,
   '003-helm': migration003,
   '004-web-sessions': migration004,
-  '005-download-lookup': migration005,
+  '005-faster-reads': migration005,
 };
 
 export interface MigrateOutcome {

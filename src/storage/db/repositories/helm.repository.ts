@@ -42,6 +42,12 @@ export class HelmRepository {
     return row.revision;
   }
 
+  /** The channel's revision now (inside a transaction: including the bumps its own triggers made). */
+  async channelRevision(db: Db, projectId: number, channel: string): Promise<number | undefined> {
+    const row = await db.selectFrom('helm_channels').select('revision').where('project_id', '=', projectId).where('channel', '=', channel).executeTakeFirst();
+    return row?.revision;
+  }
+
   /** The channel's revision and what its cached document was built for; undefined for a channel never written. */
   async channelState(db: Db, projectId: number, channel: string): Promise<ChannelState | undefined> {
     return db
