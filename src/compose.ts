@@ -140,7 +140,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
 
 /** Opens storage, migrates it under the migration lock, and wires every service. */
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Deps> {
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let appliedMigrations: string[] = [];
   try {
     if (options.migrate !== false) appliedMigrations = (await migrateToLatest(database.db, database.dialect)).applied;

@@ -62,7 +62,7 @@ program
   .description('apply pending database migrations and exit')
   .action(async () => {
     const cfg = config();
-    const handle = openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+    const handle = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
     try {
       const { applied } = await migrateToLatest(handle.db, handle.dialect);
       print(applied.length ? `applied: ${applied.join(', ')}` : 'database schema is up to date');
@@ -120,7 +120,7 @@ program
     };
     const targetConfig = loadConfig({ env: Object.fromEntries(Object.entries(targetEnv).filter(([, v]) => v !== undefined)) });
     const source = await compose(sourceConfig);
-    const target = openDatabase({ databaseUrl: targetConfig.databaseUrl, dataDir: targetConfig.dataDir });
+    const target = await openDatabase({ databaseUrl: targetConfig.databaseUrl, dataDir: targetConfig.dataDir });
     try {
       await migrateToLatest(target.db, target.dialect);
       const report = await new TransferService(new TransferRepository(target.dialect), source.clock).run(

@@ -3,7 +3,7 @@ import type { PackageDetails } from '../services/package-pages.service.js';
 import type { PackageSummary } from '../storage/db/repositories/package-pages.repository.js';
 import type { PageOf } from '../storage/db/repositories/types.js';
 import { html, type SafeHtml } from './html.js';
-import { renderMarkdown } from './markdown.js';
+import type { RenderMarkdown } from './markdown.js';
 
 export const packagePath = (projectPath: string, id: number): string => `/${projectPath}/-/packages/${id}`;
 
@@ -76,7 +76,7 @@ const dependencyList = (deps: unknown): SafeHtml => {
   return html`<ul>${Object.entries(deps as Record<string, unknown>).map(([n, v]) => html`<li><code>${n}</code> ${String(v)}</li>`)}</ul>`;
 };
 
-export function packagePage(d: PackageDetails, externalUrl: string): SafeHtml {
+export function packagePage(d: PackageDetails, externalUrl: string, renderMarkdown: RenderMarkdown): SafeHtml {
   const { project, pkg, versions } = d;
   const current = versions.find((v) => v.id === pkg.id);
   const manifest = d.npm?.manifest ?? {};

@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../compose.js';
+import { loadMarkdown } from './markdown.js';
 import { errors, isAppError } from '../domain/errors.js';
 import { html } from './html.js';
 import type { PageContext } from './layout.js';
@@ -66,7 +67,7 @@ ${filterForm(action, f)}${summaryList(listed.result, f, action, PER_PAGE)}`;
         const details = await services.packagePages.details(identity, fullPath, Number(id));
         if (!del) {
           if (request.method !== 'GET') return notFound(reply, ctx);
-          return sendPage(reply, 200, `${details.pkg.name} ${details.pkg.version}`, ctx, packagePage(details, config.externalUrl));
+          return sendPage(reply, 200, `${details.pkg.name} ${details.pkg.version}`, ctx, packagePage(details, config.externalUrl, await loadMarkdown()));
         }
         if (!details.canDestroy) return notFound(reply, ctx);
         if (request.method === 'GET') return sendPage(reply, 200, `Delete ${details.pkg.name}`, ctx, deleteConfirmation(details, state.csrfToken));

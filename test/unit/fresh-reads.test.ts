@@ -10,9 +10,10 @@ import { NO_CHANGE_SIGNAL, type ChangeSignal } from '../../src/storage/db/change
 import { openDatabase } from '../../src/storage/db/database.js';
 import { FreshMemo } from '../../src/storage/db/fresh-memo.js';
 
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-fresh-'));
+const handle = await openDatabase({ databaseUrl: undefined, dataDir: dir });
+
 describe('change signal and fresh reads (SQLite)', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-fresh-'));
-  const handle = openDatabase({ databaseUrl: undefined, dataDir: dir });
   const { db, changes } = handle;
   after(async () => {
     await handle.close();

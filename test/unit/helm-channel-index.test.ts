@@ -25,10 +25,10 @@ function random(seed: number): () => number {
 
 describe('ChannelIndex', () => {
   it('renders exactly what assembleIndexYaml renders, empty included', () => {
-    assert.equal(ChannelIndex.of([]).render(GENERATED, CONTEXT).body.toString(), assembleIndexYaml([], GENERATED, CONTEXT));
+    assert.equal(ChannelIndex.of([]).render(GENERATED, CONTEXT).parts.join(''), assembleIndexYaml([], GENERATED, CONTEXT));
     const fragments = [fragment('zeta', '1.0.0'), fragment('alpha', '0.2.0'), fragment('alpha', '0.10.0'), fragment('alpha', '0.10.0-rc.1'), fragment('mid', '2.0.0')];
     const rendered = ChannelIndex.of(fragments).render(GENERATED, CONTEXT);
-    assert.equal(rendered.body.toString(), assembleIndexYaml(fragments, GENERATED, CONTEXT));
+    assert.equal(rendered.parts.join(''), assembleIndexYaml(fragments, GENERATED, CONTEXT));
     assert.match(rendered.etag, /^"[0-9a-f]{40}"$/);
   });
 
@@ -49,7 +49,7 @@ describe('ChannelIndex', () => {
       index = index.withChange(chart, added, removed);
       const stepwise = index.render(GENERATED, CONTEXT);
       const atOnce = ChannelIndex.of([...live].reverse()).render(GENERATED, CONTEXT);
-      assert.equal(stepwise.body.toString(), atOnce.body.toString(), `step ${step}`);
+      assert.equal(stepwise.parts.join(''), atOnce.parts.join(''), `step ${step}`);
       assert.equal(stepwise.etag, atOnce.etag, `step ${step}`);
       assert.equal(index.versionCount, live.length);
     }

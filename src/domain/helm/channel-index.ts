@@ -1,8 +1,8 @@
 /**
  * A channel's `index.yaml` held as per-chart byte blocks, so that a change to one chart re-renders that chart's
- * block only: the document is then one `Buffer.concat` of blocks that already exist. A channel of 10,000 versions
- * under steady uploads costs a sort of one chart's versions and a 4 MB copy per change, not a query of every
- * version, a sort of all of them and a string of 4 MB to encode.
+ * block only: the document is the list of blocks that already exist, sent one after the other. A channel of 10,000
+ * versions under steady uploads costs a sort of one chart's versions per change, not a query of every version, a
+ * sort of all of them and a string of 4 MB to encode — nor 4 MB of garbage per revision.
  *
  * The bytes are exactly `assembleIndexYaml`'s (see `index-yaml.ts`), and the ETag is a digest of what the bytes are
  * made of — the listed file ids chart by chart in document order, `generated` and the context path — so any instance that builds
@@ -31,7 +31,13 @@ function block(name: string, versions: IndexFragment[]): ChartBlock {
 }
 
 export interface RenderedIndex {
-  body: Buffer;
+  /**
+   * The document's bytes in order: a head, the chart blocks (shared with the index they came from) and a tail.
+   * Sent as they are, a new revision allocates one chart's block, not a copy of the whole document.
+   */
+  parts: readonly Buffer[];
+  /** Total bytes. */
+  length: number;
   /** Quoted strong ETag. */
   etag: string;
 }
@@ -85,12 +91,16 @@ export class ChannelIndex {
     const tail = `generated: ${scalar(helmTimestamp(generated))}\nserverInfo:\n  contextPath: ${scalar(contextPath)}\n`;
     const parts: Buffer[] = [Buffer.from(head)];
     const hash = createHash('sha256');
+    let length = parts[0]!.length;
     for (const b of this.#charts.values()) {
       parts.push(b.bytes);
+      length += b.bytes.length;
       hash.update(`${b.ids};`);
     }
-    parts.push(Buffer.from(tail));
+    const end = Buffer.from(tail);
+    parts.push(end);
+    length += end.length;
     const etag = hash.update(`\n${generated}\n${contextPath}`).digest('hex').slice(0, 40);
-    return { body: Buffer.concat(parts), etag: `"${etag}"` };
+    return { parts, length, etag: `"${etag}"` };
   }
 }

@@ -47,7 +47,9 @@ export interface HelmIndexDeps {
 }
 
 export interface IndexDocument {
-  body: Buffer;
+  /** The document's bytes, in order (see `ChannelIndex.render`). */
+  parts: readonly Buffer[];
+  length: number;
   /** Quoted strong ETag. */
   etag: string;
   /** True when the caller's `If-None-Match` already names this document: answer 304 without a body. */
@@ -57,7 +59,8 @@ export interface IndexDocument {
 interface Cached {
   revision: number;
   builtFor: string;
-  body: Buffer;
+  parts: readonly Buffer[];
+  length: number;
   etag: string;
   /** The chart blocks the body was made of, when this process built it (absent for a document read from the database). */
   index?: ChannelIndex;
@@ -110,7 +113,7 @@ export class HelmIndexService {
     requireValidChannel(channel);
     const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
     const doc = await this.#document(project.id, channel);
-    return { body: doc.body, etag: doc.etag, notModified: matchesIfNoneMatch(ifNoneMatch, doc.etag) };
+    return { parts: doc.parts, length: doc.length, etag: doc.etag, notModified: matchesIfNoneMatch(ifNoneMatch, doc.etag) };
   }
 
   /**
@@ -194,7 +197,10 @@ export class HelmIndexService {
     const { db, helm, shareDocuments } = this.#d;
     if (shareDocuments && state.built_revision === state.revision && state.built_for === builtFor && state.etag) {
       const stored = await helm.channelDocument(db, projectId, channel, state.revision, builtFor);
-      if (stored !== undefined) return { revision: state.revision, builtFor, body: Buffer.from(stored), etag: state.etag };
+      if (stored !== undefined) {
+        const body = Buffer.from(stored);
+        return { revision: state.revision, builtFor, parts: [body], length: body.length, etag: state.etag };
+      }
     }
     // Each entry depends only on its file, which never changes: render it once, then reuse it for every later
     // build of any channel holding the file. A change to one chart costs one rendering, not one per version.
@@ -215,7 +221,8 @@ export class HelmIndexService {
     const rendered = index.render(state.modified_at, contextPath);
     if (shareDocuments) {
       // Stored for other instances; this reader need not wait. If the channel changed meanwhile this stores nothing.
-      helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, rendered.body.toString('utf8'), rendered.etag).catch(() => undefined);
+      const text = Buffer.concat(rendered.parts, rendered.length).toString('utf8');
+      helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, text, rendered.etag).catch(() => undefined);
     }
     return { revision: state.revision, builtFor, index, ...rendered };
   }
@@ -226,15 +233,15 @@ export class HelmIndexService {
     if (old && old.revision > entry.revision) return entry;
     if (old) {
       this.#cache.delete(key);
-      this.#cachedBytes -= old.body.length;
+      this.#cachedBytes -= old.length;
     }
-    if (entry.body.length <= this.#cacheLimit / 4) {
+    if (entry.length <= this.#cacheLimit / 4) {
       this.#cache.set(key, entry);
-      this.#cachedBytes += entry.body.length;
+      this.#cachedBytes += entry.length;
       for (const [k, v] of this.#cache) {
         if (this.#cachedBytes <= this.#cacheLimit) break;
         this.#cache.delete(k);
-        this.#cachedBytes -= v.body.length;
+        this.#cachedBytes -= v.length;
       }
     }
     // Notes up to this revision are spent.

@@ -6,7 +6,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { NO_CHANGE_SIGNAL, SqliteChangeSignal, type ChangeSignal } from './change-signal.js';
 import type { Database } from './schema.js';
 
@@ -29,12 +28,13 @@ export interface OpenOptions {
   poolSize?: number;
 }
 
-// PostgreSQL's int8 (count(*), sums) arrives as a string by default; our counts fit in a double.
-pg.types.setTypeParser(20, (v: string) => Number(v));
-
-export function openDatabase(options: OpenOptions): DatabaseHandle {
+/** The embedded default never loads the PostgreSQL driver (some 10 MB of a small server's memory). */
+export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle> {
   const url = options.databaseUrl;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
+    const { default: pg } = await import('pg');
+    // PostgreSQL's int8 (count(*), sums) arrives as a string by default; our counts fit in a double.
+    pg.types.setTypeParser(20, (v: string) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
     // An idle client that loses its server must not crash the process; the next query reports the problem.
     pool.on('error', () => undefined);

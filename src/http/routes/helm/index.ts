@@ -16,6 +16,7 @@
  * Credentials are HTTP Basic only (any username, a personal access token or deploy token as the password); other
  * forms are ignored, and every 401 carries `WWW-Authenticate: Basic realm="GitLab Packages Registry"`.
  */
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -62,7 +63,8 @@ export const helmRoutes =
       const doc = await services.helm.index.read(await caller(request), id, channel, request.headers['if-none-match']);
       reply.header('etag', doc.etag);
       if (doc.notModified) return reply.code(304).send();
-      return reply.type('text/yaml').send(doc.body);
+      // The document's parts, one after the other: no copy of a multi-megabyte index per response or per revision.
+      return reply.type('text/yaml').header('content-length', doc.length).send(Readable.from(doc.parts, { objectMode: false }));
     });
 
     app.get(
