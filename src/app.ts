@@ -73,9 +73,15 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'SAMEORIGIN');
     done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    // A 304 carries no representation, so no metadata about one (RFC 9110 §15.4.5): revalidations stay small.
+    if (reply.statusCode !== 304) {
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('x-frame-options', 'SAMEORIGIN');
+    }
+    done(null, payload);
   });
 
   lane.register(app);

@@ -87,14 +87,14 @@ export async function sendPackument(request: FastifyRequest, reply: FastifyReply
   const rep = await set.representation(kind, acceptsGzip(request.headers['accept-encoding']));
   reply
     .header('etag', rep.etag)
-    // Revalidate every time (a 304 is one indexed query): a publish must be visible to the next install.
+    // Revalidate every time (a 304 costs no query while nothing changed): a publish must be visible to the next install.
     .header('cache-control', 'no-cache')
-    .header('vary', 'Accept, Accept-Encoding')
-    .header('last-modified', set.lastModified);
+    .header('vary', 'Accept, Accept-Encoding');
   // Only `If-None-Match` is honoured: a one-second `Last-Modified` cannot tell apart two writes in the same
-  // second, and a wrong 304 would hide a publish (RFC 9110 lets a server ignore `If-Modified-Since`).
+  // second, and a wrong 304 would hide a publish (RFC 9110 lets a server ignore `If-Modified-Since`). A 304
+  // repeats only the validators and caching fields (RFC 9110 §15.4.5).
   if (matchesEtag(request.headers['if-none-match'], rep.etag)) return reply.code(304).send();
-  reply.header('content-type', kind === 'abbreviated' ? CORGI : 'application/json');
+  reply.header('last-modified', set.lastModified).header('content-type', kind === 'abbreviated' ? CORGI : 'application/json');
   if (rep.encoding) reply.header('content-encoding', rep.encoding);
   return reply.send(rep.body);
 }
