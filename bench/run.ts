@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get, load, median, type LoadRequest, type LoadResult } from './lib/load.js';
-import { freePort, peakRssMb, spawnServer, type Proc } from './lib/procs.js';
+import { cpuMs, freePort, peakRssMb, spawnServer, type Proc } from './lib/procs.js';
 import { packageTgz, publishBody } from '../test/helpers/npm.js';
 import { chartTgz } from './lib/charts.js';
 
@@ -39,6 +39,8 @@ interface Row {
   note?: string;
 }
 const rows: Row[] = [];
+/** Server CPU per answered request (µs) by scenario and target: what a server costs, whatever caps throughput. */
+const cpuRows: { scenario: string; wharf?: number; verdaccio?: number; limit?: number }[] = [];
 /** Every server started, so a failing run still stops them all. */
 const running: Proc[] = [];
 const targets: { name: string; ok: boolean; detail: string }[] = [];
@@ -215,6 +217,15 @@ function table(): string {
   return [head, ...body].join('\n');
 }
 
+function cpuTable(): string {
+  const us = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(0));
+  const head = '| scenario | Wharf | Verdaccio | limit | Verdaccio/Wharf |\n|---|---:|---:|---:|---:|';
+  const body = cpuRows.map(
+    (r) => `| ${r.scenario} | ${us(r.wharf)} | ${us(r.verdaccio)} | ${us(r.limit)} | ${r.wharf && r.verdaccio ? `${(r.verdaccio / r.wharf).toFixed(1)}x` : '–'} |`,
+  );
+  return [head, ...body].join('\n');
+}
+
 function target(name: string, ok: boolean, detail: string): void {
   targets.push({ name, ok, detail });
   log(`  target ${ok ? 'MET ' : 'MISSED'}: ${name} — ${detail}`);
@@ -361,17 +372,23 @@ async function main(): Promise<void> {
 
   const limit = await startLimit(limitResponses);
   const results: Record<string, Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadResult>>> = {};
+  const pids = { wharf: wharf.child.pid!, verdaccio: verdaccioStarted?.proc.child.pid, limit: limit.child.pid! };
   for (const s of scenarios) {
     results[s.name] = {};
+    const cpu: (typeof cpuRows)[number] = { scenario: s.name };
     for (const which of ['wharf', 'verdaccio', 'limit'] as const) {
       const req = s.requests[which];
       if (!req) continue;
       const full = which === 'limit' ? { ...req, url: limit.url + req.url } : req;
+      const pid = pids[which]!;
+      const cpuBefore = cpuMs(pid);
       const r = await load(full, DURATION, CONNECTIONS);
+      cpu[which] = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.total);
       if (r.wrong > 0) throw new Error(`${s.name} on ${which}: ${r.wrong} of ${r.total} answers were wrong (statuses ${JSON.stringify(r.statuses)})`);
       results[s.name]![which] = r;
-      log(`  ${s.name} — ${which}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);
+      log(`  ${s.name} — ${which}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, server CPU ${cpu[which]!.toFixed(0)} µs/request`);
     }
+    cpuRows.push(cpu);
     const r = results[s.name]!;
     rows.push({ scenario: s.name, unit: s.unit, wharf: r.wharf?.rps, verdaccio: r.verdaccio?.rps, limit: r.limit?.rps, better: 'higher' });
   }
@@ -521,12 +538,18 @@ function report(): void {
     '',
     table(),
     '',
+    '## Server CPU per request',
+    '',
+    'Microseconds of CPU (user + system, every thread) each server process used per answered request during the scenario, read from `/proc`. Unlike requests per second, this is not capped by the load generator, which shares the machine and decodes every body it receives.',
+    '',
+    cpuTable(),
+    '',
     `## Targets (${met} of ${targets.length} met)`,
     '',
     ...targets.map((t) => `- ${t.ok ? '✅' : '❌'} ${t.name}: ${t.detail}`),
     '',
   ].join('\n');
-  log(`\n${table()}\n`);
+  log(`\n${table()}\n\nserver CPU per request (µs):\n${cpuTable()}\n`);
   log(`targets met: ${met} of ${targets.length}`);
   const out = path.join(REPO, 'bench', QUICK || ONLY ? 'RESULTS.quick.md' : 'RESULTS.md');
   writeFileSync(out, md);
