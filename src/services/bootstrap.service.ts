@@ -36,9 +36,11 @@ export class BootstrapService {
         });
         created = true;
       } catch (err) {
-        // Another instance bootstrapped the same empty database a moment ago.
-        if (!(isAppError(err) && err.code === 'conflict')) throw err;
+        // Another instance bootstrapped the same empty database a moment ago: depending on the timing its root shows
+        // up as a unique-constraint conflict or as "username has already been taken". Either way, use that root.
+        if (!isAppError(err)) throw err;
         root = await this.#users.byUsername('root');
+        if (!root) throw err;
       }
     }
     if (!root) return { created: false };
