@@ -39,7 +39,14 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
         Object.fromEntries(Object.entries(MIGRATIONS).map(([name, make]) => [name, make(dialect)])),
     },
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's migrator lists the tables of *every* schema to find its own; a sibling schema dropped at that moment
+  // (another install's clean-up, a parallel test run) fails the listing with "schema … does not exist" (3F000).
+  // Nothing has been applied at that point, and migrating is idempotent: try again.
+  for (let attempt = 1; error && isInvalidSchema(error) && attempt < 5; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r: MigrationResult) => r.status === 'Error');
     const cause = error instanceof Error ? error : new Error(String(error));
@@ -47,3 +54,5 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
   }
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
+
+const isInvalidSchema = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '3F000';
