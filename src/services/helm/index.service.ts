@@ -123,6 +123,9 @@ export class HelmIndexService {
    */
   noteChange(projectId: number, channel: string, change: ChannelChange): void {
     const key = `${projectId}\u0000${channel}`;
+    // Without a document of this channel in memory there is nothing to update: the next read builds anyway. This
+    // also bounds the notes kept to the channels the cache holds.
+    if (!this.#cache.has(key)) return;
     const list = this.#changes.get(key) ?? [];
     list.push(change);
     if (list.length > MAX_CHANGES) list.shift();
@@ -241,6 +244,7 @@ export class HelmIndexService {
       for (const [k, v] of this.#cache) {
         if (this.#cachedBytes <= this.#cacheLimit) break;
         this.#cache.delete(k);
+        this.#changes.delete(k);
         this.#cachedBytes -= v.length;
       }
     }
