@@ -5,6 +5,7 @@ import pino from 'pino';
 import type { Config } from './config/config.js';
 import { buildApp } from './app.js';
 import { compose } from './compose.js';
+import { TurnBatchedStream } from './http/plugins/turn-batched-stream.js';
 
 export interface Serving {
   url: string;
@@ -12,9 +13,9 @@ export interface Serving {
 }
 
 /**
- * Log lines are written to stdout in batches of up to this many bytes, and at least every `LOG_FLUSH_MS`: one
- * write per request cost more than building the line. A normal stop, or a crash, flushes what is pending; a
- * SIGKILL can lose the last fraction of a second.
+ * Log lines are gathered per event-loop turn (`TurnBatchedStream`) and written to stdout in batches of up to this
+ * many bytes, and at least every `LOG_FLUSH_MS`: one write per request cost more than building the line. A normal
+ * stop flushes what is pending; a SIGKILL can lose the last fraction of a second.
  */
 const LOG_BATCH_BYTES = 4096;
 const LOG_FLUSH_MS = 200;
@@ -39,7 +40,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream = process
   const deps = await compose(config);
   const { generatedToken } = await deps.services.bootstrap.run({ rootToken: config.rootToken, rootPassword: config.rootPassword });
   if (generatedToken) out.write(rootTokenBanner(generatedToken, config));
-  const logDestination = pino.destination({ dest: 1, minLength: LOG_BATCH_BYTES, sync: false });
+  const logDestination = new TurnBatchedStream(pino.destination({ dest: 1, minLength: LOG_BATCH_BYTES, sync: false }));
   const flushTimer = setInterval(() => logDestination.flush(), LOG_FLUSH_MS);
   flushTimer.unref();
   const app = await buildApp(deps, { logStream: logDestination });

@@ -19,16 +19,28 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ChangeSignal } from '../storage/db/change-signal.js';
-import type { AccessLog } from './plugins/access-log.js';
+import type { AccessLog, PreparedLine } from './plugins/access-log.js';
 
 /** Statuses worth replaying: a document, a revalidation, a name that does not exist. */
 const REPLAYED_STATUSES = new Set([200, 304, 404]);
 
-/** What a replayable answer may vary on besides the URL (its `Vary` plus the validator). */
-const keyOf = (req: IncomingMessage): string => {
+/** What a replayable answer may vary on besides the URL: its `Vary` headers plus the validator. */
+interface Variant {
+  accept: string;
+  acceptEncoding: string;
+  ifNoneMatch: string;
+}
+
+const variantOf = (req: IncomingMessage): Variant => {
   const h = req.headers;
-  return `${req.url}\u0000${h.accept ?? ''}\u0000${h['accept-encoding'] ?? ''}\u0000${h['if-none-match'] ?? ''}`;
+  return { accept: h.accept ?? '', acceptEncoding: h['accept-encoding'] ?? '', ifNoneMatch: h['if-none-match'] ?? '' };
 };
+
+const sameVariant = (a: Variant, b: Variant): boolean =>
+  a.ifNoneMatch === b.ifNoneMatch && a.accept === b.accept && a.acceptEncoding === b.acceptEncoding;
+
+/** Variants held per URL, so a client cycling through `If-None-Match` values cannot make a lookup long. */
+const MAX_VARIANTS = 8;
 
 /** Only plain anonymous reads: anything that could make the answer depend on who asks goes the long way. */
 function eligible(req: IncomingMessage): boolean {
@@ -45,11 +57,12 @@ function eligible(req: IncomingMessage): boolean {
   );
 }
 
-interface Answer {
+interface Answer extends Variant {
   status: number;
   headers: OutgoingHttpHeaders;
   body: Buffer;
-  route: string | null;
+  /** Its access line's fixed part. */
+  logLine: PreparedLine;
 }
 
 export interface HotLaneOptions {
@@ -74,7 +87,9 @@ export class HotLane {
   readonly #trustProxy: boolean;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
-  readonly #answers = new Map<string, Answer>();
+  /** By URL, the answers for each variant seen (usually one or two: with and without `If-None-Match`). */
+  readonly #answers = new Map<string, Answer[]>();
+  #count = 0;
   /** The database version every held answer was made at; a different one empties the lane. */
   #version: number | undefined;
   #bytes = 0;
@@ -90,24 +105,15 @@ export class HotLane {
 
   /** Answers `req` when it may, returning true; otherwise the caller hands it to the framework. */
   serve(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.#answers.size === 0 || !eligible(req) || !this.#current()) return false;
-    const answer = this.#answers.get(keyOf(req));
+    if (this.#count === 0 || !eligible(req) || !this.#current()) return false;
+    const answer = this.#find(req);
     if (answer === undefined) return false;
     const started = performance.now();
     const requestId = req.headers['x-request-id'];
     const reqId = typeof requestId === 'string' && requestId !== '' ? requestId : randomUUID();
     res.writeHead(answer.status, { ...answer.headers, 'x-request-id': reqId });
     res.end(answer.status === 304 ? undefined : answer.body);
-    this.#accessLog.write({
-      reqId,
-      method: 'GET',
-      url: req.url!,
-      route: answer.route,
-      status: answer.status,
-      durationMs: performance.now() - started,
-      remoteAddress: this.#clientAddress(req),
-      hot: true,
-    });
+    this.#accessLog.writePrepared(answer.logLine, reqId, performance.now() - started, this.#clientAddress(req), true);
     return true;
   }
 
@@ -125,10 +131,20 @@ export class HotLane {
       if (r[kReplayable] === true && r[kVersion] !== undefined && REPLAYED_STATUSES.has(reply.statusCode)) {
         const body = typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : payload == null ? Buffer.alloc(0) : undefined;
         // Streams (blobs not held in memory) are not replayed.
-        if (body !== undefined) this.#keep(request.raw, r[kVersion], reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body, request.routeOptions.url ?? null);
+        if (body !== undefined) {
+          const logLine = this.#accessLog.prepare('GET', request.raw.url!, request.routeOptions.url ?? null, reply.statusCode);
+          this.#keep(request.raw, r[kVersion], reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body, logLine);
+        }
       }
       done(null, payload);
     });
+  }
+
+  #find(req: IncomingMessage): Answer | undefined {
+    const answers = this.#answers.get(req.url!);
+    if (answers === undefined) return undefined;
+    const variant = variantOf(req);
+    return answers.find((a) => sameVariant(a, variant));
   }
 
   /** True when the answers held are still current (emptying the lane when they are not). */
@@ -137,13 +153,14 @@ export class HotLane {
     if (version === undefined) return false;
     if (version !== this.#version) {
       this.#answers.clear();
+      this.#count = 0;
       this.#bytes = 0;
       this.#version = version;
     }
     return true;
   }
 
-  #keep(req: IncomingMessage, madeAt: number, status: number, replyHeaders: OutgoingHttpHeaders, body: Buffer, route: string | null): void {
+  #keep(req: IncomingMessage, madeAt: number, status: number, replyHeaders: OutgoingHttpHeaders, body: Buffer, logLine: PreparedLine): void {
     if (!this.#current() || madeAt !== this.#version || body.length > this.#maxBytes / 16) return;
     const headers: OutgoingHttpHeaders = { ...replyHeaders };
     delete headers['x-request-id'];
@@ -151,18 +168,26 @@ export class HotLane {
     // As the framework sends them: no length on a 304, the body's length otherwise.
     if (status === 304) delete headers['content-length'];
     else headers['content-length'] = String(body.length);
-    const key = keyOf(req);
-    const old = this.#answers.get(key);
-    if (old) {
-      this.#answers.delete(key);
-      this.#bytes -= old.body.length;
+    const url = req.url!;
+    const variant = variantOf(req);
+    const answers = this.#answers.get(url) ?? [];
+    const same = answers.findIndex((a) => sameVariant(a, variant));
+    if (same !== -1 || answers.length >= MAX_VARIANTS) {
+      const [dropped] = answers.splice(same !== -1 ? same : 0, 1);
+      this.#bytes -= dropped!.body.length;
+      this.#count--;
     }
-    this.#answers.set(key, { status, headers, body, route });
+    answers.push({ ...variant, status, headers, body, logLine });
+    this.#count++;
     this.#bytes += body.length;
+    // Re-inserted, so the URLs answered longest ago are the first to go.
+    this.#answers.delete(url);
+    this.#answers.set(url, answers);
     for (const [k, v] of this.#answers) {
-      if (this.#answers.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
+      if (this.#count <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
       this.#answers.delete(k);
-      this.#bytes -= v.body.length;
+      this.#count -= v.length;
+      for (const a of v) this.#bytes -= a.body.length;
     }
   }
 

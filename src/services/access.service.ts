@@ -19,7 +19,7 @@ import { errors } from '../domain/errors.js';
 import type { ChangeSignal } from '../storage/db/change-signal.js';
 import { FreshMemo } from '../storage/db/fresh-memo.js';
 import type { Database, NamespaceRow, ProjectRow } from '../storage/db/schema.js';
-import type { MembersRepository } from '../storage/db/repositories/members.repository.js';
+import type { MaxLevel, MembersRepository } from '../storage/db/repositories/members.repository.js';
 import { parseTraversal, type NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
 import type { ProjectsRepository } from '../storage/db/repositories/projects.repository.js';
 
@@ -52,10 +52,13 @@ export class AccessService {
   // Every package request starts by finding its project or group: remembered until the next write.
   readonly #projects: FreshMemo<ProjectRow | undefined>;
   readonly #groups: FreshMemo<NamespaceRow | undefined>;
+  // Every authenticated request asks for the caller's level: remembered until a write or a membership's expiry.
+  readonly #levels: FreshMemo<MaxLevel>;
   constructor(deps: AccessServiceDeps) {
     this.#d = deps;
     this.#projects = new FreshMemo(deps.changes);
     this.#groups = new FreshMemo(deps.changes);
+    this.#levels = new FreshMemo(deps.changes);
   }
 
   /** The project by numeric id or full path. The row is shared with other callers: never mutate it. */
@@ -136,7 +139,13 @@ export class AccessService {
 
   async #memberLevel(identity: Identity, namespaceIds: readonly number[], projectId: number | null): Promise<AccessLevel | null> {
     if (identity.kind !== 'user') return null;
-    const level = await this.#d.members.maxLevel(this.#d.db, identity.userId, namespaceIds, projectId, iso(this.#d.clock.now()));
+    const now = iso(this.#d.clock.now());
+    const { level } = await this.#levels.get(
+      `${identity.userId}:${projectId ?? ''}:${namespaceIds.join('/')}`,
+      () => this.#d.members.maxLevel(this.#d.db, identity.userId, namespaceIds, projectId, now),
+      // Compared as the query compares: both are ISO-8601 UTC strings.
+      ({ until }) => until === null || until > now,
+    );
     return level !== null && isAccessLevel(level) ? level : null;
   }
 

@@ -72,7 +72,7 @@ export class MembersService {
     if (!user) throw errors.notFound('User');
     if (await members.find(db, source.type, source.id, user.id)) throw errors.conflict('Member already exists');
 
-    const inherited = await members.maxLevel(db, user.id, source.inheritedFrom, null, iso(clock.now()));
+    const { level: inherited } = await members.maxLevel(db, user.id, source.inheritedFrom, null, iso(clock.now()));
     if (inherited !== null && input.access_level < inherited) {
       throw errors.validation({
         access_level: [`should be greater than or equal to ${LEVEL_NAMES[inherited] ?? inherited} inherited membership from group`],

@@ -200,5 +200,21 @@ for (const dialect of DIALECTS) {
       t.deps.services.identity.forgetAll();
       assert.equal(await decide({ 'private-token': token }, 'web', 'create_package', 'plain'), 404);
     });
+
+    it('a remembered access level ends when its membership expires, with nothing written in between', async () => {
+      const u = await post('/users', { username: 'temp', name: 't', email: 't@example.com', password: 'password123' });
+      const token = (await post(`/users/${u.id}/personal_access_tokens`, { name: 'x', scopes: ['api'] })).token;
+      // Two minutes before the next midnight, with a membership that ends at that midnight.
+      const now = clock.now().getTime();
+      const midnight = Math.ceil((now + 1) / 86_400_000) * 86_400_000;
+      clock.advance(midnight - 120_000 - now);
+      await post(`/projects/${ids.web}/members`, { user_id: u.id, access_level: 30, expires_at: new Date(midnight).toISOString().slice(0, 10) });
+      assert.equal(await decide({ 'private-token': token }, 'web', 'create_package', 'plain'), 200);
+      // The first use records the token's last use (a write); this second decision is made from what it remembers.
+      assert.equal(await decide({ 'private-token': token }, 'web', 'create_package', 'plain'), 200);
+      // Past midnight; within the token's last-use throttle, so this request writes nothing either.
+      clock.advance(240_000);
+      assert.equal(await decide({ 'private-token': token }, 'web', 'create_package', 'plain'), 404);
+    });
   });
 }

@@ -22,11 +22,12 @@ export class FreshMemo<V> {
     this.#maxEntries = maxEntries;
   }
 
-  async get(key: string, read: () => Promise<V>): Promise<V> {
+  /** `stillValid`, when given, can retire a remembered answer that time alone made stale (an expiry passed). */
+  async get(key: string, read: () => Promise<V>, stillValid?: (value: V) => boolean): Promise<V> {
     const at = this.#signal.current();
     if (at === undefined) return read();
     const hit = this.#entries.get(key);
-    if (hit !== undefined && hit.at === at) return hit.value;
+    if (hit !== undefined && hit.at === at && (stillValid === undefined || stillValid(hit.value))) return hit.value;
     const value = await read();
     // Insertion order is the eviction order; names asked for once (say, a scan of missing packages) age out first.
     this.#entries.delete(key);

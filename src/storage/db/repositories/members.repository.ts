@@ -14,6 +14,12 @@ export interface MemberWithUser extends MemberRow {
 /** Compiled `maxLevel` queries by shape. */
 const MAX_LEVEL = new Map<string, PreparedQuery<unknown[], { level: number | null }>>();
 
+/** `maxLevel`'s answer; `until` is the earliest `expires_at` among the memberships counted (null: none expires). */
+export interface MaxLevel {
+  level: number | null;
+  until: string | null;
+}
+
 export class MembersRepository {
   async insert(
     db: Db,
@@ -77,9 +83,10 @@ export class MembersRepository {
 
   /**
    * The user's highest unexpired access level on a project, counting the project's own membership and every
-   * membership in the namespaces listed (the project's namespace and its ancestors).
+   * membership in the namespaces listed (the project's namespace and its ancestors), and when the first of those
+   * memberships expires — until then, and while nothing is written, the answer stays the same.
    */
-  async maxLevel(db: Db, userId: number, namespaceIds: readonly number[], projectId: number | null, nowIso: string): Promise<number | null> {
+  async maxLevel(db: Db, userId: number, namespaceIds: readonly number[], projectId: number | null, nowIso: string): Promise<MaxLevel> {
     // Asked on every authenticated package request: one compiled query per shape (how many namespaces, with or
     // without a project), bound on each call.
     const shape = `${namespaceIds.length}:${projectId === null ? 'n' : 'p'}`;
@@ -94,7 +101,7 @@ export class MembersRepository {
         const ns = args.slice(withProject ? 3 : 2) as number[];
         return kdb
           .selectFrom('members')
-          .select((eb) => eb.fn.max<number>('access_level').as('level'))
+          .select((eb) => [eb.fn.max<number>('access_level').as('level'), eb.fn.min<string>('expires_at').as('until')])
           .where('user_id', '=', uid)
           .where((eb) => {
             const ors = [];
@@ -107,8 +114,8 @@ export class MembersRepository {
       MAX_LEVEL.set(shape, query);
     }
     const args: unknown[] = projectId === null ? [userId, nowIso, ...namespaceIds] : [userId, nowIso, projectId, ...namespaceIds];
-    const r = (await query.first(db, ...args)) as { level: number | null } | undefined;
-    return r?.level === null || r?.level === undefined ? null : Number(r.level);
+    const r = (await query.first(db, ...args)) as { level: number | null; until: string | null } | undefined;
+    return { level: r?.level === null || r?.level === undefined ? null : Number(r.level), until: r?.until ?? null };
   }
 
   /**
