@@ -5,7 +5,7 @@ import pino from 'pino';
 import type { Config } from './config/config.js';
 import { buildApp } from './app.js';
 import { compose } from './compose.js';
-import { TurnBatchedStream } from './http/plugins/turn-batched-stream.js';
+import { BatchedLogStream } from './http/plugins/batched-log-stream.js';
 
 export interface Serving {
   url: string;
@@ -13,11 +13,11 @@ export interface Serving {
 }
 
 /**
- * Log lines are gathered per event-loop turn (`TurnBatchedStream`) and written to stdout in batches of up to this
- * many bytes, and at least every `LOG_FLUSH_MS`: one write per request cost more than building the line. A normal
- * stop flushes what is pending; a SIGKILL can lose the last fraction of a second.
+ * Log lines are written to stdout in batches of about this many characters (`BatchedLogStream`), and at least every
+ * `LOG_FLUSH_MS`: one write per request cost more than building the line. A normal stop flushes what is pending; a
+ * SIGKILL can lose the last fraction of a second.
  */
-const LOG_BATCH_BYTES = 4096;
+const LOG_BATCH_LENGTH = 4096;
 const LOG_FLUSH_MS = 200;
 
 export function rootTokenBanner(token: string, config: Config): string {
@@ -40,7 +40,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream = process
   const deps = await compose(config);
   const { generatedToken } = await deps.services.bootstrap.run({ rootToken: config.rootToken, rootPassword: config.rootPassword });
   if (generatedToken) out.write(rootTokenBanner(generatedToken, config));
-  const logDestination = new TurnBatchedStream(pino.destination({ dest: 1, minLength: LOG_BATCH_BYTES, sync: false }));
+  const logDestination = new BatchedLogStream(pino.destination({ dest: 1, sync: false }), LOG_BATCH_LENGTH);
   const flushTimer = setInterval(() => logDestination.flush(), LOG_FLUSH_MS);
   flushTimer.unref();
   const app = await buildApp(deps, { logStream: logDestination });
