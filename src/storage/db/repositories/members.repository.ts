@@ -12,7 +12,7 @@ export interface MemberWithUser extends MemberRow {
 }
 
 /** Compiled `maxLevel` queries by shape. */
-const MAX_LEVEL = new Map<string, PreparedQuery<unknown[], { level: number | null }>>();
+const MAX_LEVEL = new Map<string, PreparedQuery<unknown[], { level: number | null; until: string | null }>>();
 
 /** `maxLevel`'s answer; `until` is the earliest `expires_at` among the memberships counted (null: none expires). */
 export interface MaxLevel {
@@ -114,7 +114,7 @@ export class MembersRepository {
       MAX_LEVEL.set(shape, query);
     }
     const args: unknown[] = projectId === null ? [userId, nowIso, ...namespaceIds] : [userId, nowIso, projectId, ...namespaceIds];
-    const r = (await query.first(db, ...args)) as { level: number | null; until: string | null } | undefined;
+    const r = await query.first(db, ...args);
     return { level: r?.level === null || r?.level === undefined ? null : Number(r.level), until: r?.until ?? null };
   }
 
