@@ -150,6 +150,20 @@ export class TokensService {
     this.#d.identity.forget(row.token_digest);
   }
 
+  /**
+   * `npm logout`: revokes the personal access token whose secret this is. Deploy tokens are left alone — one is
+   * shared by a project's pipelines, and one developer logging out must not break them — as are unknown secrets.
+   * Returns whether a token was revoked.
+   */
+  async revokePersonalBySecret(secret: string): Promise<boolean> {
+    const digest = digestToken(secret);
+    const row = await this.#d.tokens.findPersonalByDigest(this.#d.db, digest);
+    if (!row || row.revoked) return false;
+    await this.#d.tokens.revokePersonal(this.#d.db, row.id);
+    this.#d.identity.forget(digest);
+    return true;
+  }
+
   async createDeploy(owner: { projectId: number } | { groupId: number }, input: CreateDeployTokenInput): Promise<{ row: DeployTokenRow; token: string }> {
     const { db, tokens, clock } = this.#d;
     if (input.name.trim() === '') throw errors.validation({ name: ["can't be blank"] });

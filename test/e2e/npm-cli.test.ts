@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -262,6 +262,21 @@ describe('the npm CLI against Wharf (project, group and instance endpoints)', ()
     const bad = await npm(['login', '--auth-type=legacy', '--registry', registry], work, { userconfig: path.join(work, 'bad-npmrc'), input: 'maria\nwrong-password\n' });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /401|Incorrect username or password/);
+  });
+
+  it('npm logout revokes the token on the server and removes it from .npmrc', async () => {
+    const rc = path.join(work, 'logout-npmrc');
+    writeFileSync(rc, '');
+    const login = await npm(['login', '--auth-type=legacy', '--registry', registry], work, { userconfig: rc, input: 'maria\npassword123\n' });
+    assert.equal(login.code, 0, `${login.stdout}\n${login.stderr}`);
+    const issued = /:_authToken=(whpat-\S+)$/m.exec(readFileSync(rc, 'utf8'))?.[1];
+    assert.ok(issued);
+    const out = await npm(['logout', '--registry', registry], work, { userconfig: rc });
+    assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+    // npm deletes a user config that logging out left empty.
+    assert.doesNotMatch(existsSync(rc) ? readFileSync(rc, 'utf8') : '', /_authToken/);
+    const after = await t.call('GET', '/api/v4/user', { headers: { authorization: `Bearer ${issued}` } });
+    assert.equal(after.status, 401, 'the token was revoked, not only forgotten locally');
   });
 
   it('unpublishes one version, then the whole package', async () => {

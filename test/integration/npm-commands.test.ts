@@ -192,5 +192,47 @@ for (const dialect of DIALECTS) {
         assert.equal(other.status, 400);
       });
     });
+
+    describe('npm logout: DELETE …/-/user/token/<token>', () => {
+      const login = async (base: string) =>
+        (await t.call('PUT', `${base}/-/user/org.couchdb.user:developer`, { body: { name: 'developer', password: 'password123' } })).body.token as string;
+      const logout = (base: string, token: string, headers: Record<string, string> = bearer(token)) =>
+        t.call('DELETE', `${base}/-/user/token/${encodeURIComponent(token)}`, { headers });
+
+      for (const level of ['P', 'G', 'I'] as const) {
+        it(`${level}: 200 {ok: true}, and the personal access token no longer works anywhere`, async () => {
+          const token = await login(bases[level]);
+          assert.equal((await get(`${bases[level]}/-/whoami`, token)).status, 200);
+          const r = await logout(bases[level], token);
+          assert.equal(r.status, 200, r.text);
+          assert.deepEqual(r.body, { ok: true });
+          assert.equal(r.headers['cache-control'], 'no-store');
+          for (const base of Object.values(bases)) assert.equal((await get(`${base}/-/whoami`, token)).status, 401);
+          assert.equal((await t.call('GET', '/api/v4/user', { token })).status, 401);
+        });
+      }
+
+      it('answers 200 for a token that is unknown or already revoked, whatever Authorization says, so npm can forget it', async () => {
+        const token = await login(bases.P);
+        assert.equal((await logout(bases.P, token)).status, 200);
+        // Logging out again: the Authorization header now carries a revoked token.
+        assert.equal((await logout(bases.P, token)).status, 200);
+        assert.equal((await logout(bases.P, 'whpat-never-issued-000000000000', {})).status, 200);
+      });
+
+      it('leaves a deploy token working: it belongs to the project, not to whoever logs out', async () => {
+        const r = await logout(bases.P, w.token.deployRead);
+        assert.equal(r.status, 200);
+        assert.equal((await get(`${bases.P}/-/whoami`, w.token.deployRead)).status, 200);
+      });
+
+      it('never writes the token into the log', async () => {
+        const token = await login(bases.I);
+        await logout(bases.I, token);
+        const lines = t.logs.join('');
+        assert.ok(!lines.includes(token), 'the token is not logged');
+        assert.ok(lines.includes('/-/user/token/[REDACTED]'));
+      });
+    });
   });
 }

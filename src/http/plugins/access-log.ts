@@ -28,7 +28,14 @@ export interface PreparedLine {
 
 const SECRET_PARAM = /(^|[?&])((?:private_|access_|bearer_|job_|deploy_)?token|password|secret)=[^&#]*/gi;
 
-export const redactUrl = (url: string): string => (url.includes('=') ? url.replace(SECRET_PARAM, '$1$2=[REDACTED]') : url);
+/** `npm logout` names the token it revokes in the path (`…/-/user/token/<token>`). */
+const TOKEN_SEGMENT = /(\/-\/user\/token\/)[^/?#]*/g;
+
+export const redactUrl = (url: string): string => {
+  let out = url.includes('=') ? url.replace(SECRET_PARAM, '$1$2=[REDACTED]') : url;
+  if (out.includes('/-/user/token/')) out = out.replace(TOKEN_SEGMENT, '$1[REDACTED]');
+  return out;
+};
 
 const INFO = pino.levels.values.info!;
 const ERROR = pino.levels.values.error!;

@@ -2,6 +2,7 @@
  * `npm login --auth-type=legacy` (clients.md A.11.2), which GitLab does not route (gitlab-api.md §2.6): the user
  * name and password become a new personal access token with the `api` scope, which npm stores under the
  * registry's nerf dart. The token is an ordinary PAT: listed, expiring and revocable like any other.
+ * `npm logout` (A.11.3) revokes the token it names.
  */
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
@@ -42,5 +43,14 @@ export class NpmLoginService {
     // Default expiry (a year), like a token made in the UI; the name says where it came from.
     const created = await tokens.createPersonal(user.id, { name: `npm login ${iso(clock.now())}`, scopes: ['api'] });
     return { username: user.username, token: created.token };
+  }
+
+  /**
+   * `DELETE …/-/user/token/<token>`. npm removes the token from `.npmrc` only after a 2xx, so every secret —
+   * unknown, already revoked, or a deploy token that is not revoked (see `revokePersonalBySecret`) — is answered
+   * the same way, and the caller's own credentials are not checked: the request names what it revokes.
+   */
+  async logout(secret: string): Promise<{ revoked: boolean }> {
+    return { revoked: await this.#d.tokens.revokePersonalBySecret(secret) };
   }
 }

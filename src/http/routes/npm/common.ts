@@ -7,6 +7,7 @@
  *   npm ping         GET  …/-/ping                            → 200 {}
  *   npm search       GET  …/-/v1/search?text=&size=&from=     → {objects, total, time} of readable packages
  *   npm login        PUT  …/-/user/org.couchdb.user:<name>    {name, password} → 201 {ok, id, token} (new `api` PAT)
+ *   npm logout       DELETE …/-/user/token/<token>           → 200 {ok: true}; revokes it if it is a personal access token
  *   (web login)      POST …/-/v1/login                        → 404, so npm and pnpm fall back to the legacy login
  *   npm audit        POST …/-/npm/v1/security/{advisories/bulk,audits/quick}  (gzip body) → 307 upstream or GitLab's answer
  *
@@ -222,6 +223,23 @@ export async function registryPut(services: Services, request: FastifyRequest, r
   const result = await services.npm.login.login(name, request.body);
   request.log.info({ user: result.username }, 'npm login created a personal access token');
   return reply.code(201).header('cache-control', 'no-store').send({ ok: true, id: `org.couchdb.user:${result.username}`, token: result.token });
+}
+
+const LOGOUT_PATH = /^-\/user\/token\/([^/]+)$/;
+
+/** `npm logout` (`DELETE …/-/user/token/<token>`), or undefined for another path. */
+export async function registryDelete(services: Services, request: FastifyRequest, reply: FastifyReply, rest: string): Promise<FastifyReply | undefined> {
+  const m = LOGOUT_PATH.exec(rest);
+  if (!m) return undefined;
+  let secret: string;
+  try {
+    secret = decodeURIComponent(m[1]!);
+  } catch {
+    throw errors.params(['token is invalid']);
+  }
+  const { revoked } = await services.npm.login.logout(secret);
+  if (revoked) request.log.info('npm logout revoked a personal access token');
+  return reply.header('cache-control', 'no-store').send({ ok: true });
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   npmPostOptions,
   rawRemainder,
   registryGet,
+  registryDelete,
   registryPost,
   registryPut,
   sendPackument,
@@ -142,6 +143,8 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
       if (tag[2] === '') throw errors.routeNotFound();
       return removeTag(request, reply, tag[1]!, tag[2]!);
     }
+    const logout = await registryDelete(services, request, reply, rest);
+    if (logout) return logout;
     if (REV_PATH.test(rest) && !rest.startsWith('-/')) {
       await npmCaller(services, request);
       throw errors.npmMethodNotAllowed(UNPUBLISH_HERE);

@@ -42,6 +42,7 @@ import {
   npmPostOptions,
   rawRemainder as remainderAfter,
   registryGet,
+  registryDelete,
   registryPost,
   registryPut,
   sendPackument,
@@ -277,6 +278,8 @@ export const npmProjectRoutes =
         if (tag[2] === '') throw errors.routeNotFound();
         return removeTag(request, reply, tag[1]!, tag[2]!);
       }
+      const logout = await registryDelete(services, request, reply, rest);
+      if (logout) return logout;
       const rev = REV_PATH.exec(rest);
       if (rev && !rest.startsWith('-/')) return unpublish(request, reply, rev[1]!, rev[2]!);
       throw errors.routeNotFound();
