@@ -40,6 +40,8 @@ import { GcService } from './services/gc.service.js';
 import { PackagePagesService } from './services/package-pages.service.js';
 import { PackagePagesRepository } from './storage/db/repositories/package-pages.repository.js';
 import { SessionsRepository } from './storage/db/repositories/sessions.repository.js';
+import { ProtectionService } from './services/protection.service.js';
+import { ProtectionRulesRepository } from './storage/db/repositories/protection-rules.repository.js';
 
 export interface Services {
   identity: IdentityService;
@@ -57,6 +59,7 @@ export interface Services {
   packages: PackagesService;
   gc: GcService;
   packagePages: PackagePagesService;
+  protection: ProtectionService;
 }
 
 export interface Deps {
@@ -95,6 +98,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const tokensService = new TokensService({ db, tokens, users, identity, clock });
   const settings = new SettingsService(db, settingsRepo, changes);
   const deletion = new PackageDeletionRepository();
+  const protection = new ProtectionService({ db, rules: new ProtectionRulesRepository(), access, clock });
   return {
     identity,
     access,
@@ -105,8 +109,8 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     tokens: tokensService,
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
-    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes }),
-    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres' }),
+    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes, protection }),
+    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock }),
     packages: new PackagesService({
       db,
@@ -116,11 +120,13 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       helm: new HelmRepository(),
       namespaces,
       access,
+      protection,
       blobs: storage.blobs,
       clock,
     }),
     gc: new GcService(db, storage.blobs, deletion, clock),
     packagePages: new PackagePagesService(db, new PackagePagesRepository(), access, clock),
+    protection,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Readable } from 'node:stream';
-import { can } from '../domain/access/abilities.js';
+import { can, type ProjectAccessContext } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { errors } from '../domain/errors.js';
 import type { BlobStore } from '../storage/blobs/blob-store.js';
@@ -17,6 +17,7 @@ import type { PackageDocumentsRepository } from '../storage/db/repositories/pack
 import type { HelmRepository } from '../storage/db/repositories/helm.repository.js';
 import { iso, type Clock } from '../domain/clock.js';
 import type { AccessService } from './access.service.js';
+import type { ProtectionService } from './protection.service.js';
 
 export interface PackagesServiceDeps {
   db: Kysely<Database>;
@@ -26,6 +27,7 @@ export interface PackagesServiceDeps {
   helm: HelmRepository;
   namespaces: NamespacesRepository;
   access: AccessService;
+  protection: ProtectionService;
   blobs: BlobStore;
   clock: Clock;
 }
@@ -87,10 +89,11 @@ export class PackagesService {
    * revision and every Helm channel that listed it move on, so no reader sees a deleted version afterwards.
    */
   async delete(identity: Identity, idOrPath: string, packageId: number): Promise<void> {
-    const { project } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
+    const { project, ctx } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
     await this.#d.db.transaction().execute(async (trx) => {
       const pkg = await this.#d.listing.find(trx, project.id, packageId);
       if (!pkg) throw errors.notFound('Package');
+      await this.#requireDeletable(trx, identity, project, ctx, pkg);
       const files = await this.#d.deletion.liveFiles(trx, pkg.id);
       await this.#d.deletion.retirePackage(trx, pkg, iso(this.#d.clock.now()));
       await this.#invalidate(trx, pkg, files);
@@ -99,10 +102,11 @@ export class PackagesService {
 
   /** Deletes one file of a package; a package left without files is deleted with it. */
   async deleteFile(identity: Identity, idOrPath: string, packageId: number, fileId: number): Promise<void> {
-    const { project } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
+    const { project, ctx } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
     await this.#d.db.transaction().execute(async (trx) => {
       const pkg = await this.#d.listing.find(trx, project.id, packageId);
       if (!pkg) throw errors.notFound('Package');
+      await this.#requireDeletable(trx, identity, project, ctx, pkg);
       const files = await this.#d.deletion.liveFiles(trx, pkg.id);
       const file = files.find((f) => f.id === fileId);
       if (!file) throw errors.notFound('Package file');
@@ -110,6 +114,13 @@ export class PackagesService {
       else await this.#d.deletion.retireFile(trx, file.id);
       await this.#invalidate(trx, pkg, [file]);
     });
+  }
+
+  /** GitLab's `403 Package is deletion protected.` when a protection rule keeps this caller from deleting it. */
+  async #requireDeletable(trx: Db, identity: Identity, project: ProjectRow, ctx: ProjectAccessContext, pkg: PackageRow): Promise<void> {
+    if (!(await this.#d.protection.allows('delete', identity, project, ctx, pkg.package_type, pkg.name, trx))) {
+      throw errors.forbidden('Package is deletion protected.');
+    }
   }
 
   async #invalidate(trx: Db, pkg: PackageRow, files: readonly PackageFileRow[]): Promise<void> {

@@ -72,7 +72,21 @@ ${filterForm(action, f)}${summaryList(listed.result, f, action, PER_PAGE)}`;
         if (!details.canDestroy) return notFound(reply, ctx);
         if (request.method === 'GET') return sendPage(reply, 200, `Delete ${details.pkg.name}`, ctx, deleteConfirmation(details, state.csrfToken));
         if (!csrfValid(state, request.body)) return csrfFailure(reply, ctx);
-        await services.packages.delete(identity, String(details.project.id), details.pkg.id);
+        try {
+          await services.packages.delete(identity, String(details.project.id), details.pkg.id);
+        } catch (err) {
+          // A package protection rule (or a role changed since the page was shown): say so, keep the package.
+          if (isAppError(err) && err.status === 403) {
+            return sendPage(
+              reply,
+              403,
+              'Not deleted',
+              ctx,
+              html`<h1>Not deleted</h1><p>${details.pkg.name} ${details.pkg.version} is protected from deletion by a package protection rule of this project, or you may no longer delete it.</p><p><a href="${packagePath(details.project.full_path, details.pkg.id)}">Back to the package</a></p>`,
+            );
+          }
+          throw err;
+        }
         const remaining = details.versions.find((v) => v.id !== details.pkg.id);
         return reply.redirect(remaining ? packagePath(details.project.full_path, remaining.id) : `/${details.project.full_path}/-/packages`, 303);
       } catch (err) {

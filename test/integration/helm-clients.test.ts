@@ -238,6 +238,7 @@ for (const dialect of DIALECTS) {
         clock: t.deps.clock,
         config: t.deps.config,
         changes: t.deps.database.changes,
+        protection: t.deps.services.protection,
         sharedDatabase: dialect === 'postgres',
       });
       const pub = await createProject(t, `shared-${dialect}`, undefined, { visibility: 'public' }, maintainerToken);

@@ -42,6 +42,7 @@ for (const dialect of DIALECTS) {
         clock: t.deps.clock,
         config: t.deps.config,
         changes: t.deps.database.changes,
+        protection: t.deps.services.protection,
         sharedDatabase: false,
       });
     const assertSameAsFresh = async (channel: string) => {

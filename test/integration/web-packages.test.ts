@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../helpers/databases.js';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 import { createNpmWorld, published, type NpmWorld } from '../helpers/npm.js';
 
 const README = '# Alpha\n\nUse it **well**.\n\n<script>alert("xss")</script>\n\n[click](javascript:alert(1)) and [docs](https://example.com)\n';
@@ -101,6 +101,25 @@ for (const dialect of DIALECTS) {
       assert.equal(done.statusCode, 303);
       const doc = await t.call('GET', `/api/v4/projects/${w.project.public}/packages/npm/@pubgrp%2falpha`, { headers: { accept: 'application/json' } });
       assert.deepEqual(Object.keys(doc.body.versions), ['1.0.0']);
+    });
+
+    it('a version protected from deletion stays, with a page that says why', async () => {
+      const rule = await t.call('POST', `/api/v4/projects/${w.project.public}/packages/protection/rules`, {
+        token: ROOT_TOKEN,
+        body: { package_name_pattern: '@pubgrp/alpha', package_type: 'npm', minimum_access_level_for_delete: 'owner' },
+      });
+      assert.equal(rule.status, 201, rule.text);
+      const id = (await t.call('GET', `/api/v4/projects/${w.project.public}/packages?package_version=1.0.0`)).body[0].id;
+      const maintainer = await signIn('maintainer');
+      const confirm = await page(`/pubgrp/public-lib/-/packages/${id}/delete`, maintainer);
+      const csrf = /name="authenticity_token" value="([^"]+)"/.exec(confirm.body)![1]!;
+      const refused = await t.app.inject({ method: 'POST', url: `/pubgrp/public-lib/-/packages/${id}/delete`, payload: `authenticity_token=${csrf}`, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: maintainer } });
+      assert.equal(refused.statusCode, 403);
+      assert.match(refused.headers['content-type'] as string, /text\/html/);
+      assert.match(refused.body, /protected from deletion by a package protection rule/);
+      const doc = await t.call('GET', `/api/v4/projects/${w.project.public}/packages/npm/@pubgrp%2falpha`, { headers: { accept: 'application/json' } });
+      assert.deepEqual(Object.keys(doc.body.versions), ['1.0.0']);
+      await t.call('DELETE', `/api/v4/projects/${w.project.public}/packages/protection/rules/${rule.body.id}`, { token: ROOT_TOKEN });
     });
 
     it('keeps GitLab’s JSON 404 for unknown API paths', async () => {

@@ -1,5 +1,6 @@
 /** The Helm chart repository's services, built together because they share one repository and one cache. */
 import type { Kysely } from 'kysely';
+import type { ProtectionService } from '../protection.service.js';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
@@ -29,17 +30,18 @@ export interface HelmServicesDeps {
   changes: ChangeSignal;
   /** Several instances share the database (PostgreSQL): built indexes are stored there for the others. */
   sharedDatabase: boolean;
+  protection: ProtectionService;
 }
 
 export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
   const helm = new HelmRepository();
-  const { db, access, settings, blobs, clock, config, changes, sharedDatabase } = deps;
+  const { db, access, settings, blobs, clock, config, changes, sharedDatabase, protection } = deps;
   const store = config.blobStore;
   const directDownloadSeconds = store.kind === 's3' && store.directDownload ? store.directDownloadExpirySeconds : undefined;
   const index = new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, changes, shareDocuments: sharedDatabase });
   return {
     index,
-    upload: new HelmUploadService({ db, helm, access, settings, blobs, clock, index }),
+    upload: new HelmUploadService({ db, helm, access, settings, blobs, clock, index, protection }),
     charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds, changes }),
   };
 }

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import { chartArchiveReader, DEFAULT_CHART_LIMITS } from '../../archive/helm-chart.js';
 import type { Identity } from '../../domain/access/identity.js';
+import type { ProtectionService } from '../protection.service.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
@@ -63,6 +64,8 @@ export interface HelmUploadDeps {
   clock: Clock;
   /** Told what each committed upload changed, so the next index read need not rebuild the channel. */
   index: HelmIndexService;
+  /** Package protection rules: checked once the chart's name is known. */
+  protection: ProtectionService;
 }
 
 interface ReceivedChart {
@@ -135,6 +138,8 @@ export class HelmUploadService {
       // Grape's wording for a missing required parameter.
       if (!chart) throw errors.params(['chart is missing']);
       if (prov) this.#checkSignsChart(prov.provenance, chart);
+      const ctx = await this.#d.access.projectContext(identity, project);
+      if (!(await this.#d.protection.allows('push', identity, project, ctx, 'helm', chart.metadata.name))) throw errors.forbidden('Package protected.');
       await this.#commitChart(project.id, channel, creatorOf(identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
     } catch (err) {
       await this.#discard(received);

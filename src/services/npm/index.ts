@@ -1,5 +1,6 @@
 /** The npm registry's services, wired from the shared storage the composition root opened. */
 import type { Kysely } from 'kysely';
+import type { ProtectionService } from '../protection.service.js';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
@@ -41,9 +42,10 @@ export interface NpmServicesDeps {
   users: UsersService;
   tokens: TokensService;
   changes: ChangeSignal;
+  protection: ProtectionService;
 }
 
-export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes }: NpmServicesDeps): NpmServices {
+export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes, protection }: NpmServicesDeps): NpmServices {
   const packages = new PackagesRepository();
   const documents = new PackageDocumentsRepository();
   const namespaces = new NamespacesRepository();
@@ -58,7 +60,7 @@ export function buildNpmServices({ db, blobs, settings, clock, config, access, u
   });
   return {
     metadata,
-    publish: new NpmPublishService({ db, packages, documents, namespaces, settings, blobs, clock }),
+    publish: new NpmPublishService({ db, packages, documents, namespaces, settings, blobs, clock, protection }),
     tags: new NpmTagsService({ db, packages, documents, clock }),
     namespaces: new NpmNamespaceService({ db, packages, namespaces, access, metadata }),
     unpublish: new NpmUnpublishService({ db, packages, documents, deletion: new PackageDeletionRepository(), clock }),

@@ -9,6 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { ProjectAccessContext } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';
+import type { ProtectionService } from '../protection.service.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
@@ -43,6 +44,7 @@ export interface NpmPublishServiceDeps {
   settings: SettingsService;
   blobs: BlobStore;
   clock: Clock;
+  protection: ProtectionService;
   tarballLimits?: NpmTarballLimits;
 }
 
@@ -81,6 +83,9 @@ export class NpmPublishService {
     // 4: the version must not exist yet — unless this is the same tarball again (a retry after a lost response).
     const existing = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
     if (existing) return this.#retryOrRefuse(existing, doc);
+
+    // 5: no protection rule may keep this caller from pushing the name.
+    if (!(await this.#d.protection.allows('push', identity, project, ctx, 'npm', doc.name))) throw errors.npmForbidden('Package protected.');
 
     // 6: the size, computed from the Base64 text as GitLab does.
     const { npm_max_file_size: maxSize } = await settings.get();

@@ -10,6 +10,7 @@ import { migration002 } from './migrations/002-packages.js';
 import { migration003 } from './migrations/003-helm.js';
 import { migration004 } from './migrations/004-web-sessions.js';
 import { migration005 } from './migrations/005-faster-reads.js';
+import { migration006 } from './migrations/006-package-protection.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '003-helm': migration003,
   '004-web-sessions': migration004,
   '005-faster-reads': migration005,
+  '006-package-protection': migration006,
 };
 
 export interface MigrateOutcome {

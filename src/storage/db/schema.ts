@@ -110,6 +110,20 @@ export interface WebSessionsTable {
   expires_at: string;
 }
 
+/** Access levels a protection rule can ask for, as GitLab's API names them (`domain/access/protection.ts`). */
+export type ProtectionLevel = 'maintainer' | 'owner' | 'admin';
+
+export interface PackageProtectionRulesTable {
+  id: Generated<number>;
+  project_id: number;
+  package_type: PackageType;
+  package_name_pattern: string;
+  minimum_access_level_for_push: ProtectionLevel | null;
+  minimum_access_level_for_delete: ProtectionLevel | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   namespaces: NamespacesTable;
@@ -127,6 +141,7 @@ export interface Database {
   package_documents: PackageDocumentsTable;
   helm_file_metadata: HelmFileMetadataTable;
   helm_channels: HelmChannelsTable;
+  package_protection_rules: PackageProtectionRulesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -138,6 +153,7 @@ export type PersonalAccessTokenRow = Selectable<PersonalAccessTokensTable>;
 export type DeployTokenRow = Selectable<DeployTokensTable>;
 
 export type PackageType = 'npm' | 'helm';
+export type ProtectionRuleRow = Selectable<PackageProtectionRulesTable>;
 /** GitLab's package statuses (gitlab-api.md Appendix B). */
 export type PackageStatus = 'default' | 'hidden' | 'processing' | 'error' | 'pending_destruction' | 'deprecated';
 

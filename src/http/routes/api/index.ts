@@ -7,6 +7,7 @@ import { groupRoutes } from './groups.routes.js';
 import { authenticateFirst } from './guards.js';
 import { memberRoutes } from './members.routes.js';
 import { projectRoutes } from './projects.routes.js';
+import { protectionRuleRoutes } from './protection-rules.routes.js';
 import { settingsRoutes } from './settings.routes.js';
 import { tokenRoutes } from './tokens.routes.js';
 import { userRoutes } from './users.routes.js';
@@ -24,4 +25,5 @@ export const apiRoutes =
     await app.register(memberRoutes(deps));
     await app.register(deployTokenRoutes(deps));
     await app.register(settingsRoutes(deps));
+    await app.register(protectionRuleRoutes(deps));
   };

@@ -191,7 +191,8 @@ export const npmProjectRoutes =
       }
       const sep = target.indexOf('/-/');
       const name = decodePackageName(sep > 0 ? target.slice(0, sep) : target);
-      const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'destroy_package', 'plain');
+      const { project, ctx } = await services.access.authorizePackageAccess(identity, projectId(request), 'destroy_package', 'plain');
+      if (!(await services.protection.allows('delete', identity, project, ctx, 'npm', name))) throw errors.npmForbidden('Package is deletion protected.');
       let result;
       if (request.method === 'PUT') {
         if (sep > 0) throw errors.routeNotFound();

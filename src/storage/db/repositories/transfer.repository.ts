@@ -29,6 +29,7 @@ export const TRANSFER_TABLES: readonly TableSpec[] = [
   { table: 'users', key: ['id'], identity: true },
   { table: 'projects', key: ['id'], identity: true },
   { table: 'routes', key: ['path_lower'], identity: false },
+  { table: 'package_protection_rules', key: ['id'], identity: true },
   { table: 'members', key: ['id'], identity: true },
   { table: 'personal_access_tokens', key: ['id'], identity: true },
   { table: 'deploy_tokens', key: ['id'], identity: true },

@@ -1,0 +1,153 @@
+/**
+ * Package protection rules (gitlab-api.md §7.5, GitLab's `project_packages_protection_rules` API): managed by a
+ * project's Maintainers, checked on every push (npm publish, Helm upload) and every delete (packages API, web UI,
+ * npm unpublish) of a matching package.
+ */
+import type { Kysely } from 'kysely';
+import { canAdminister, type ProjectAccessContext } from '../domain/access/abilities.js';
+import type { Identity } from '../domain/access/identity.js';
+import { DELETE_LEVELS, PUSH_LEVELS, protectionAllows, type ProtectedAction } from '../domain/access/protection.js';
+import type { Clock } from '../domain/clock.js';
+import { iso } from '../domain/clock.js';
+import { errors } from '../domain/errors.js';
+import type { Database, PackageType, ProjectRow, ProtectionLevel, ProtectionRuleRow } from '../storage/db/schema.js';
+import type { ProtectionRulePatch, ProtectionRulesRepository } from '../storage/db/repositories/protection-rules.repository.js';
+import { isUniqueViolation, type Db } from '../storage/db/repositories/types.js';
+import type { AccessService } from './access.service.js';
+
+export interface ProtectionServiceDeps {
+  db: Kysely<Database>;
+  rules: ProtectionRulesRepository;
+  access: AccessService;
+  clock: Clock;
+}
+
+/** What the API accepts; `undefined` is "not given", `null` (or `""`) clears a minimum level. */
+export interface ProtectionRuleInput {
+  package_name_pattern?: string | undefined;
+  package_type?: string | undefined;
+  minimum_access_level_for_push?: string | null | undefined;
+  minimum_access_level_for_delete?: string | null | undefined;
+}
+
+const PACKAGE_TYPES: readonly PackageType[] = ['npm', 'helm'];
+const MAX_PATTERN_LENGTH = 255;
+
+function level(name: string, value: string | null | undefined, allowed: readonly ProtectionLevel[]): ProtectionLevel | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === '') return null;
+  if (!(allowed as readonly string[]).includes(value)) throw errors.params([`${name} does not have a valid value`]);
+  return value as ProtectionLevel;
+}
+
+export class ProtectionService {
+  readonly #d: ProtectionServiceDeps;
+  constructor(deps: ProtectionServiceDeps) {
+    this.#d = deps;
+  }
+
+  async list(caller: Identity, idOrPath: string): Promise<ProtectionRuleRow[]> {
+    const project = await this.#administered(caller, idOrPath);
+    return this.#d.rules.list(this.#d.db, project.id);
+  }
+
+  async create(caller: Identity, idOrPath: string, input: ProtectionRuleInput): Promise<ProtectionRuleRow> {
+    const project = await this.#administered(caller, idOrPath);
+    const missing = (['package_name_pattern', 'package_type'] as const).filter((k) => input[k] === undefined);
+    if (missing.length > 0) throw errors.params(missing.map((k) => `${k} is missing`));
+    const checked = this.#check(input);
+    const push = checked.minimum_access_level_for_push ?? null;
+    const del = checked.minimum_access_level_for_delete ?? null;
+    this.#requireOneLevel(push, del);
+    const now = iso(this.#d.clock.now());
+    try {
+      return await this.#d.rules.insert(this.#d.db, {
+        project_id: project.id,
+        package_type: checked.package_type!,
+        package_name_pattern: checked.package_name_pattern!,
+        minimum_access_level_for_push: push,
+        minimum_access_level_for_delete: del,
+        created_at: now,
+        updated_at: now,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
+      throw err;
+    }
+  }
+
+  async update(caller: Identity, idOrPath: string, ruleId: number, input: ProtectionRuleInput): Promise<ProtectionRuleRow> {
+    const project = await this.#administered(caller, idOrPath);
+    const existing = await this.#d.rules.find(this.#d.db, project.id, ruleId);
+    if (!existing) throw errors.notFound('Package Protection Rule');
+    const patch = this.#check(input);
+    this.#requireOneLevel(
+      patch.minimum_access_level_for_push !== undefined ? patch.minimum_access_level_for_push : existing.minimum_access_level_for_push,
+      patch.minimum_access_level_for_delete !== undefined ? patch.minimum_access_level_for_delete : existing.minimum_access_level_for_delete,
+    );
+    try {
+      const row = await this.#d.rules.update(this.#d.db, project.id, ruleId, { ...patch, updated_at: iso(this.#d.clock.now()) });
+      if (!row) throw errors.notFound('Package Protection Rule');
+      return row;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
+      throw err;
+    }
+  }
+
+  async remove(caller: Identity, idOrPath: string, ruleId: number): Promise<void> {
+    const project = await this.#administered(caller, idOrPath);
+    if (!(await this.#d.rules.delete(this.#d.db, project.id, ruleId))) throw errors.notFound('Package Protection Rule');
+  }
+
+  /**
+   * Whether `identity` may push or delete the package `name` of `type` in `project` (one indexed query). Inside a
+   * transaction, pass it as `db`: the embedded SQLite has one connection, which the transaction holds.
+   */
+  async allows(
+    action: ProtectedAction,
+    identity: Identity,
+    project: ProjectRow,
+    ctx: ProjectAccessContext,
+    type: PackageType,
+    name: string,
+    db: Db = this.#d.db,
+  ): Promise<boolean> {
+    if (identity.kind === 'user' && identity.isAdmin) return true;
+    const rules = await this.#d.rules.forType(db, project.id, type);
+    return rules.length === 0 || protectionAllows(rules, action, identity, ctx.memberLevel, name);
+  }
+
+  async #administered(caller: Identity, idOrPath: string): Promise<ProjectRow> {
+    // GitLab authenticates these routes before anything else, reads included.
+    if (caller.kind === 'anonymous') throw errors.unauthorized();
+    const { project, ctx } = await this.#d.access.readableProject(caller, idOrPath);
+    if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+    return project;
+  }
+
+  #check(input: ProtectionRuleInput): ProtectionRulePatch {
+    const patch: ProtectionRulePatch = {};
+    if (input.package_type !== undefined) {
+      if (!(PACKAGE_TYPES as readonly string[]).includes(input.package_type)) throw errors.params(['package_type does not have a valid value']);
+      patch.package_type = input.package_type as PackageType;
+    }
+    if (input.package_name_pattern !== undefined) {
+      const pattern = input.package_name_pattern.trim();
+      if (pattern === '') throw errors.validation({ package_name_pattern: ["can't be blank"] });
+      if (pattern.length > MAX_PATTERN_LENGTH) throw errors.validation({ package_name_pattern: [`is too long (maximum is ${MAX_PATTERN_LENGTH} characters)`] });
+      patch.package_name_pattern = pattern;
+    }
+    const push = level('minimum_access_level_for_push', input.minimum_access_level_for_push, PUSH_LEVELS);
+    if (push !== undefined) patch.minimum_access_level_for_push = push;
+    const del = level('minimum_access_level_for_delete', input.minimum_access_level_for_delete, DELETE_LEVELS);
+    if (del !== undefined) patch.minimum_access_level_for_delete = del;
+    return patch;
+  }
+
+  #requireOneLevel(push: ProtectionLevel | null, del: ProtectionLevel | null): void {
+    if (push === null && del === null) {
+      throw errors.validation({ base: ['A rule must have at least a minimum access role for push or delete.'] });
+    }
+  }
+}
