@@ -264,6 +264,24 @@ describe('the npm CLI against Wharf (project, group and instance endpoints)', ()
     assert.match(bad.stderr, /401|Incorrect username or password/);
   });
 
+  it('a package protection rule stops npm publish with its message, and only for the names it matches', async () => {
+    const rule = await api('POST', `/projects/${projectId}/packages/protection/rules`, {
+      package_name_pattern: '@acme/guarded-*',
+      package_type: 'npm',
+      minimum_access_level_for_push: 'owner',
+    });
+    const dir = path.join(work, 'guarded');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: '@acme/guarded-cli', version: '1.0.0', license: 'MIT' }));
+    const refused = await npm(['publish'], dir);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /E403/);
+    assert.match(refused.stderr, /Package protected\./);
+    // maria is a Maintainer: with the rule gone she publishes.
+    assert.equal((await t.call('DELETE', `/api/v4/projects/${projectId}/packages/protection/rules/${rule.id}`, { token: ROOT_TOKEN })).status, 204);
+    assert.match(await ok(['publish'], dir), /\+ @acme\/guarded-cli@1\.0\.0/);
+  });
+
   it('npm logout revokes the token on the server and removes it from .npmrc', async () => {
     const rc = path.join(work, 'logout-npmrc');
     writeFileSync(rc, '');
