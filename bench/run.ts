@@ -478,7 +478,7 @@ async function helmUploadLatency(base: string, projectId: number): Promise<void>
     await uploadChart(base, projectId, channel, name, version);
     const body = await (await fetch(`${helmBase(base, projectId)}/${channel}/index.yaml`, { headers: { authorization: basicRoot } })).text();
     const ms = performance.now() - started;
-    if (!body.includes(`version: ${version}`) || !body.includes(`${name}-${version}.tgz`)) throw new Error(`${channel}: the new chart is not in index.yaml`);
+    if (!body.includes(`version: "${version}"`) || !body.includes(`${name}-${version}.tgz`)) throw new Error(`${channel}: the new chart is not in index.yaml`);
     return ms;
   };
   const at100: number[] = [];

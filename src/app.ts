@@ -8,8 +8,11 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino, { type DestinationStream } from 'pino';
 import type { Deps } from './compose.js';
+import { registerBodyGuard } from './http/plugins/body-guard.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { HotLane } from './http/hot-lane.js';
+import { applyServerTimeouts, serverOptions } from './http/server-timeouts.js';
+import { PackageRateLimits, registerPackageRateLimits } from './http/plugins/rate-limit.js';
 import { AccessLog } from './http/plugins/access-log.js';
 import { registerErrorHandling } from './http/plugins/error-handler.js';
 import { lazyChildLogger } from './http/plugins/lazy-logger.js';
@@ -28,8 +31,6 @@ export interface BuildAppOptions {
 
 export type App = FastifyInstance;
 
-/** Fastify's defaults, kept as they were before the server came from our own factory. */
-const SERVER_TIMEOUTS = { keepAliveTimeout: 72_000, requestTimeout: 0, connectionTimeout: 0 } as const;
 
 export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promise<App> {
   const { config } = deps;
@@ -37,17 +38,16 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   const logStream = options.logStream ?? pino.destination(1);
   const accessLog = new AccessLog(logStream, config.logLevel);
   const lane = new HotLane(deps.database.changes, accessLog, { trustProxy: config.trustProxy });
+  const rateLimits = new PackageRateLimits(deps);
   const app = Fastify({
     // The hot lane sees each request first (`inject()` in tests bypasses it and always takes the long way).
-    ...SERVER_TIMEOUTS,
+    // Slow or stalled clients are cut off (`server-timeouts.ts`); Fastify's own timeout options are unused.
     serverFactory: (handler) => {
-      const server = createServer((req, res) => {
-        if (!lane.serve(req, res)) handler(req, res);
+      const server = createServer(serverOptions(config), (req, res) => {
+        // While the anonymous package rate limit is on, the lane stands aside so every request is counted.
+        if (!(rateLimits.laneOpen() && lane.serve(req, res))) handler(req, res);
       });
-      // Fastify sets these only on a server it makes itself.
-      server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeout;
-      server.requestTimeout = SERVER_TIMEOUTS.requestTimeout;
-      server.setTimeout(SERVER_TIMEOUTS.connectionTimeout);
+      applyServerTimeouts(server, config);
       return server;
     },
     logger: {
@@ -87,6 +87,8 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   lane.register(app);
   registerErrorHandling(app);
   registerRequestLogging(app, accessLog);
+  registerPackageRateLimits(app, rateLimits);
+  registerBodyGuard(app);
   registerBodyParsers(app);
 
   await app.register(systemRoutes(deps));

@@ -23,6 +23,9 @@ import { AccessService } from './services/access.service.js';
 import { BootstrapService } from './services/bootstrap.service.js';
 import { GroupsService } from './services/groups.service.js';
 import { IdentityService } from './services/identity.service.js';
+import { DatabaseCredentialEpoch } from './storage/db/credential-epoch.js';
+import { SignInThrottle } from './services/sign-in-throttle.js';
+import { SignInFailuresRepository } from './storage/db/repositories/sign-in-failures.repository.js';
 import { MembersService } from './services/members.service.js';
 import { ProjectsService } from './services/projects.service.js';
 import { SettingsService } from './services/settings.service.js';
@@ -42,6 +45,10 @@ import { PackagePagesRepository } from './storage/db/repositories/package-pages.
 import { SessionsRepository } from './storage/db/repositories/sessions.repository.js';
 import { ProtectionService } from './services/protection.service.js';
 import { ProtectionRulesRepository } from './storage/db/repositories/protection-rules.repository.js';
+import { AuditService } from './services/audit.service.js';
+import { AuditEventsRepository } from './storage/db/repositories/audit-events.repository.js';
+import { PackageNamesService } from './services/package-names.service.js';
+import { PackageNameOwnersRepository } from './storage/db/repositories/package-name-owners.repository.js';
 
 export interface Services {
   identity: IdentityService;
@@ -60,6 +67,7 @@ export interface Services {
   gc: GcService;
   packagePages: PackagePagesService;
   protection: ProtectionService;
+  audit: AuditService;
 }
 
 export interface Deps {
@@ -91,27 +99,30 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const tokens = new TokensRepository();
   const settingsRepo = new SettingsRepository();
 
-  const identity = new IdentityService({ db, tokens, users, clock });
   const { changes } = storage;
+  const identity = new IdentityService({ db, tokens, users, clock, epoch: new DatabaseCredentialEpoch(db, changes) });
+  const audit = new AuditService({ db, events: new AuditEventsRepository(), users, clock });
   const access = new AccessService({ db, projects, namespaces, members, clock, changes });
-  const usersService = new UsersService({ db, users, namespaces, members, clock });
-  const tokensService = new TokensService({ db, tokens, users, identity, clock });
-  const settings = new SettingsService(db, settingsRepo, changes);
+  const settings = new SettingsService(db, settingsRepo, changes, audit);
+  const throttle = new SignInThrottle({ db, failures: new SignInFailuresRepository(), settings, clock });
+  const usersService = new UsersService({ db, users, namespaces, members, clock, audit, throttle });
+  const tokensService = new TokensService({ db, tokens, users, identity, clock, audit, settings });
   const deletion = new PackageDeletionRepository();
-  const protection = new ProtectionService({ db, rules: new ProtectionRulesRepository(), access, clock });
+  const protection = new ProtectionService({ db, rules: new ProtectionRulesRepository(), access, clock, audit });
+  const names = new PackageNamesService({ db, owners: new PackageNameOwnersRepository(), namespaces, access, settings });
   return {
     identity,
     access,
     users: usersService,
     groups: new GroupsService({ db, namespaces, members, access, clock }),
     projects: new ProjectsService({ db, projects, namespaces, users, access, clock }),
-    members: new MembersService({ db, members, users, access, clock }),
+    members: new MembersService({ db, members, users, access, clock, audit }),
     tokens: tokensService,
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
-    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes, protection }),
-    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection }),
-    sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock }),
+    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes, protection, names, audit }),
+    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
+    sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
     packages: new PackagesService({
       db,
       listing: new PackageListingRepository(),
@@ -123,10 +134,12 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       protection,
       blobs: storage.blobs,
       clock,
+      audit,
     }),
-    gc: new GcService(db, storage.blobs, deletion, clock),
+    gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }),
     packagePages: new PackagePagesService(db, new PackagePagesRepository(), access, clock),
     protection,
+    audit,
   };
 }
 

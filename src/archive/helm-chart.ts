@@ -64,14 +64,19 @@ interface EntryPath {
 
 /**
  * The entry's path split as Helm's loader splits it, or an error when it could escape the chart directory.
- * Backslashes count as separators: archives made on Windows use them, and Helm treats them so.
+ * Helm splits on backslashes instead of slashes as soon as a name holds one (archives made on Windows); a name
+ * holding both would be read differently by Helm (`demo/x\\Chart.yaml` is its `Chart.yaml`) and by anyone
+ * splitting on both, so it is refused.
  */
 function pathOf(path: string): EntryPath | AppError {
+  if (path.includes('\\') && path.includes('/')) return bad(`Chart archive contains a path mixing / and \\ separators: ${path}`);
   const normal = path.replace(/\\/g, '/');
   if (normal.startsWith('/') || /^[a-zA-Z]:/.test(normal) || normal.includes('\0')) {
     return bad(`Chart archive contains an absolute path: ${path}`);
   }
   const [top = '', ...more] = normal.split('/');
+  // `demo//x` is `/x` to Helm once the first component is gone: an absolute path it refuses.
+  if (more[0] === '' && more.length > 1) return bad(`Chart archive contains an absolute path: ${path}`);
   const rest = more.filter((s) => s !== '' && s !== '.');
   if (top === '..' || rest.includes('..')) return bad(`Chart archive contains a path leaving the chart directory: ${path}`);
   // Windows drive letters can also appear after the first component (`chart/C:/x`), as Helm's loader notes.
@@ -100,6 +105,10 @@ export function chartArchiveReader(limits: ChartArchiveLimits = DEFAULT_CHART_LI
   let chartYaml: Buffer | undefined;
   let directory: string | undefined;
   let pendingEntries = 0;
+  /** Helm drops the first path component of every entry, whatever it is: all entries must share one. */
+  let topDirectory: string | undefined;
+  /** Paths as Helm names the files it loads; a second file under one name would silently replace (or merge into) the first. */
+  const loaded = new Set<string>();
   let parserEnded = false;
   let tarEnded = false;
 
@@ -174,11 +183,21 @@ export function chartArchiveReader(limits: ChartArchiveLimits = DEFAULT_CHART_LI
     });
   });
 
+  /** The refusal for an entry outside the archive's one top-level directory (the first entry's). */
+  function otherTop(top: string): AppError | undefined {
+    if (topDirectory === undefined) topDirectory = top;
+    if (top === topDirectory) return undefined;
+    return bad(
+      `Chart archive holds more than one top-level directory ("${topDirectory}" and "${top}"); Helm strips the first ` +
+        'path component of every entry and would load the files of both as one chart',
+    );
+  }
+
   /** Why an entry is refused, if it is. */
   function checkEntry(entry: ReadEntry): AppError | undefined {
     const path = pathOf(entry.path);
     if (!('rest' in path)) return path;
-    if (entry.type === 'Directory') return undefined;
+    if (entry.type === 'Directory') return otherTop(path.top);
     if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
       return bad(`Chart archive contains a link, which charts may not hold: ${entry.path}`);
     }
@@ -189,9 +208,16 @@ export function chartArchiveReader(limits: ChartArchiveLimits = DEFAULT_CHART_LI
       // GitLab's own words for the commonest case; Helm refuses any file outside the chart directory.
       return bad(path.top === 'Chart.yaml' ? NOT_FOUND : `Chart archive contains a file outside the chart directory: ${entry.path}`);
     }
+    const elsewhere = otherTop(path.top);
+    if (elsewhere) return elsewhere;
     if ((entry.size ?? 0) > limits.maxEntryBytes) {
       return bad(`Chart archive entry ${entry.path} is larger than ${size(limits.maxEntryBytes)}`);
     }
+    const name = path.rest.join('/');
+    if (loaded.has(name)) {
+      return bad(`Chart archive holds ${name} more than once (${entry.path}); Helm would load both and keep the last`);
+    }
+    loaded.add(name);
     return undefined;
   }
 

@@ -182,7 +182,7 @@ token
   .requiredOption('--user <username>', 'owner of the token')
   .requiredOption('--name <name>', 'what the token is for')
   .option('--scopes <scopes>', 'comma-separated: api, read_api', 'api')
-  .option('--expires-at <date>', 'YYYY-MM-DD; "never" for no expiry (default: one year from today)')
+  .option('--expires-at <date>', 'YYYY-MM-DD; "never" for no expiry (default: 365 days from today)')
   .action(async (o: { user: string; name: string; scopes: string; expiresAt?: string }) => {
     await withDeps(async (deps) => {
       const u = await deps.services.users.byUsername(o.user);
@@ -191,6 +191,7 @@ token
         name: o.name,
         scopes: o.scopes.split(',').map((s) => s.trim()).filter(Boolean),
         expires_at: o.expiresAt === 'never' ? null : o.expiresAt,
+        operator: true,
       });
       print({ id: row.id, name: row.name, user: u.username, scopes: JSON.parse(row.scopes) as string[], expires_at: row.expires_at, token: secret });
     });

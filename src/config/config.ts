@@ -27,6 +27,14 @@ export interface Config {
   readonly blobStore: BlobStoreConfig;
   /** Seconds between automatic garbage collections in `serve`; 0 turns them off (run `wharf gc` instead). */
   readonly gcIntervalSeconds: number;
+  /** How long a client may take to send a request's headers (slowloris protection). */
+  readonly headersTimeoutSeconds: number;
+  /** How long a client may take to send a whole request, body included; 0 = no limit. */
+  readonly requestTimeoutSeconds: number;
+  /** A connection on which nothing moves for this long while a request or response is in transit is closed. */
+  readonly idleTimeoutSeconds: number;
+  /** How long an idle keep-alive connection is kept open between requests. */
+  readonly keepAliveTimeoutSeconds: number;
 }
 
 export type BlobStoreConfig =
@@ -145,6 +153,17 @@ const interval = (raw: string): number => {
   return Number(raw);
 };
 
+/** A timeout in whole seconds, at least `min` (0 allowed only where it means "no limit"), at most a day. */
+const timeout =
+  (min: number) =>
+  (raw: string): number => {
+    const v = raw.trim();
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > 86400) {
+      throw new Invalid(`must be a number of seconds between ${min} and 86400${min === 0 ? ' (0 for no limit)' : ''}, got "${raw}"`);
+    }
+    return Number(v);
+  };
+
 const SETTINGS: readonly Setting[] = [
   { env: 'WHARF_HOST', key: 'host', parse: nonEmpty },
   { env: 'WHARF_PORT', key: 'port', parse: port },
@@ -167,6 +186,10 @@ const SETTINGS: readonly Setting[] = [
   { env: 'WHARF_S3_DIRECT_DOWNLOAD', key: 's3DirectDownload', parse: bool },
   { env: 'WHARF_S3_DIRECT_DOWNLOAD_EXPIRY', key: 's3DirectDownloadExpiry', parse: seconds },
   { env: 'WHARF_GC_INTERVAL', key: 'gcInterval', parse: interval },
+  { env: 'WHARF_HEADERS_TIMEOUT', key: 'headersTimeout', parse: timeout(1) },
+  { env: 'WHARF_REQUEST_TIMEOUT', key: 'requestTimeout', parse: timeout(0) },
+  { env: 'WHARF_IDLE_TIMEOUT', key: 'idleTimeout', parse: timeout(1) },
+  { env: 'WHARF_KEEP_ALIVE_TIMEOUT', key: 'keepAliveTimeout', parse: timeout(1) },
 ];
 
 /** YAML keys may be written camelCase or snake_case (`data_dir`). */
@@ -205,6 +228,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     s3DirectDownload: false,
     s3DirectDownloadExpiry: 300,
     gcInterval: 6 * 3600,
+    headersTimeout: 30,
+    requestTimeout: 3600,
+    idleTimeout: 60,
+    keepAliveTimeout: 72,
   };
 
   const file = options.file ?? env.WHARF_CONFIG;
@@ -256,6 +283,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (Boolean(values.s3AccessKeyId) !== Boolean(values.s3SecretAccessKey)) {
     problems.push('WHARF_S3_ACCESS_KEY_ID and WHARF_S3_SECRET_ACCESS_KEY must be set together (or neither, to use the AWS default credential chain)');
   }
+  const requestTimeout = values.requestTimeout as number;
+  if (requestTimeout !== 0 && (values.headersTimeout as number) > requestTimeout) {
+    problems.push('WHARF_HEADERS_TIMEOUT must not be longer than WHARF_REQUEST_TIMEOUT (the headers are part of the request)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const blobStore: BlobStoreConfig =
@@ -289,5 +320,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     trustProxy: values.trustProxy as boolean,
     blobStore,
     gcIntervalSeconds: values.gcInterval as number,
+    headersTimeoutSeconds: values.headersTimeout as number,
+    requestTimeoutSeconds: values.requestTimeout as number,
+    idleTimeoutSeconds: values.idleTimeout as number,
+    keepAliveTimeoutSeconds: values.keepAliveTimeout as number,
   });
 }

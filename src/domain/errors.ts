@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,
+  too_many_requests: 429,
   internal: 500,
   unavailable: 503,
 } as const satisfies Record<string, number>;
@@ -108,6 +109,12 @@ export const errors = {
   /** The npm variant carries `error` too, because npm prints that field. */
   npmBadRequest: (message: string) => new AppError('bad_request', { message, error: message }),
 
+  /** A JSON body nested deeper than Wharf reads (recursive walks of it would exhaust the stack). */
+  jsonTooDeep: (maxDepth: number) => {
+    const reason = `the JSON body is nested deeper than ${maxDepth} levels`;
+    return new AppError('bad_request', { message: `400 Bad request - ${reason}`, error: reason });
+  },
+
   /** Parameter problems in Grape's shape: `{"error":"name is missing, path is invalid"}`. */
   params: (messages: string[]) => new AppError('param_invalid', { error: messages.join(', ') }),
 
@@ -174,6 +181,56 @@ export const errors = {
   npmLoginFailed: () =>
     new AppError('unauthorized', { message: '401 Unauthorized', error: 'Incorrect username or password.' }),
 
+  /**
+   * A personal access token asked to live longer than the instance allows (GitLab's
+   * `expires_at_before_instance_max_expiry_date` validation, rendered by `render_api_error!`).
+   */
+  tokenExpiryTooLate: (maxDate: string) => new AppError('bad_request', { message: `Expiration date must be before ${maxDate}` }),
+
+  /**
+   * Too many wrong passwords for this account or from this address. `error` is what npm prints; `Retry-After` says
+   * when to try again. Known and unknown accounts are answered alike.
+   */
+  signInThrottled: (retryAfterSeconds: number) =>
+    new AppError(
+      'too_many_requests',
+      { message: '429 Too Many Requests', error: `Too many failed sign-in attempts. Try again in ${retryAfterSeconds} seconds.` },
+      { 'retry-after': String(retryAfterSeconds) },
+    ),
+
+  /** A package API rate limit (GitLab's Rack::Attack throttles answer `Retry later` with these headers). */
+  rateLimited: (headers: Record<string, string>) =>
+    new AppError('too_many_requests', { message: 'Retry later', error: 'Retry later' }, headers),
+
   /** A chart or provenance file that is not there: GitLab's `RecordNotFound` body, with `error` for ChartMuseum scripts. */
   helmNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
+
+  /**
+   * A package protection rule refuses this push or delete, in GitLab's words (`Package protected.`, `Package is
+   * deletion protected.`) and in the shape of the route family: npm's `{message, error}`, the API's
+   * `{"message":"403 Forbidden - …"}`, and for Helm the API shape plus `error`, the field `helm cm-push` prints.
+   */
+  packageProtected: (action: 'push' | 'delete', surface: 'npm' | 'helm' | 'api') => {
+    const reason = action === 'push' ? 'Package protected.' : 'Package is deletion protected.';
+    if (surface === 'npm') return new AppError('forbidden', { message: reason, error: reason });
+    return new AppError('forbidden', { message: `403 Forbidden - ${reason}`, ...(surface === 'helm' ? { error: reason } : {}) });
+  },
+
+  /**
+   * An npm publish of a name another project of the same top-level namespace owns (Wharf's rule, stricter than
+   * GitLab's). `owner` is the owning project's full path, or null when the caller may not see that project.
+   */
+  packageNameOwned: (name: string, owner: string | null, rootPath: string) => {
+    const message = owner
+      ? `Package name ${name} belongs to the project ${owner}: publish new versions of it there.`
+      : `Package name ${name} belongs to another project of the ${rootPath} namespace: publish new versions of it there.`;
+    return new AppError('forbidden', { message, error: message });
+  },
+
+  /** A provenance file on its own for a chart version the channel does not hold (it would sign nothing). */
+  helmProvenanceWithoutChart: (fileName: string, channel: string) =>
+    new AppError('not_found', {
+      message: '404 Not found',
+      error: `Chart ${fileName} not found in channel ${channel}: upload the chart first, or send the provenance file with it (multipart field prov)`,
+    }),
 } as const;

@@ -54,7 +54,7 @@ export class BootstrapService {
       return { created };
     }
     if (!created) return { created };
-    const { token } = await this.#tokens.createPersonal(root.id, { name: 'bootstrap', scopes: ['api'], expires_at: null });
+    const { token } = await this.#tokens.createPersonal(root.id, { name: 'bootstrap', scopes: ['api'], expires_at: null, operator: true });
     return { created, generatedToken: token };
   }
 }

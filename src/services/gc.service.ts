@@ -10,6 +10,8 @@ import type { Clock } from '../domain/clock.js';
 import type { BlobStore } from '../storage/blobs/blob-store.js';
 import type { Database } from '../storage/db/schema.js';
 import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
+import type { AuditService } from './audit.service.js';
+import type { SettingsService } from './settings.service.js';
 
 export interface GcResult {
   packagesPurged: number;
@@ -18,6 +20,14 @@ export interface GcResult {
   bytesFreed: number;
   blobsKept: number;
   tempFilesRemoved: number;
+  /** Audit events past `audit_events_retention_days` (counted, not deleted, in a dry run). */
+  auditEventsPruned: number;
+}
+
+/** Where the audit log's retention comes from: the setting, applied by the audit service. */
+export interface AuditRetention {
+  audit: AuditService;
+  settings: SettingsService;
 }
 
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
@@ -27,7 +37,9 @@ export class GcService {
   readonly #blobs: BlobStore;
   readonly #deletion: PackageDeletionRepository;
   readonly #clock: Clock;
-  constructor(db: Kysely<Database>, blobs: BlobStore, deletion: PackageDeletionRepository, clock: Clock) {
+  readonly #retention: AuditRetention | undefined;
+  constructor(db: Kysely<Database>, blobs: BlobStore, deletion: PackageDeletionRepository, clock: Clock, retention?: AuditRetention) {
+    this.#retention = retention;
     this.#db = db;
     this.#blobs = blobs;
     this.#deletion = deletion;
@@ -38,7 +50,11 @@ export class GcService {
     const grace = options.graceMs ?? DEFAULT_GC_GRACE_MS;
     const now = this.#clock.now().getTime();
     const purged = options.dryRun ? { packages: 0, files: 0 } : await this.#db.transaction().execute((trx) => this.#deletion.purgeRetired(trx));
-    const result: GcResult = { packagesPurged: purged.packages, filesPurged: purged.files, blobsDeleted: 0, bytesFreed: 0, blobsKept: 0, tempFilesRemoved: 0 };
+    const result: GcResult = { packagesPurged: purged.packages, filesPurged: purged.files, blobsDeleted: 0, bytesFreed: 0, blobsKept: 0, tempFilesRemoved: 0, auditEventsPruned: 0 };
+    if (this.#retention) {
+      const { audit, settings } = this.#retention;
+      result.auditEventsPruned = await audit.prune((await settings.get()).audit_events_retention_days, options.dryRun);
+    }
     for await (const digest of this.#blobs.list()) {
       if (await this.#deletion.blobReferenced(this.#db, digest)) {
         result.blobsKept++;

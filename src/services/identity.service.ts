@@ -1,9 +1,11 @@
 /**
  * Turns a request's credential into an identity: one SHA-256 and one indexed lookup, cached briefly per process.
  *
- * The cache holds positive results only, for `ttlMs` (default 5 s). Revoking through this process drops the entry
- * at once; another instance sees a revocation within the TTL. Unknown tokens are never cached, so a newly created
- * token works immediately everywhere.
+ * The cache holds positive results only, for `ttlMs` (default 5 s), and each entry is served only while the
+ * credential epoch (`credential-epoch.ts`: a counter that database triggers move whenever a token is revoked,
+ * deleted or changed, or a user blocked, renamed or demoted) is the one read before the entry was looked up. So a
+ * revocation through any instance, the CLI or SQL holds on every instance from the next request on. Unknown
+ * tokens are never cached, so a newly created token works immediately everywhere.
  */
 import type { Kysely } from 'kysely';
 import { errors } from '../domain/errors.js';
@@ -19,6 +21,7 @@ import {
   type PatScope,
 } from '../domain/access/identity.js';
 import { TOKEN_PREFIX, digestToken } from '../domain/access/tokens.js';
+import type { CredentialEpoch } from '../storage/db/credential-epoch.js';
 import type { Database } from '../storage/db/schema.js';
 import type { TokensRepository } from '../storage/db/repositories/tokens.repository.js';
 import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
@@ -28,6 +31,8 @@ interface CacheEntry {
   /** Token expiry as epoch ms (end of its expiry day for PATs), checked on every hit. */
   tokenExpiresAt: number;
   cachedUntil: number;
+  /** The credential epoch read before the lookup; the entry is stale once the epoch moves. */
+  epoch: number;
 }
 
 const LAST_USED_THROTTLE_MS = 10 * 60 * 1000;
@@ -47,6 +52,7 @@ export interface IdentityServiceDeps {
   tokens: TokensRepository;
   users: UsersRepository;
   clock: Clock;
+  epoch: CredentialEpoch;
   ttlMs?: number;
 }
 
@@ -65,8 +71,10 @@ export class IdentityService {
     if (!credential) return ANONYMOUS;
     const digest = digestToken(credential.token);
     const now = this.#deps.clock.now().getTime();
+    const current = this.#deps.epoch.current();
+    const epoch = typeof current === 'number' ? current : await current;
     const hit = this.#cache.get(digest);
-    if (hit && hit.cachedUntil > now) {
+    if (hit && hit.cachedUntil > now && hit.epoch === epoch) {
       if (hit.tokenExpiresAt <= now) {
         this.#cache.delete(digest);
         throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
@@ -78,7 +86,7 @@ export class IdentityService {
       : ((await this.#lookupPersonal(digest)) ?? (await this.#lookupDeploy(digest)));
     if (!found) throw errors.unauthorized();
     if (this.#cache.size >= MAX_CACHE_ENTRIES) this.#cache.clear();
-    this.#cache.set(digest, { ...found, cachedUntil: now + this.#ttl });
+    this.#cache.set(digest, { ...found, cachedUntil: now + this.#ttl, epoch });
     return found.identity;
   }
 
@@ -91,7 +99,7 @@ export class IdentityService {
     this.#cache.clear();
   }
 
-  async #lookupPersonal(digest: string): Promise<Omit<CacheEntry, 'cachedUntil'> | undefined> {
+  async #lookupPersonal(digest: string): Promise<Omit<CacheEntry, 'cachedUntil' | 'epoch'> | undefined> {
     const { db, tokens, users, clock } = this.#deps;
     const row = await tokens.findPersonalByDigest(db, digest);
     if (!row) return undefined;
@@ -121,7 +129,7 @@ export class IdentityService {
     };
   }
 
-  async #lookupDeploy(digest: string): Promise<Omit<CacheEntry, 'cachedUntil'> | undefined> {
+  async #lookupDeploy(digest: string): Promise<Omit<CacheEntry, 'cachedUntil' | 'epoch'> | undefined> {
     const { db, tokens, clock } = this.#deps;
     const row = await tokens.findDeployByDigest(db, digest);
     if (!row) return undefined;

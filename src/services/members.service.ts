@@ -11,6 +11,8 @@ import { parseTraversal } from '../storage/db/repositories/namespaces.repository
 import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
 import type { AccessService } from './access.service.js';
 import { isCalendarDate } from './tokens.service.js';
+import { contextOf, type AuditContext } from '../domain/audit.js';
+import type { AuditService } from './audit.service.js';
 
 export interface MemberSource {
   type: SourceType;
@@ -34,6 +36,7 @@ export interface MembersServiceDeps {
   users: UsersRepository;
   access: AccessService;
   clock: Clock;
+  audit: AuditService;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'Guest', 20: 'Reporter', 30: 'Developer', 40: 'Maintainer', 50: 'Owner' };
@@ -55,7 +58,7 @@ export class MembersService {
     return { type: 'namespace', id: group.id, inheritedFrom: parseTraversal(group.traversal_ids).filter((id) => id !== group.id), callerLevel: ctx.memberLevel };
   }
 
-  async add(caller: Identity, source: MemberSource, input: AddMemberInput): Promise<MemberWithUser> {
+  async add(caller: Identity, source: MemberSource, input: AddMemberInput, audit: AuditContext = contextOf(caller)): Promise<MemberWithUser> {
     const { db, members, users, clock } = this.#d;
     if (caller.kind !== 'user') throw errors.unauthorized();
     if (!canAdminister(caller, source.callerLevel)) throw errors.forbidden();
@@ -88,6 +91,11 @@ export class MembersService {
         created_by_id: caller.userId,
         created_at: iso(clock.now()),
       });
+      await this.#event(audit, 'member_created', source, user.id, user.username, `Added ${user.username} as ${LEVEL_NAMES[row.access_level]}`, {
+        field: 'access_level',
+        from: null,
+        to: LEVEL_NAMES[row.access_level] ?? String(row.access_level),
+      });
       return { ...row, username: user.username, name: user.name, state: user.state };
     } catch (err) {
       if (isUniqueViolation(err)) throw errors.conflict('Member already exists');
@@ -105,7 +113,13 @@ export class MembersService {
     return found;
   }
 
-  async update(caller: Identity, source: MemberSource, userId: number, input: { access_level: number; expires_at?: string | null | undefined }): Promise<MemberWithUser> {
+  async update(
+    caller: Identity,
+    source: MemberSource,
+    userId: number,
+    input: { access_level: number; expires_at?: string | null | undefined },
+    audit: AuditContext = contextOf(caller),
+  ): Promise<MemberWithUser> {
     if (caller.kind !== 'user') throw errors.unauthorized();
     if (!canAdminister(caller, source.callerLevel)) throw errors.forbidden();
     if (!isAccessLevel(input.access_level)) throw errors.params(['access_level does not have a valid value']);
@@ -117,10 +131,13 @@ export class MembersService {
     const patch: { access_level: number; expires_at?: string | null } = { access_level: input.access_level };
     if (input.expires_at !== undefined) patch.expires_at = this.#expiry(input.expires_at);
     await this.#d.members.update(this.#d.db, existing.id, patch);
-    return this.get(source, userId);
+    const updated = await this.get(source, userId);
+    const [from, to] = [LEVEL_NAMES[existing.access_level] ?? String(existing.access_level), LEVEL_NAMES[updated.access_level] ?? String(updated.access_level)];
+    await this.#event(audit, 'member_updated', source, userId, updated.username, `Changed ${updated.username}'s role from ${from} to ${to}`, { field: 'access_level', from, to });
+    return updated;
   }
 
-  async remove(caller: Identity, source: MemberSource, userId: number): Promise<void> {
+  async remove(caller: Identity, source: MemberSource, userId: number, audit: AuditContext = contextOf(caller)): Promise<void> {
     if (caller.kind !== 'user') throw errors.unauthorized();
     const existing: MemberRow | undefined = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
     // Members may leave on their own; removing others needs Maintainer.
@@ -128,6 +145,28 @@ export class MembersService {
     if (!existing) throw errors.recordNotFound();
     if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
     await this.#d.members.delete(this.#d.db, existing.id);
+    const username = (await this.#d.users.findById(this.#d.db, userId))?.username ?? null;
+    const level = LEVEL_NAMES[existing.access_level] ?? String(existing.access_level);
+    await this.#event(audit, 'member_destroyed', source, userId, username, `Removed ${username ?? `user ${userId}`} (${level})`, { field: 'access_level', from: level, to: null });
+  }
+
+  /** GitLab's member events: on the group or project, targeting the member's user. */
+  async #event(
+    audit: AuditContext,
+    name: 'member_created' | 'member_updated' | 'member_destroyed',
+    source: MemberSource,
+    userId: number,
+    username: string | null,
+    message: string,
+    change: { field: string; from: string | null; to: string | null },
+  ): Promise<void> {
+    await this.#d.audit.record(this.#d.db, audit, {
+      name,
+      entity: { type: source.type === 'project' ? 'Project' : 'Group', id: source.id },
+      target: { type: 'User', id: userId, details: username },
+      message,
+      change,
+    });
   }
 
   #expiry(value: string | null | undefined): string | null {

@@ -18,6 +18,8 @@ import type { HelmRepository } from '../storage/db/repositories/helm.repository.
 import { iso, type Clock } from '../domain/clock.js';
 import type { AccessService } from './access.service.js';
 import type { ProtectionService } from './protection.service.js';
+import { contextOf, type AuditContext } from '../domain/audit.js';
+import type { AuditService } from './audit.service.js';
 
 export interface PackagesServiceDeps {
   db: Kysely<Database>;
@@ -30,6 +32,7 @@ export interface PackagesServiceDeps {
   protection: ProtectionService;
   blobs: BlobStore;
   clock: Clock;
+  audit: AuditService;
 }
 
 export class PackagesService {
@@ -88,7 +91,7 @@ export class PackagesService {
    * Deletes a package (Maintainer, or a deploy token with write scope). In the same transaction its npm packument
    * revision and every Helm channel that listed it move on, so no reader sees a deleted version afterwards.
    */
-  async delete(identity: Identity, idOrPath: string, packageId: number): Promise<void> {
+  async delete(identity: Identity, idOrPath: string, packageId: number, audit: AuditContext = contextOf(identity)): Promise<void> {
     const { project, ctx } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
     await this.#d.db.transaction().execute(async (trx) => {
       const pkg = await this.#d.listing.find(trx, project.id, packageId);
@@ -97,11 +100,17 @@ export class PackagesService {
       const files = await this.#d.deletion.liveFiles(trx, pkg.id);
       await this.#d.deletion.retirePackage(trx, pkg, iso(this.#d.clock.now()));
       await this.#invalidate(trx, pkg, files);
+      await this.#d.audit.record(trx, audit, {
+        name: 'package_deleted',
+        entity: { type: 'Project', id: project.id, path: project.full_path },
+        target: { type: 'Packages::Package', id: pkg.id, details: `${pkg.name}@${pkg.version}` },
+        message: `Deleted ${pkg.package_type} package ${pkg.name}@${pkg.version}`,
+      });
     });
   }
 
   /** Deletes one file of a package; a package left without files is deleted with it. */
-  async deleteFile(identity: Identity, idOrPath: string, packageId: number, fileId: number): Promise<void> {
+  async deleteFile(identity: Identity, idOrPath: string, packageId: number, fileId: number, audit: AuditContext = contextOf(identity)): Promise<void> {
     const { project, ctx } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
     await this.#d.db.transaction().execute(async (trx) => {
       const pkg = await this.#d.listing.find(trx, project.id, packageId);
@@ -113,14 +122,18 @@ export class PackagesService {
       if (files.length === 1) await this.#d.deletion.retirePackage(trx, pkg, iso(this.#d.clock.now()));
       else await this.#d.deletion.retireFile(trx, file.id);
       await this.#invalidate(trx, pkg, [file]);
+      await this.#d.audit.record(trx, audit, {
+        name: 'package_file_deleted',
+        entity: { type: 'Project', id: project.id, path: project.full_path },
+        target: { type: 'Packages::PackageFile', id: file.id, details: file.file_name },
+        message: `Deleted file ${file.file_name} of ${pkg.package_type} package ${pkg.name}@${pkg.version}${files.length === 1 ? ' (its last: the package went with it)' : ''}`,
+      });
     });
   }
 
   /** GitLab's `403 Package is deletion protected.` when a protection rule keeps this caller from deleting it. */
   async #requireDeletable(trx: Db, identity: Identity, project: ProjectRow, ctx: ProjectAccessContext, pkg: PackageRow): Promise<void> {
-    if (!(await this.#d.protection.allows('delete', identity, project, ctx, pkg.package_type, pkg.name, trx))) {
-      throw errors.forbidden('Package is deletion protected.');
-    }
+    await this.#d.protection.require({ action: 'delete', identity, project, ctx, type: pkg.package_type, name: pkg.name, surface: 'api' }, trx);
   }
 
   async #invalidate(trx: Db, pkg: PackageRow, files: readonly PackageFileRow[]): Promise<void> {

@@ -36,5 +36,17 @@ export async function verifyPassword(password: string, stored: string | null): P
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
+/**
+ * Spends what checking a real password costs (one scrypt with the current parameters) and answers false: for an
+ * unknown login, a user without a password or a blocked one, so that the answer's time does not tell them apart
+ * from a known user with a wrong password. The hash is made once per process, from a random password.
+ */
+let dummyHash: Promise<string> | undefined;
+export async function verifyAgainstDummy(password: string): Promise<false> {
+  dummyHash ??= hashPassword(randomBytes(32).toString('base64'));
+  await verifyPassword(password, await dummyHash);
+  return false;
+}
+
 /** GitLab's minimum password length. */
 export const MIN_PASSWORD_LENGTH = 8;

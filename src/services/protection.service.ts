@@ -1,7 +1,7 @@
 /**
  * Package protection rules (gitlab-api.md §7.5, GitLab's `project_packages_protection_rules` API): managed by a
- * project's Maintainers, checked on every push (npm publish, Helm upload) and every delete (packages API, web UI,
- * npm unpublish) of a matching package.
+ * project's Maintainers, checked by `require` on every push and every delete of a matching package, whichever route
+ * it comes through.
  */
 import type { Kysely } from 'kysely';
 import { canAdminister, type ProjectAccessContext } from '../domain/access/abilities.js';
@@ -14,12 +14,15 @@ import type { Database, PackageType, ProjectRow, ProtectionLevel, ProtectionRule
 import type { ProtectionRulePatch, ProtectionRulesRepository } from '../storage/db/repositories/protection-rules.repository.js';
 import { isUniqueViolation, type Db } from '../storage/db/repositories/types.js';
 import type { AccessService } from './access.service.js';
+import { contextOf, type AuditContext } from '../domain/audit.js';
+import type { AuditService } from './audit.service.js';
 
 export interface ProtectionServiceDeps {
   db: Kysely<Database>;
   rules: ProtectionRulesRepository;
   access: AccessService;
   clock: Clock;
+  audit: AuditService;
 }
 
 /** What the API accepts; `undefined` is "not given", `null` (or `""`) clears a minimum level. */
@@ -28,6 +31,23 @@ export interface ProtectionRuleInput {
   package_type?: string | undefined;
   minimum_access_level_for_push?: string | null | undefined;
   minimum_access_level_for_delete?: string | null | undefined;
+}
+
+/**
+ * One write of a package, as the protection check sees it. Pushes are everything that changes what a name
+ * installs or shows (publish, deprecate, dist-tag add/move/remove, chart and provenance uploads); deletes take
+ * versions or files away (unpublish, packages API, web UI, Helm channel DELETE).
+ */
+export interface PackageWrite {
+  action: ProtectedAction;
+  identity: Identity;
+  project: ProjectRow;
+  /** The caller's context on `project` (its membership level decides). */
+  ctx: ProjectAccessContext;
+  type: PackageType;
+  name: string;
+  /** Which route family answers: the refusal takes its shape. */
+  surface: 'npm' | 'helm' | 'api';
 }
 
 const PACKAGE_TYPES: readonly PackageType[] = ['npm', 'helm'];
@@ -51,7 +71,7 @@ export class ProtectionService {
     return this.#d.rules.list(this.#d.db, project.id);
   }
 
-  async create(caller: Identity, idOrPath: string, input: ProtectionRuleInput): Promise<ProtectionRuleRow> {
+  async create(caller: Identity, idOrPath: string, input: ProtectionRuleInput, audit: AuditContext = contextOf(caller)): Promise<ProtectionRuleRow> {
     const project = await this.#administered(caller, idOrPath);
     const missing = (['package_name_pattern', 'package_type'] as const).filter((k) => input[k] === undefined);
     if (missing.length > 0) throw errors.params(missing.map((k) => `${k} is missing`));
@@ -61,7 +81,7 @@ export class ProtectionService {
     this.#requireOneLevel(push, del);
     const now = iso(this.#d.clock.now());
     try {
-      return await this.#d.rules.insert(this.#d.db, {
+      const row = await this.#d.rules.insert(this.#d.db, {
         project_id: project.id,
         package_type: checked.package_type!,
         package_name_pattern: checked.package_name_pattern!,
@@ -70,13 +90,15 @@ export class ProtectionService {
         created_at: now,
         updated_at: now,
       });
+      await this.#ruleEvent(audit, 'created', project, row);
+      return row;
     } catch (err) {
       if (isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
       throw err;
     }
   }
 
-  async update(caller: Identity, idOrPath: string, ruleId: number, input: ProtectionRuleInput): Promise<ProtectionRuleRow> {
+  async update(caller: Identity, idOrPath: string, ruleId: number, input: ProtectionRuleInput, audit: AuditContext = contextOf(caller)): Promise<ProtectionRuleRow> {
     const project = await this.#administered(caller, idOrPath);
     const existing = await this.#d.rules.find(this.#d.db, project.id, ruleId);
     if (!existing) throw errors.notFound('Package Protection Rule');
@@ -88,6 +110,7 @@ export class ProtectionService {
     try {
       const row = await this.#d.rules.update(this.#d.db, project.id, ruleId, { ...patch, updated_at: iso(this.#d.clock.now()) });
       if (!row) throw errors.notFound('Package Protection Rule');
+      await this.#ruleEvent(audit, 'updated', project, row, existing);
       return row;
     } catch (err) {
       if (isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
@@ -95,27 +118,38 @@ export class ProtectionService {
     }
   }
 
-  async remove(caller: Identity, idOrPath: string, ruleId: number): Promise<void> {
+  async remove(caller: Identity, idOrPath: string, ruleId: number, audit: AuditContext = contextOf(caller)): Promise<void> {
     const project = await this.#administered(caller, idOrPath);
-    if (!(await this.#d.rules.delete(this.#d.db, project.id, ruleId))) throw errors.notFound('Package Protection Rule');
+    const existing = await this.#d.rules.find(this.#d.db, project.id, ruleId);
+    if (!existing || !(await this.#d.rules.delete(this.#d.db, project.id, ruleId))) throw errors.notFound('Package Protection Rule');
+    await this.#ruleEvent(audit, 'deleted', project, existing);
+  }
+
+  /** The audit event of a rule change: the rule as it is now (as it was, for a deletion), and before an update. */
+  async #ruleEvent(audit: AuditContext, what: 'created' | 'updated' | 'deleted', project: ProjectRow, rule: ProtectionRuleRow, before?: ProtectionRuleRow): Promise<void> {
+    const describe = (r: ProtectionRuleRow) =>
+      `${r.package_type} ${r.package_name_pattern} (push: ${r.minimum_access_level_for_push ?? 'any'}, delete: ${r.minimum_access_level_for_delete ?? 'any'})`;
+    await this.#d.audit.record(this.#d.db, audit, {
+      name: `package_protection_rule_${what}`,
+      entity: { type: 'Project', id: project.id, path: project.full_path },
+      target: { type: 'Packages::Protection::Rule', id: rule.id, details: rule.package_name_pattern },
+      message: `${what === 'created' ? 'Created' : what === 'updated' ? 'Changed' : 'Deleted'} package protection rule ${describe(rule)}`,
+      change: before ? { field: 'rule', from: describe(before), to: describe(rule) } : undefined,
+    });
   }
 
   /**
-   * Whether `identity` may push or delete the package `name` of `type` in `project` (one indexed query). Inside a
-   * transaction, pass it as `db`: the embedded SQLite has one connection, which the transaction holds.
+   * THE protection check: every write or delete of a package passes here, once, with the package's name (the list
+   * of paths is in docs/design/access-model.md). Throws GitLab's 403 in the shape of `write.surface` when a rule
+   * keeps `identity` from doing `write.action`. Inside a write transaction, pass it as `db`, so the rules are read
+   * where the write happens (and because the embedded SQLite has one connection, which the transaction holds).
    */
-  async allows(
-    action: ProtectedAction,
-    identity: Identity,
-    project: ProjectRow,
-    ctx: ProjectAccessContext,
-    type: PackageType,
-    name: string,
-    db: Db = this.#d.db,
-  ): Promise<boolean> {
-    if (identity.kind === 'user' && identity.isAdmin) return true;
+  async require(write: PackageWrite, db: Db = this.#d.db): Promise<void> {
+    const { action, identity, project, ctx, type, name } = write;
+    if (identity.kind === 'user' && identity.isAdmin) return;
     const rules = await this.#d.rules.forType(db, project.id, type);
-    return rules.length === 0 || protectionAllows(rules, action, identity, ctx.memberLevel, name);
+    if (rules.length === 0 || protectionAllows(rules, action, identity, ctx.memberLevel, name)) return;
+    throw errors.packageProtected(action, write.surface);
   }
 
   async #administered(caller: Identity, idOrPath: string): Promise<ProjectRow> {

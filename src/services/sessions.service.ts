@@ -10,6 +10,8 @@ import type { Database, UserRow } from '../storage/db/schema.js';
 import type { SessionsRepository } from '../storage/db/repositories/sessions.repository.js';
 import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
 import type { UsersService } from './users.service.js';
+import { contextOf, type AuditContext } from '../domain/audit.js';
+import type { AuditService } from './audit.service.js';
 
 export const SESSION_LIFETIME_MS = 7 * 24 * 3600 * 1000;
 
@@ -24,6 +26,7 @@ export interface SessionsServiceDeps {
   users: UsersRepository;
   usersService: UsersService;
   clock: Clock;
+  audit: AuditService;
 }
 
 export class SessionsService {
@@ -33,9 +36,13 @@ export class SessionsService {
   }
 
   /** Checks the password and opens a session; undefined when the login or password is wrong. */
-  async signIn(login: string, password: string): Promise<{ cookieValue: string; user: UserRow } | undefined> {
-    const user = await this.#d.usersService.authenticate(login, password);
-    if (!user) return undefined;
+  async signIn(login: string, password: string, audit: AuditContext = contextOf(undefined)): Promise<{ cookieValue: string; user: UserRow } | undefined> {
+    const user = await this.#d.usersService.authenticate(login, password, audit.ip ?? undefined);
+    if (!user) {
+      await this.#d.audit.signInFailed(audit, login, 'web');
+      return undefined;
+    }
+    await this.#d.audit.signedIn(audit, user, 'web');
     const cookieValue = randomBytes(32).toString('base64url');
     const now = this.#d.clock.now();
     await this.#d.sessions.deleteExpired(this.#d.db, iso(now));

@@ -8,6 +8,8 @@ import type { ChangeSignal } from '../storage/db/change-signal.js';
 import { FreshMemo } from '../storage/db/fresh-memo.js';
 import type { Database } from '../storage/db/schema.js';
 import type { SettingsRepository } from '../storage/db/repositories/settings.repository.js';
+import { contextOf, INSTANCE, type AuditContext } from '../domain/audit.js';
+import type { AuditService } from './audit.service.js';
 
 export interface ApplicationSettings {
   /** GitLab's setting: unknown npm packages are answered with a redirect to the upstream registry. */
@@ -25,6 +27,31 @@ export interface ApplicationSettings {
    * `?force` (ChartMuseum, `helm cm-push --force`), `deny` never (409).
    */
   helm_chart_overwrite_policy: 'allow' | 'require_force' | 'deny';
+  /** GitLab's setting: new personal access tokens must expire (omitting `expires_at` gives the longest lifetime). */
+  require_personal_access_token_expiry: boolean;
+  /** Longest lifetime of a new personal access token, in days (GitLab's setting); null is 365 while expiry is required. */
+  max_personal_access_token_lifetime: number | null;
+  /** Wrong passwords for one login within the unlock period before sign-in is refused with 429 (GitLab's setting). */
+  max_login_attempts: number;
+  /** How long the wrong-password window and the lock last, in minutes (GitLab's setting). */
+  failed_login_attempts_unlock_period_in_minutes: number;
+  /** Wrong passwords from one client address, whatever the login, within the same period (Wharf's own). */
+  max_login_attempts_per_address: number;
+  /** GitLab's package registry rate limits: anonymous requests per client address... */
+  throttle_unauthenticated_packages_api_enabled: boolean;
+  throttle_unauthenticated_packages_api_requests_per_period: number;
+  throttle_unauthenticated_packages_api_period_in_seconds: number;
+  /** ...and authenticated requests per user (or deploy token). */
+  throttle_authenticated_packages_api_enabled: boolean;
+  throttle_authenticated_packages_api_requests_per_period: number;
+  throttle_authenticated_packages_api_period_in_seconds: number;
+  /**
+   * GitLab's looser rule for npm names: any project of a top-level namespace may publish versions of a name another
+   * project of it already holds. Off by default: a name belongs to the first project that published it.
+   */
+  npm_package_names_shared_across_projects: boolean;
+  /** Audit events older than this many days are deleted by garbage collection; null keeps them for ever. */
+  audit_events_retention_days: number | null;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
@@ -34,6 +61,19 @@ export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
   npm_max_file_size: 500 * 1024 * 1024,
   helm_max_file_size: 5 * 1024 * 1024,
   helm_chart_overwrite_policy: 'allow',
+  require_personal_access_token_expiry: true,
+  max_personal_access_token_lifetime: null,
+  max_login_attempts: 10,
+  failed_login_attempts_unlock_period_in_minutes: 10,
+  max_login_attempts_per_address: 50,
+  throttle_unauthenticated_packages_api_enabled: false,
+  throttle_unauthenticated_packages_api_requests_per_period: 800,
+  throttle_unauthenticated_packages_api_period_in_seconds: 15,
+  throttle_authenticated_packages_api_enabled: false,
+  throttle_authenticated_packages_api_requests_per_period: 1000,
+  throttle_authenticated_packages_api_period_in_seconds: 15,
+  npm_package_names_shared_across_projects: false,
+  audit_events_retention_days: 365,
 });
 
 type Validator = (v: unknown) => unknown;
@@ -65,6 +105,14 @@ const url: Validator = (v) => {
   return v.replace(/\/+$/, '');
 };
 
+const intIn =
+  (min: number, max: number): Validator =>
+  (v) => {
+    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max}`);
+    return n;
+  };
+
 const oneOf =
   (...allowed: string[]): Validator =>
   (v) => {
@@ -79,6 +127,19 @@ const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
   npm_max_file_size: byteSize,
   helm_max_file_size: byteSize,
   helm_chart_overwrite_policy: oneOf('allow', 'require_force', 'deny'),
+  require_personal_access_token_expiry: boolean,
+  max_personal_access_token_lifetime: (v) => (v === null || v === '' ? null : intIn(1, 365)(v)),
+  max_login_attempts: intIn(1, 1000),
+  failed_login_attempts_unlock_period_in_minutes: intIn(1, 7 * 24 * 60),
+  max_login_attempts_per_address: intIn(1, 100_000),
+  throttle_unauthenticated_packages_api_enabled: boolean,
+  throttle_unauthenticated_packages_api_requests_per_period: intIn(1, 1_000_000),
+  throttle_unauthenticated_packages_api_period_in_seconds: intIn(1, 86_400),
+  throttle_authenticated_packages_api_enabled: boolean,
+  throttle_authenticated_packages_api_requests_per_period: intIn(1, 1_000_000),
+  throttle_authenticated_packages_api_period_in_seconds: intIn(1, 86_400),
+  npm_package_names_shared_across_projects: boolean,
+  audit_events_retention_days: positiveIntOrNull,
 };
 
 export const SETTING_KEYS = Object.keys(VALIDATORS) as (keyof ApplicationSettings)[];
@@ -88,9 +149,11 @@ export class SettingsService {
   readonly #repo: SettingsRepository;
   // Read by every packument 404 (forwarding) and every index.yaml: remembered until the next write.
   readonly #current: FreshMemo<Readonly<ApplicationSettings>>;
-  constructor(db: Kysely<Database>, repo: SettingsRepository, changes: ChangeSignal) {
+  readonly #audit: AuditService;
+  constructor(db: Kysely<Database>, repo: SettingsRepository, changes: ChangeSignal, audit: AuditService) {
     this.#db = db;
     this.#repo = repo;
+    this.#audit = audit;
     this.#current = new FreshMemo(changes, 1);
   }
 
@@ -104,15 +167,15 @@ export class SettingsService {
   }
 
   /** Validates every known key given (unknown GitLab settings are ignored, so GitLab scripts keep working). */
-  async update(input: unknown): Promise<ApplicationSettings> {
+  async update(input: unknown, audit: AuditContext = contextOf(undefined)): Promise<ApplicationSettings> {
     // GitLab's `at_least_one_of`: a PUT without any parameter is refused; unknown parameters count (and are ignored).
     if (typeof input !== 'object' || input === null || Array.isArray(input) || Object.keys(input).length === 0) {
       throw errors.params([`${SETTING_KEYS.join(', ')} are missing, at least one parameter must be provided`]);
     }
-    return this.#update(input as Record<string, unknown>);
+    return this.#update(input as Record<string, unknown>, audit);
   }
 
-  async #update(input: Record<string, unknown>): Promise<ApplicationSettings> {
+  async #update(input: Record<string, unknown>, audit: AuditContext): Promise<ApplicationSettings> {
     const problems: Record<string, string[]> = {};
     const values: Record<string, unknown> = {};
     for (const key of SETTING_KEYS) {
@@ -124,7 +187,21 @@ export class SettingsService {
       }
     }
     if (Object.keys(problems).length) throw errors.validation(problems);
-    await this.#repo.put(this.#db, values);
+    const before: Record<string, unknown> = { ...(await this.get()) };
+    await this.#db.transaction().execute(async (trx) => {
+      await this.#repo.put(trx, values);
+      // One event per value that really changed, as GitLab records each changed attribute.
+      for (const [key, value] of Object.entries(values)) {
+        if (JSON.stringify(before[key]) === JSON.stringify(value)) continue;
+        await this.#audit.record(trx, audit, {
+          name: 'application_setting_updated',
+          entity: INSTANCE,
+          target: { type: 'ApplicationSetting', id: 1, details: key },
+          message: `Changed application setting ${key}`,
+          change: { field: key, from: JSON.stringify(before[key] ?? null), to: JSON.stringify(value) },
+        });
+      }
+    });
     return this.get();
   }
 }

@@ -13,14 +13,32 @@ import { digestToken, generateToken } from '../domain/access/tokens.js';
 import type { Database, DeployTokenRow, PersonalAccessTokenRow } from '../storage/db/schema.js';
 import type { TokensRepository, PatFilter } from '../storage/db/repositories/tokens.repository.js';
 import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
-import type { Page, PageOf } from '../storage/db/repositories/types.js';
+import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';
 import type { IdentityService } from './identity.service.js';
+import { boundedText, contextOf, type AuditContext } from '../domain/audit.js';
+import type { AuditService } from './audit.service.js';
 
 export interface CreatePatInput {
   name: string;
   scopes: string[];
-  /** `YYYY-MM-DD`; omitted = one year from today, as GitLab does. */
+  /**
+   * `YYYY-MM-DD`; omitted (or null, or empty, as Grape reads them) = the longest lifetime allowed, as GitLab does,
+   * or no expiry when an administrator turned `require_personal_access_token_expiry` off.
+   */
   expires_at?: string | null | undefined;
+  /**
+   * Only for the server's operator (the `wharf` CLI on the server, the first start's bootstrap token): the
+   * instance's expiry policy does not bind them, and null means "never". No API or web request sets it.
+   */
+  operator?: boolean | undefined;
+}
+
+/** GitLab's `MAX_PERSONAL_ACCESS_TOKEN_LIFETIME_IN_DAYS`. */
+export const MAX_TOKEN_LIFETIME_DAYS = 365;
+
+/** What the token policy reads from the application settings. */
+export interface TokenPolicySettings {
+  get(): Promise<{ readonly require_personal_access_token_expiry: boolean; readonly max_personal_access_token_lifetime: number | null }>;
 }
 
 export interface CreateDeployTokenInput {
@@ -37,6 +55,8 @@ export interface TokensServiceDeps {
   users: UsersRepository;
   identity: IdentityService;
   clock: Clock;
+  audit: AuditService;
+  settings: TokenPolicySettings;
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -67,21 +87,26 @@ export class TokensService {
     this.#d = deps;
   }
 
-  async createPersonal(userId: number, input: CreatePatInput): Promise<{ row: PersonalAccessTokenRow; token: string }> {
+  async createPersonal(userId: number, input: CreatePatInput, audit: AuditContext = contextOf(undefined)): Promise<{ row: PersonalAccessTokenRow; token: string }> {
     const { db, tokens, users, clock } = this.#d;
     if (input.name.trim() === '') throw errors.validation({ name: ["can't be blank"] });
     const scopes = checkScopes<PatScope>(input.scopes, PAT_SCOPES);
     const today = isoDate(clock.now());
+    const settings = await this.#d.settings.get();
+    // GitLab: while expiry is required, a token lives at most the instance's maximum (365 days unless lowered), and
+    // one asked for without a date gets exactly that; an administrator may lift the requirement.
+    const maxDays = settings.require_personal_access_token_expiry
+      ? (settings.max_personal_access_token_lifetime ?? MAX_TOKEN_LIFETIME_DAYS)
+      : settings.max_personal_access_token_lifetime;
+    const maxDate = maxDays === null || input.operator ? undefined : isoDate(new Date(clock.now().getTime() + maxDays * 86_400_000));
     let expiresAt: string | null;
-    if (input.expires_at === undefined) {
-      const d = clock.now();
-      d.setUTCFullYear(d.getUTCFullYear() + 1);
-      expiresAt = isoDate(d);
-    } else if (input.expires_at === null || input.expires_at === '') {
-      expiresAt = null;
+    if (input.expires_at === undefined || input.expires_at === null || input.expires_at === '') {
+      expiresAt = input.operator && input.expires_at === null ? null : (maxDate ?? null);
+      if (input.operator && input.expires_at === undefined) expiresAt = isoDate(new Date(clock.now().getTime() + MAX_TOKEN_LIFETIME_DAYS * 86_400_000));
     } else {
       if (!isCalendarDate(input.expires_at)) throw errors.params(['expires_at is invalid']);
       if (input.expires_at <= today) throw errors.validation({ expires_at: ['must be in the future'] });
+      if (maxDate !== undefined && input.expires_at > maxDate) throw errors.tokenExpiryTooLate(maxDate);
       expiresAt = input.expires_at;
     }
     const user = await users.findById(db, userId);
@@ -96,6 +121,12 @@ export class TokensService {
       revoked: 0,
       last_used_at: null,
       created_at: iso(clock.now()),
+    });
+    await this.#d.audit.record(db, audit, {
+      name: 'personal_access_token_created',
+      entity: { type: 'User', id: user.id, path: user.username },
+      target: { type: 'PersonalAccessToken', id: row.id, details: boundedText(row.name, 255) },
+      message: `Created personal access token with scopes ${scopes.join(', ')}, expiring ${expiresAt ?? 'never'}`,
     });
     return { row, token };
   }
@@ -141,13 +172,14 @@ export class TokensService {
   }
 
   /** GitLab: a missing token is 404; someone else's is `400 Bad request - Not permitted to revoke`. */
-  async revokePersonal(caller: Identity, id: number): Promise<void> {
+  async revokePersonal(caller: Identity, id: number, audit: AuditContext = contextOf(caller)): Promise<void> {
     if (caller.kind !== 'user') throw errors.unauthorized();
     const row = await this.#d.tokens.findPersonalById(this.#d.db, id);
     if (!row) throw errors.recordNotFound();
     if (!caller.isAdmin && row.user_id !== caller.userId) throw errors.badRequest('Not permitted to revoke');
     await this.#d.tokens.revokePersonal(this.#d.db, row.id);
     this.#d.identity.forget(row.token_digest);
+    await this.#patRevoked(audit, row);
   }
 
   /**
@@ -155,16 +187,32 @@ export class TokensService {
    * shared by a project's pipelines, and one developer logging out must not break them — as are unknown secrets.
    * Returns whether a token was revoked.
    */
-  async revokePersonalBySecret(secret: string): Promise<boolean> {
+  async revokePersonalBySecret(secret: string, audit: AuditContext = contextOf(undefined)): Promise<boolean> {
     const digest = digestToken(secret);
     const row = await this.#d.tokens.findPersonalByDigest(this.#d.db, digest);
     if (!row || row.revoked) return false;
     await this.#d.tokens.revokePersonal(this.#d.db, row.id);
     this.#d.identity.forget(digest);
+    // Whoever holds the secret acts as its owner: the event is the owner's, from the request's address.
+    const owner = await this.#d.users.findById(this.#d.db, row.user_id);
+    await this.#patRevoked({ ...audit, author: owner ? { id: owner.id, name: owner.username, type: 'User' } : audit.author }, row, 'npm logout');
     return true;
   }
 
-  async createDeploy(owner: { projectId: number } | { groupId: number }, input: CreateDeployTokenInput): Promise<{ row: DeployTokenRow; token: string }> {
+  async #patRevoked(audit: AuditContext, row: PersonalAccessTokenRow, via?: string): Promise<void> {
+    await this.#d.audit.record(this.#d.db, audit, {
+      name: 'personal_access_token_revoked',
+      entity: { type: 'User', id: row.user_id },
+      target: { type: 'PersonalAccessToken', id: row.id, details: boundedText(row.name, 255) },
+      message: via ? `Revoked personal access token (${via})` : 'Revoked personal access token',
+    });
+  }
+
+  async createDeploy(
+    owner: { projectId: number } | { groupId: number },
+    input: CreateDeployTokenInput,
+    audit: AuditContext = contextOf(undefined),
+  ): Promise<{ row: DeployTokenRow; token: string }> {
     const { db, tokens, clock } = this.#d;
     if (input.name.trim() === '') throw errors.validation({ name: ["can't be blank"] });
     const scopes = checkScopes<DeployTokenScope>(input.scopes, DEPLOY_TOKEN_SCOPES);
@@ -177,6 +225,11 @@ export class TokensService {
     }
     if (input.username !== undefined && !/^[a-zA-Z0-9_.+-]{1,255}$/.test(input.username)) {
       throw errors.validation({ username: ["can contain only letters, digits, '_', '-', '+', and '.'"] });
+    }
+    // A deploy token called like a user would read as that user wherever a username is shown; Wharf refuses it
+    // (GitLab does not). What a token publishes is recorded under `gitlab+deploy-token-<id>` either way.
+    if (input.username !== undefined && (await this.#d.users.findByUsername(db, input.username))) {
+      throw errors.validation({ username: ['is already the username of a user'] });
     }
     const token = generateToken('deploy');
     const row = await db.transaction().execute(async (trx) => {
@@ -191,11 +244,11 @@ export class TokensService {
         group_id: 'groupId' in owner ? owner.groupId : null,
         created_at: iso(clock.now()),
       });
-      if (input.username !== undefined) return inserted;
+      if (input.username !== undefined) return this.#deployTokenEvent(trx, audit, 'created', inserted);
       // GitLab's default username names the token by its id.
       const username = `gitlab+deploy-token-${inserted.id}`;
       await trx.updateTable('deploy_tokens').set({ username }).where('id', '=', inserted.id).execute();
-      return { ...inserted, username };
+      return this.#deployTokenEvent(trx, audit, 'created', { ...inserted, username });
     });
     return { row, token };
   }
@@ -211,10 +264,23 @@ export class TokensService {
     return row;
   }
 
-  /** GitLab destroys the token: it stops working at once (in this process; elsewhere within the identity cache TTL). */
-  async revokeDeploy(owner: { projectId: number } | { groupId: number }, id: number): Promise<void> {
+  /** GitLab destroys the token: it stops working at once, on every instance (see `identity.service.ts`). */
+  async revokeDeploy(owner: { projectId: number } | { groupId: number }, id: number, audit: AuditContext = contextOf(undefined)): Promise<void> {
     const row = await this.getDeploy(owner, id);
     await this.#d.tokens.deleteDeploy(this.#d.db, row.id);
     this.#d.identity.forget(row.token_digest);
+    await this.#deployTokenEvent(this.#d.db, audit, 'destroyed', row);
+  }
+
+  /** GitLab's `deploy_token_created`/`_destroyed` (`group_deploy_token_…` for a group's); returns the row. */
+  async #deployTokenEvent(db: Db, audit: AuditContext, what: 'created' | 'destroyed', row: DeployTokenRow): Promise<DeployTokenRow> {
+    const group = row.group_id !== null;
+    await this.#d.audit.record(db, audit, {
+      name: group ? `group_deploy_token_${what}` : `deploy_token_${what}`,
+      entity: group ? { type: 'Group', id: row.group_id } : { type: 'Project', id: row.project_id },
+      target: { type: 'DeployToken', id: row.id, details: boundedText(row.name, 255) },
+      message: `${what === 'created' ? 'Created' : 'Destroyed'} deploy token ${row.username} with scopes ${(JSON.parse(row.scopes) as string[]).join(', ')}`,
+    });
+    return row;
   }
 }

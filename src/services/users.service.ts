@@ -9,7 +9,10 @@ import type { MembersRepository } from '../storage/db/repositories/members.repos
 import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
 import type { UsersRepository, UserFilter } from '../storage/db/repositories/users.repository.js';
 import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
-import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
+import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword, verifyAgainstDummy } from './passwords.js';
+import type { SignInThrottle } from './sign-in-throttle.js';
+import { contextOf, type AuditContext } from '../domain/audit.js';
+import type { AuditService } from './audit.service.js';
 
 export interface CreateUserInput {
   username: string;
@@ -25,6 +28,9 @@ export interface UsersServiceDeps {
   namespaces: NamespacesRepository;
   members: MembersRepository;
   clock: Clock;
+  audit: AuditService;
+  /** Wrong-password limits (per login and per client address); every password check goes through it. */
+  throttle: SignInThrottle;
 }
 
 export const requireAdmin = (identity: Identity): void => {
@@ -39,7 +45,7 @@ export class UsersService {
   }
 
   /** Creates the user, their personal namespace (same path as the username) and their Owner role in it, at once. */
-  async create(input: CreateUserInput): Promise<UserRow> {
+  async create(input: CreateUserInput, audit: AuditContext = contextOf(undefined)): Promise<UserRow> {
     const { db, users, namespaces, members, clock } = this.#d;
     // GitLab answers a duplicate user with 409 and a sentence, before any other validation error.
     if (await users.findByEmail(db, input.email)) throw errors.conflict('Email has already been taken');
@@ -100,6 +106,12 @@ export class UsersService {
           created_by_id: null,
           created_at: now,
         });
+        await this.#d.audit.record(trx, audit, {
+          name: 'user_created',
+          entity: { type: 'User', id: user.id, path: user.username },
+          target: { type: 'User', id: user.id, details: user.username },
+          message: `Created ${user.is_admin ? 'administrator' : 'user'} ${user.username}${passwordHash ? '' : ' (without a password)'}`,
+        });
         return user;
       });
     } catch (err) {
@@ -125,20 +137,35 @@ export class UsersService {
     return this.#d.users.count(this.#d.db);
   }
 
-  async setPassword(userId: number, password: string): Promise<void> {
+  async setPassword(userId: number, password: string, audit: AuditContext = contextOf(undefined)): Promise<void> {
     if (password.length < MIN_PASSWORD_LENGTH) {
       throw errors.validation({ password: [`is too short (minimum is ${MIN_PASSWORD_LENGTH} characters)`] });
     }
     const hash = await hashPassword(password);
     const updated = await this.#d.users.update(this.#d.db, userId, { password_hash: hash, updated_at: iso(this.#d.clock.now()) });
     if (!updated) throw errors.notFound('User');
+    await this.#d.audit.record(this.#d.db, audit, {
+      name: 'user_password_updated',
+      entity: { type: 'User', id: userId },
+      target: { type: 'User', id: userId },
+      message: 'Changed password',
+    });
   }
 
-  /** Username (or e-mail) and password; undefined for any mismatch, so callers cannot tell which part was wrong. */
-  async authenticate(login: string, password: string): Promise<UserRow | undefined> {
-    const { db, users } = this.#d;
-    const user = (await users.findByUsername(db, login)) ?? (await users.findByEmail(db, login));
-    const ok = await verifyPassword(password, user?.password_hash ?? null);
-    return ok && user?.state === 'active' ? user : undefined;
+  /**
+   * Username (or e-mail) and password; undefined for any mismatch, so callers cannot tell which part was wrong —
+   * not by the answer, and not by its time: an unknown login, a user without a password and a blocked user cost
+   * one password hash, as a known one does. Throttled per login and per `address` (`sign-in-throttle.ts`).
+   */
+  async authenticate(login: string, password: string, address?: string): Promise<UserRow | undefined> {
+    const { db, users, throttle } = this.#d;
+    return throttle.guard(login, address, async () => {
+      const user = (await users.findByUsername(db, login)) ?? (await users.findByEmail(db, login));
+      if (!user?.password_hash || user.state !== 'active') {
+        await verifyAgainstDummy(password);
+        return undefined;
+      }
+      return (await verifyPassword(password, user.password_hash)) ? user : undefined;
+    });
   }
 }

@@ -8,9 +8,10 @@ import type { Deps } from '../compose.js';
 import { loadMarkdown } from './markdown.js';
 import { errors, isAppError } from '../domain/errors.js';
 import { html } from './html.js';
+import { auditContext } from '../http/audit-context.js';
 import type { PageContext } from './layout.js';
 import { deleteConfirmation, filterForm, packagePage, packagePath, summaryList, type ListFilter } from './package-pages.js';
-import { csrfFailure, csrfValid, sendPage, webIdentity, webState } from './web-context.js';
+import { csrfFailure, csrfValid, sendPage, WEB_FORM_BODY_LIMIT, webIdentity, webState } from './web-context.js';
 
 const PER_PAGE = 30;
 const PACKAGES_PATH = /^\/(.+?)\/-\/packages(?:\/(\d+)(\/delete)?)?\/?$/;
@@ -73,7 +74,7 @@ ${filterForm(action, f)}${summaryList(listed.result, f, action, PER_PAGE)}`;
         if (request.method === 'GET') return sendPage(reply, 200, `Delete ${details.pkg.name}`, ctx, deleteConfirmation(details, state.csrfToken));
         if (!csrfValid(state, request.body)) return csrfFailure(reply, ctx);
         try {
-          await services.packages.delete(identity, String(details.project.id), details.pkg.id);
+          await services.packages.delete(identity, String(details.project.id), details.pkg.id, auditContext(request, identity));
         } catch (err) {
           // A package protection rule (or a role changed since the page was shown): say so, keep the package.
           if (isAppError(err) && err.status === 403) {
@@ -95,5 +96,6 @@ ${filterForm(action, f)}${summaryList(listed.result, f, action, PER_PAGE)}`;
       }
     };
     app.get('/*', dispatch);
-    app.post('/*', dispatch);
+    // Only the delete confirmation posts here: a CSRF token and nothing else.
+    app.post('/*', { bodyLimit: WEB_FORM_BODY_LIMIT }, dispatch);
   };

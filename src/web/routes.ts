@@ -5,15 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../compose.js';
 import { isoDate } from '../domain/clock.js';
 import { isAppError } from '../domain/errors.js';
-import { serializeCookie } from './cookies.js';
+import { readCookie, serializeCookie } from './cookies.js';
 import { html } from './html.js';
 import type { Flash, PageContext } from './layout.js';
 import { SESSION_LIFETIME_MS } from '../services/sessions.service.js';
-import { csrfFailure, csrfValid, secureCookies, sendPage, SESSION_COOKIE, webIdentity, webState } from './web-context.js';
+import { MAX_TOKEN_LIFETIME_DAYS } from '../services/tokens.service.js';
+import { auditContext } from '../http/audit-context.js';
+import { csrfFailure, csrfValid, secureCookies, sendPage, SESSION_COOKIE, WEB_FORM_BODY_LIMIT, webIdentity, webState } from './web-context.js';
 import { packagePageRoutes } from './package-routes.js';
 
 const STYLE = readFileSync(new URL('./style.css', import.meta.url));
@@ -84,7 +86,7 @@ ${
       return sendPage(reply, 200, 'Sign in', ctx, signInForm(ctx, redirectTo), notice);
     });
 
-    app.post('/users/sign_in', async (request, reply) => {
+    app.post('/users/sign_in', { bodyLimit: WEB_FORM_BODY_LIMIT }, async (request, reply) => {
       const state = await webState(deps, request, reply);
       const ctx: PageContext = { user: state.user, csrfToken: state.csrfToken, path: '/users/sign_in' };
       if (!csrfValid(state, request.body)) return csrfFailure(reply, ctx);
@@ -92,7 +94,16 @@ ${
       const login = typeof body.login === 'string' ? body.login.trim() : '';
       const password = typeof body.password === 'string' ? body.password : '';
       const redirectTo = safeRedirect(body.redirect_to);
-      const session = login && password ? await services.sessions.signIn(login, password) : undefined;
+      let session: Awaited<ReturnType<typeof services.sessions.signIn>>;
+      try {
+        session = login && password ? await services.sessions.signIn(login, password, auditContext(request)) : undefined;
+      } catch (err) {
+        // Too many wrong passwords for this login or from this address: the form again, with when to retry.
+        if (!isAppError(err) || err.status !== 429) throw err;
+        reply.headers(err.headers);
+        const message = `Too many failed sign-in attempts. Try again in ${err.headers['retry-after'] ?? 'a few'} seconds.`;
+        return sendPage(reply, 429, 'Sign in', ctx, signInForm(ctx, redirectTo, login), { kind: 'alert', message });
+      }
       if (!session) {
         return sendPage(reply, 401, 'Sign in', ctx, signInForm(ctx, redirectTo, login), { kind: 'alert', message: 'Invalid login or password.' });
       }
@@ -103,7 +114,7 @@ ${
       return reply.redirect(redirectTo, 303);
     });
 
-    app.post('/users/sign_out', async (request, reply) => {
+    app.post('/users/sign_out', { bodyLimit: WEB_FORM_BODY_LIMIT }, async (request, reply) => {
       const state = await webState(deps, request, reply);
       const ctx: PageContext = { user: state.user, csrfToken: state.csrfToken, path: '/' };
       if (!csrfValid(state, request.body)) return csrfFailure(reply, ctx);
@@ -112,11 +123,22 @@ ${
       return reply.redirect('/users/sign_in?notice=signed_out', 303);
     });
 
+    /** Token forms without a session get the handler's sign-in redirect before the form is read. */
+    const signedInFirst = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      if (await services.sessions.resolve(readCookie(request.headers.cookie, SESSION_COOKIE))) return undefined;
+      return reply.redirect(`/users/sign_in?redirect_to=${encodeURIComponent(TOKENS_PATH)}`, 303);
+    };
+
     const tokensPage = async (ctx: PageContext, userId: number, created?: { name: string; token: string }, error?: string) => {
       const identity = webIdentity(ctx.user);
       const { items } = await services.tokens.listPersonal(identity, { userId }, { page: 1, perPage: 100 });
       const today = isoDate(deps.clock.now());
       const defaultExpiry = isoDate(new Date(deps.clock.now().getTime() + 30 * 86_400_000));
+      // As GitLab's form: a date is required (and bounded) while the instance requires tokens to expire.
+      const policy = await services.settings.get();
+      const maxDays = policy.require_personal_access_token_expiry ? (policy.max_personal_access_token_lifetime ?? MAX_TOKEN_LIFETIME_DAYS) : policy.max_personal_access_token_lifetime;
+      const maxExpiry = maxDays === null ? '' : isoDate(new Date(deps.clock.now().getTime() + maxDays * 86_400_000));
+      const expiryLimits = html`${maxExpiry ? html` max="${maxExpiry}"` : ''}${policy.require_personal_access_token_expiry ? html` required` : ''}`;
       const active = items.filter((t) => !t.revoked && (t.expires_at === null || t.expires_at > today));
       const inactive = items.filter((t) => !active.includes(t));
       const scopes = (json: string) => (JSON.parse(json) as string[]).join(', ');
@@ -134,7 +156,7 @@ ${error ? html`<p class="flash alert" role="alert">${error}</p>` : ''}
 <form method="post" action="${TOKENS_PATH}" class="stack">
   <input type="hidden" name="authenticity_token" value="${ctx.csrfToken}">
   <div><label for="token-name">Name</label><input id="token-name" name="name" type="text" required maxlength="255"></div>
-  <div><label for="token-expiry">Expires on</label><input id="token-expiry" name="expires_at" type="date" min="${today}" value="${defaultExpiry}"></div>
+  <div><label for="token-expiry">Expires on</label><input id="token-expiry" name="expires_at" type="date" min="${today}"${expiryLimits} value="${defaultExpiry > maxExpiry && maxExpiry ? maxExpiry : defaultExpiry}"></div>
   <fieldset><legend>Scopes</legend>
     <label><input type="checkbox" name="scopes[]" value="api" checked> <span><code>api</code>: read and write (publish, tag, delete)</span></label>
     <label><input type="checkbox" name="scopes[]" value="read_api"> <span><code>read_api</code>: read only (install, pull)</span></label>
@@ -168,7 +190,7 @@ ${inactive.map((t) => html`<tr><td>${t.name}</td><td>${scopes(t.scopes)}</td><td
       return sendPage(reply, 200, 'Access tokens', ctx, await tokensPage(ctx, state.user.id), notice);
     });
 
-    app.post(TOKENS_PATH, async (request, reply) => {
+    app.post(TOKENS_PATH, { bodyLimit: WEB_FORM_BODY_LIMIT, onRequest: signedInFirst }, async (request, reply) => {
       const state = await webState(deps, request, reply);
       if (!state.user) return reply.redirect(`/users/sign_in?redirect_to=${encodeURIComponent(TOKENS_PATH)}`, 303);
       const ctx: PageContext = { user: state.user, csrfToken: state.csrfToken, path: TOKENS_PATH };
@@ -176,11 +198,15 @@ ${inactive.map((t) => html`<tr><td>${t.name}</td><td>${scopes(t.scopes)}</td><td
       const body = (request.body ?? {}) as Record<string, unknown>;
       const scopes = Array.isArray(body.scopes) ? body.scopes.map(String) : typeof body.scopes === 'string' ? [body.scopes] : [];
       try {
-        const { row, token } = await services.tokens.createPersonal(state.user.id, {
-          name: typeof body.name === 'string' ? body.name.trim() : '',
-          scopes,
-          expires_at: typeof body.expires_at === 'string' && body.expires_at !== '' ? body.expires_at : null,
-        });
+        const { row, token } = await services.tokens.createPersonal(
+          state.user.id,
+          {
+            name: typeof body.name === 'string' ? body.name.trim() : '',
+            scopes,
+            expires_at: typeof body.expires_at === 'string' && body.expires_at !== '' ? body.expires_at : null,
+          },
+          auditContext(request, webIdentity(state.user)),
+        );
         // The secret is rendered in this response only: never in a redirect URL, a flash cookie or a log.
         return sendPage(reply, 201, 'Access tokens', ctx, await tokensPage(ctx, state.user.id, { name: row.name, token }));
       } catch (err) {
@@ -190,7 +216,7 @@ ${inactive.map((t) => html`<tr><td>${t.name}</td><td>${scopes(t.scopes)}</td><td
       }
     });
 
-    app.post(`${TOKENS_PATH}/:id/revoke`, async (request, reply) => {
+    app.post(`${TOKENS_PATH}/:id/revoke`, { bodyLimit: WEB_FORM_BODY_LIMIT, onRequest: signedInFirst }, async (request, reply) => {
       const state = await webState(deps, request, reply);
       if (!state.user) return reply.redirect(`/users/sign_in?redirect_to=${encodeURIComponent(TOKENS_PATH)}`, 303);
       const ctx: PageContext = { user: state.user, csrfToken: state.csrfToken, path: TOKENS_PATH };
@@ -201,7 +227,7 @@ ${inactive.map((t) => html`<tr><td>${t.name}</td><td>${scopes(t.scopes)}</td><td
       if (!Number.isSafeInteger(id) || !own.items.some((t) => t.id === id)) {
         return sendPage(reply, 404, 'Not found', ctx, html`<h1>Token not found</h1><p><a href="${TOKENS_PATH}">Back to your tokens</a></p>`);
       }
-      await services.tokens.revokePersonal(webIdentity(state.user), id);
+      await services.tokens.revokePersonal(webIdentity(state.user), id, auditContext(request, webIdentity(state.user)));
       return reply.redirect(`${TOKENS_PATH}?notice=revoked`, 303);
     });
   };

@@ -12,6 +12,8 @@ import { layout, type Flash, type PageContext } from './layout.js';
 export const SESSION_COOKIE = '_wharf_session';
 /** Before sign-in there is no session to hold a CSRF token, so the sign-in form uses a double-submit cookie. */
 export const CSRF_COOKIE = '_wharf_csrf';
+/** The UI's forms hold a few short fields; nothing posted to it needs more. */
+export const WEB_FORM_BODY_LIMIT = 64 * 1024;
 
 export interface WebRequestState {
   user: UserRow | undefined;

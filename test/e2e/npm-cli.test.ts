@@ -154,6 +154,42 @@ describe('the npm CLI against Wharf (project, group and instance endpoints)', ()
     assert.match(r.stderr, /cannot publish over|Package already exists|E403/);
   });
 
+  it('publishes a package with bin, dependencies, an install script and binding.gyp unchanged (the packument is built from the tarball)', async () => {
+    const dir = path.join(work, 'native-1.0.0');
+    mkdirSync(dir, { recursive: true });
+    const manifest = {
+      name: '@acme/native',
+      version: '1.0.0',
+      bin: 'cli.js',
+      dependencies: { '@acme/widget': '^1.0.0' },
+      optionalDependencies: { '@acme/missing': '1.0.0' },
+      engines: { node: '>=18' },
+      os: ['linux', 'darwin'],
+      scripts: { postinstall: 'node cli.js', test: 'node --test' },
+      bundleDependencies: false,
+    };
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+    writeFileSync(path.join(dir, 'cli.js'), '#!/usr/bin/env node\n');
+    writeFileSync(path.join(dir, 'binding.gyp'), '{"targets":[]}\n');
+    await ok(['publish', '--ignore-scripts'], dir);
+
+    const full = JSON.parse(await ok(['view', '@acme/native@1.0.0', '--json'], work));
+    assert.deepEqual(full.bin, { native: 'cli.js' });
+    assert.deepEqual(full.dependencies, manifest.dependencies);
+    assert.deepEqual(full.optionalDependencies, manifest.optionalDependencies);
+    assert.deepEqual(full.engines, manifest.engines);
+    assert.deepEqual(full.os, manifest.os);
+    // npm adds the node-gyp build for binding.gyp (there is no install or preinstall script); so does Wharf.
+    assert.deepEqual(full.scripts, { ...manifest.scripts, install: 'node-gyp rebuild' });
+    assert.equal(full.gypfile, true);
+    assert.equal(full.bundleDependencies, undefined);
+    const abbreviated = await fetch(`${registry}${encodeURIComponent('@acme/native').replace('%40', '@')}`, {
+      headers: { accept: 'application/vnd.npm.install-v1+json', authorization: `Bearer ${token}` },
+    });
+    assert.equal(abbreviated.status, 200);
+    assert.equal(((await abbreviated.json()) as any).versions['1.0.0'].hasInstallScript, true);
+  });
+
   it('installs the package into a fresh project and require()s it', async () => {
     const dir = path.join(work, 'widget-1.1.0');
     writePackage(dir, '1.1.0');

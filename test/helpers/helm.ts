@@ -1,7 +1,8 @@
 /**
  * Helm test kit: the real chart fixtures, archives the tests build (well-formed and hostile), multipart bodies as
- * curl and `helm cm-push` send them, and a small emulation of what helm and cm-push do on the wire (clients.md
- * C.2, C.4, C.6) — there is no helm binary on our machines, so these follow Helm's and cm-push's Go code.
+ * curl and `helm cm-push` send them, and a small emulation of what helm and cm-push do on the wire, following Helm's
+ * and cm-push's Go code. The real helm 3 and 4 binaries (test/helpers/helm-binary.ts) check the same paths end to end;
+ * the emulation stays for the cm-push plugin, which has no binary here, and for fast request-level assertions.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';

@@ -92,7 +92,7 @@ for (const dialect of DIALECTS) {
         it(`${what}: ${project} project, ${who} → ${status}`, async () => {
           const r = await get(project, what, who);
           expectStatus(r, status, `${what} ${project} ${who}`);
-          if (status === 200 && what === 'index') assert.match(r.text, /^---\napiVersion: v1\nentries:\n {2}demo:\n/);
+          if (status === 200 && what === 'index') assert.match(r.text, /^---\napiVersion: v1\nentries:\n {2}"demo":\n/);
           if (status === 200 && what === 'chart') assert.equal(r.headers['content-type'], 'application/octet-stream');
         });
       }
@@ -182,7 +182,7 @@ for (const dialect of DIALECTS) {
     it('the project may be named by its URL-encoded full path; contextPath still carries the numeric id', async () => {
       const r = await send(t, 'GET', `/api/v4/projects/priv%2Fsecret/packages/helm/stable/index.yaml`, { headers: { authorization: auth.reporter! } });
       assert.equal(r.status, 200, r.text);
-      assert.ok(r.text.includes(`contextPath: /api/v4/projects/${ids.private}/packages/helm\n`));
+      assert.ok(r.text.includes(`contextPath: "/api/v4/projects/${ids.private}/packages/helm"\n`));
     });
 
     it('delete: Maintainer and write deploy tokens may; Developer 403, outsider 404, anonymous 401', async () => {

@@ -1,6 +1,6 @@
 /**
- * What helm and `helm cm-push` do, emulated request by request (clients.md C.2, C.4, C.6; there is no helm binary
- * here), against a real Wharf on SQLite and PostgreSQL: repo add with and without a trailing slash, relative `urls`
+ * What helm and `helm cm-push` do, emulated request by request (the real helm binaries run in
+ * test/e2e/helm-index-injection.test.ts and test/integration/protection-bypass.test.ts), against a real Wharf on SQLite and PostgreSQL: repo add with and without a trailing slash, relative `urls`
  * resolved against the repo URL, downloads with Basic auth checked against the index digest, Chart.yaml read back
  * from the archive, cm-push's upload URL built from `serverInfo.contextPath`, `--force` and the overwrite policies,
  * provenance files for `helm install --verify`, ETag/304, deletes, and invalidation by writers outside the Helm code.
@@ -239,6 +239,7 @@ for (const dialect of DIALECTS) {
         config: t.deps.config,
         changes: t.deps.database.changes,
         protection: t.deps.services.protection,
+        audit: t.deps.services.audit,
         sharedDatabase: dialect === 'postgres',
       });
       const pub = await createProject(t, `shared-${dialect}`, undefined, { visibility: 'public' }, maintainerToken);
@@ -330,11 +331,16 @@ for (const dialect of DIALECTS) {
         assert.deepEqual((await helmPull(t, repo('signed'), index, 'hashtest', '1.2.3', { verify: true })).prov, hashProv);
       });
 
-      it('a provenance file uploaded before its chart is kept when the chart arrives', async () => {
+      it('a provenance file on its own before its chart is refused (404, nothing created); after the chart it is accepted', async () => {
+        const packages = async () => (await send(t, 'GET', `/api/v4/projects/${projectId}/packages?per_page=100`, { headers: { 'private-token': token } })).body;
+        const before = await packages();
         const r = await send(t, 'POST', `${H()}/api/early/prov`, { headers: { authorization: basic('x', token) }, payload: signedProv });
-        assert.equal(r.status, 201, r.text);
-        assert.deepEqual((await helmRepoUpdate(t, repo('early'))).index.entries, {}, 'a provenance file alone lists nothing');
+        assert.equal(r.status, 404, r.text);
+        assert.match(r.body.error, /Chart signtest-0\.1\.0\.tgz not found in channel early: upload the chart first/);
+        assert.deepEqual(await packages(), before, 'no package row for a signature of nothing');
         assert.equal((await cmPush(t, repo('early'), signed)).status, 201);
+        const late = await send(t, 'POST', `${H()}/api/early/prov`, { headers: { authorization: basic('x', token) }, payload: signedProv });
+        assert.equal(late.status, 201, late.text);
         const { index } = await helmRepoUpdate(t, repo('early'));
         assert.deepEqual((await helmPull(t, repo('early'), index, 'signtest', '0.1.0', { verify: true })).prov, signedProv);
       });

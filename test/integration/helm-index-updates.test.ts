@@ -43,6 +43,7 @@ for (const dialect of DIALECTS) {
         config: t.deps.config,
         changes: t.deps.database.changes,
         protection: t.deps.services.protection,
+        audit: t.deps.services.audit,
         sharedDatabase: false,
       });
     const assertSameAsFresh = async (channel: string) => {

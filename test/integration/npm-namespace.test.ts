@@ -52,6 +52,11 @@ for (const dialect of DIALECTS) {
       assert.ok(r.status === 201 || r.status === 200, `${url}: ${r.status} ${r.text}`);
       return r.body;
     };
+    /** GitLab's rule (one name in several projects of a namespace), which these GitLab-semantics tests need. */
+    const sharedNames = async (on: boolean) => {
+      const r = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_package_names_shared_across_projects: on } });
+      assert.equal(r.status, 200, r.text);
+    };
     const setForwarding = async (on: boolean) => {
       const r = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_package_requests_forwarding: on } });
       assert.equal(r.status, 200, r.text);
@@ -231,9 +236,12 @@ for (const dialect of DIALECTS) {
       before(async () => {
         a = (await api('POST', '/projects', { name: 'merge-a', namespace_id: x.groupId.public, visibility: 'public' })).id;
         b = (await api('POST', '/projects', { name: 'merge-b', namespace_id: x.groupId.public, visibility: 'private' })).id;
+        // Every test here publishes one name in several projects of a root namespace: GitLab's rule.
+        await sharedNames(true);
         await published(t, a, NAME, '1.0.0');
         await published(t, b, NAME, '2.0.0', { tag: 'next' });
       });
+      after(async () => sharedNames(false));
 
       it('merges the versions of every readable project, each tarball URL at its own project', async () => {
         for (const base of [groupBase(x.groupId.public), INSTANCE]) {
@@ -436,9 +444,11 @@ for (const dialect of DIALECTS) {
         const NAME = '@privgrp/twice';
         const p1 = (await api('POST', '/projects', { name: 'twice-1', namespace_id: x.groupId.private, visibility: 'private' })).id;
         const p2 = (await api('POST', '/projects', { name: 'twice-2', namespace_id: x.groupId.private, visibility: 'private' })).id;
+        await sharedNames(true);
         await published(t, p1, NAME, '1.0.0');
         await published(t, p2, NAME, '2.0.0');
         await published(t, p2, NAME, '2.1.0');
+        await sharedNames(false);
         assert.equal((await put(tagUrl('G', 'stable', NAME), w.token.developer, '"2.0.0"')).status, 204);
         assert.equal((await put(tagUrl('I', 'stable', NAME), w.token.developer, '"2.1.0"')).status, 204, 'moved');
         const own = (await get(`${npmBase(p2)}/-/package/${esc(NAME)}/dist-tags`, ROOT_TOKEN)).body;

@@ -122,7 +122,8 @@ for (const dialect of DIALECTS) {
       it('Helm upload of a matching chart: a Maintainer is below owner; an administrator is exempt', async () => {
         const refused = await helmUpload('maintainer', w.token.maintainer, 'guarded-web', '1.0.0');
         assert.equal(refused.statusCode, 403, refused.body);
-        assert.deepEqual(JSON.parse(refused.body), { message: '403 Forbidden - Package protected.' });
+        // `error` too: it is the field `helm cm-push` prints.
+        assert.deepEqual(JSON.parse(refused.body), { message: '403 Forbidden - Package protected.', error: 'Package protected.' });
         assert.equal((await helmUpload('root', ROOT_TOKEN, 'guarded-web', '1.0.0')).statusCode, 201);
         assert.equal((await helmUpload('developer', w.token.developer, 'plain-web', '1.0.0')).statusCode, 201);
         const index = await t.call('GET', `/api/v4/projects/${project}/packages/helm/stable/index.yaml`, { headers: { authorization: basic('root', ROOT_TOKEN) } });

@@ -90,7 +90,7 @@ for (const dialect of DIALECTS) {
       const cookie = `_wharf_session=${session}`;
       const page = await get('/-/user_settings/personal_access_tokens', cookie);
       const csrf = hidden(page.body, 'authenticity_token')!;
-      const created = await post('/-/user_settings/personal_access_tokens', form({ authenticity_token: csrf, name: 'laptop', expires_at: '2099-01-01', 'scopes[]': ['read_api'] }), cookie);
+      const created = await post('/-/user_settings/personal_access_tokens', form({ authenticity_token: csrf, name: 'laptop', expires_at: new Date(Date.now() + 300 * 86_400_000).toISOString().slice(0, 10), 'scopes[]': ['read_api'] }), cookie);
       assert.equal(created.statusCode, 201);
       const secret = /id="new-token-value"[^>]*value="(whpat-[^"]+)"/.exec(created.body)?.[1];
       assert.ok(secret, 'the new token is on the page');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { AccessLog, type AccessLine } from '../../src/http/plugins/access-log.js';
+import { AccessLog, redactUrl, type AccessLine } from '../../src/http/plugins/access-log.js';
 
 function capture(level: string): { log: AccessLog; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -49,6 +49,22 @@ describe('access log', () => {
     assert.equal(all.length, 1, 'a request id cannot forge a second line');
     assert.equal(all[0]!.reqId, 'evil"\n{"level":60}');
     assert.equal(all[0]!.url, '/api/v4/user?private_token=[REDACTED]&page=1&password=[REDACTED]');
+  });
+
+  it('masks secret parameters whatever their percent-encoding, case or array suffix, and nothing else', () => {
+    const cases: [string, string][] = [
+      ['/u?private%5Ftoken=s3cret', '/u?private%5Ftoken=[REDACTED]'],
+      ['/u?%70rivate_token=s3cret&a=1', '/u?%70rivate_token=[REDACTED]&a=1'],
+      ['/u?PRIVATE_TOKEN=s3cret', '/u?PRIVATE_TOKEN=[REDACTED]'],
+      ['/u?Job%5FToken=s3cret', '/u?Job%5FToken=[REDACTED]'],
+      ['/u?access_token%5B%5D=s3cret', '/u?access_token%5B%5D=[REDACTED]'],
+      ['/u?a=1&bearer_token=s3cret#frag', '/u?a=1&bearer_token=[REDACTED]#frag'],
+      ['/u?pass%77ord=s3cret', '/u?pass%77ord=[REDACTED]'],
+      ['/u?%zz=1&token=s3cret', '/u?%zz=1&token=[REDACTED]'],
+      ['/u?tokens=1&search=token&my_token=x', '/u?tokens=1&search=token&my_token=x'],
+      ['/a/-/user/token/s3cret?x=1', '/a/-/user/token/[REDACTED]?x=1'],
+    ];
+    for (const [url, expected] of cases) assert.equal(redactUrl(url), expected, url);
   });
 
   it('honours the log level: 5xx at error, everything else at info', () => {

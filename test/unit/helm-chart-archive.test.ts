@@ -133,7 +133,27 @@ describe('chart archives: hostile input', () => {
     refused(tgz([{ path: 'demo/Chart.yaml', content: `${CHART_YAML}description: "${'x'.repeat(1024 * 1024)}"\n` }]), /^Chart.yaml too big$/));
 
   it('refuses two chart directories each with a Chart.yaml', () =>
-    refused(tgz([{ path: 'a/Chart.yaml', content: CHART_YAML }, { path: 'b/Chart.yaml', content: CHART_YAML }]), /more than one chart directory/));
+    refused(tgz([{ path: 'a/Chart.yaml', content: CHART_YAML }, { path: 'b/Chart.yaml', content: CHART_YAML }]), /more than one top-level directory \("a" and "b"\)/));
+
+  it('refuses a second top-level directory even without a Chart.yaml: Helm would load its files into the chart', async () => {
+    const chart = { path: 'demo/Chart.yaml', content: CHART_YAML };
+    await refused(tgz([chart, { path: 'zzz/templates/evil.yaml', content: 'kind: ClusterRoleBinding\n' }]), /more than one top-level directory \("demo" and "zzz"\)/);
+    await refused(tgz([chart, { path: 'zzz/values.yaml', content: 'image: evil\n' }]), /more than one top-level directory/);
+    await refused(tgz([{ path: 'zzz/', type: 'Directory' }, chart]), /more than one top-level directory/);
+    await refused(tgz([chart, { path: './values.yaml', content: 'a: 1\n' }]), /more than one top-level directory \("demo" and "\."\)/);
+  });
+
+  it('refuses a file Helm would load twice under one name (the last one wins, or merges into Chart.yaml)', async () => {
+    const chart = { path: 'demo/Chart.yaml', content: CHART_YAML };
+    await refused(tgz([chart, { path: 'demo/values.yaml', content: 'a: 1\n' }, { path: 'demo/values.yaml', content: 'a: 2\n' }]), /holds values.yaml more than once/);
+    await refused(tgz([chart, { path: 'demo/values.yaml', content: 'a: 1\n' }, { path: 'demo/./values.yaml', content: 'a: 2\n' }]), /holds values.yaml more than once/);
+    await refused(tgz([chart, { path: 'demo/templates/a.yaml', content: '' }, { path: 'demo/templates//a.yaml', content: '' }]), /holds templates\/a.yaml more than once/);
+    await refused(tgz([chart, { path: 'demo/./Chart.yaml', content: 'name: other\n' }]), /more than one chart directory|more than once/);
+    // Helm splits `demo/x\\Chart.yaml` on the backslash only: to it, that is `Chart.yaml` again.
+    await refused(tgz([chart, { path: 'demo/x\\Chart.yaml', content: 'name: other\n' }]), /mixing \/ and \\ separators/);
+    // `demo//Chart.yaml` is `/Chart.yaml` to Helm once `demo` is stripped: an absolute path.
+    await refused(tgz([{ path: 'demo//Chart.yaml', content: CHART_YAML }]), /absolute path/);
+  });
 
   it('accepts `./Chart.yaml` (tar -C chart .) and Windows separators, as Helm does', async () => {
     assert.equal((await readChartArchive(tgz([{ path: './Chart.yaml', content: CHART_YAML }]))).directory, '.');

@@ -135,4 +135,30 @@ describe('Chart.yaml', () => {
   });
 
   it('refuses a Chart.yaml over 1 MB', () => refused(`${BASE}description: "${'x'.repeat(1024 * 1024)}"\n`, /^Chart.yaml too big$/));
+
+  it('refuses control characters, lone surrogates and U+FFFE/U+FFFF in any string, keys included, naming field and character', () => {
+    const cases: Array<[string, string]> = [
+      ['description: "a\\x01b"', 'description contains U+0001'],
+      ['description: "NEL\\N"', 'description contains U+0085'],
+      ['home: "\\e[31m"', 'home contains U+001B'],
+      ['icon: "del\\x7F"', 'icon contains U+007F'],
+      ['appVersion: "\\x9B"', 'appVersion contains U+009B'],
+      ['sources: [ok, "\\0"]', 'sources[1] contains U+0000'],
+      ['keywords: ["\\uFFFE"]', 'keywords[0] contains U+FFFE'],
+      ['maintainers: [{name: a, email: "\\v"}]', 'maintainers[0].email contains U+000B'],
+      ['annotations: {"k\\x1F": v}', 'a key of annotations contains U+001F'],
+      ['annotations: {k: "\\uDFFF"}', 'annotations.k contains U+DFFF'],
+      ['dependencies: [{name: a, repository: "\\f"}]', 'dependencies[0].repository contains U+000C'],
+      ['dependencies: [{name: a, import-values: ["\\a", {child: "\\b"}]}]', 'dependencies[0].import-values[0] contains U+0007'],
+      ['dependencies: [{name: a, import-values: [{child: "\\b"}]}]', 'dependencies[0].import-values[0].child contains U+0008'],
+      ['kubeVersion: "\\uFFFF"', 'kubeVersion contains U+FFFF'],
+    ];
+    for (const [line, message] of cases) refused(`${BASE}${line}\n`, new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  });
+
+  it('keeps tab, line feed, carriage return and every printable character, line and paragraph separators included', () => {
+    const m = parse(`${BASE}description: "tab\\tline\\ncr\\r\\L\\P\\u00A0\\uFEFF😀"\nannotations:\n  "a\\nb": "c\\u2028d"\n`);
+    assert.equal(m.description, 'tab\tline\ncr\r\u2028\u2029\u00a0\ufeff😀');
+    assert.deepEqual(m.annotations, { 'a\nb': 'c\u2028d' });
+  });
 });

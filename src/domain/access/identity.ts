@@ -36,4 +36,13 @@ export interface AnonymousIdentity {
 
 export type Identity = UserIdentity | DeployTokenIdentity | AnonymousIdentity;
 
+/**
+ * The name an action is recorded and shown under (npm's `_npmUser`, `npm whoami`): a user's username, and for a
+ * deploy token always `gitlab+deploy-token-<id>` (GitLab's default deploy-token username), whatever username the
+ * token was given. No user can hold that name (`+` is not allowed in usernames), so a deploy token named after a
+ * user can never pass for them.
+ */
+export const actorName = (identity: UserIdentity | DeployTokenIdentity): string =>
+  identity.kind === 'user' ? identity.username : `gitlab+deploy-token-${identity.tokenId}`;
+
 export const ANONYMOUS: AnonymousIdentity = Object.freeze({ kind: 'anonymous' });

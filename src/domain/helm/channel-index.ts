@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { compareParsedDescending } from './rules.js';
 import { helmTimestamp, type IndexFragment } from './index-yaml.js';
-import { scalar } from './yaml-emit.js';
+import { keyLine, scalar } from './yaml-emit.js';
 
 interface ChartBlock {
   /** Newest version first; equal versions, the latest upload first. */
@@ -27,7 +27,7 @@ const byVersionDescending = (a: IndexFragment, b: IndexFragment): number =>
 
 function block(name: string, versions: IndexFragment[]): ChartBlock {
   versions.sort(byVersionDescending);
-  return { versions, bytes: Buffer.from(`  ${scalar(name)}:\n${versions.map((v) => v.text).join('')}`), ids: versions.map((v) => v.fileId).join(',') };
+  return { versions, bytes: Buffer.from(`${keyLine(name, '  ')}${versions.map((v) => v.text).join('')}`), ids: versions.map((v) => v.fileId).join(',') };
 }
 
 export interface RenderedIndex {

@@ -239,12 +239,29 @@ const define = (target: Record<string, unknown>, key: string, value: unknown): v
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 };
 
+/**
+ * Characters no chart needs in any text field: control characters other than tab, LF and CR (C0, DEL, C1,
+ * NEL included), lone UTF-16 surrogates (from `"\uD800"` escapes; not Unicode, no UTF-8 form) and the
+ * noncharacters U+FFFE/U+FFFF. Helm strips them from the fields it shows, go-yaml refuses them raw, and they have
+ * served to smuggle structure into YAML; refusing them at upload keeps them out of everything Wharf renders.
+ * `index.yaml` escapes them anyway (`yaml-emit.ts`), so this is a second fence, not the only one.
+ */
+const FORBIDDEN_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff]|\p{Cs}/u;
+
+const codePoint = (s: string): string => `U+${s.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+function refuseForbidden(text: string, what: () => string): void {
+  const m = FORBIDDEN_CHARACTER.exec(text);
+  if (m) throw invalid(`${what()} contains ${codePoint(m[0])}: control characters other than tab, line feed and carriage return, lone surrogates and U+FFFE/U+FFFF are not allowed`);
+}
+
 /** Checks `value` against `spec` and returns a clean copy (nulls in mappings dropped); throws on the first problem. */
 function conform(value: unknown, spec: Spec, path: string): unknown {
   const wrongType = () =>
     invalid(`${path} must be ${expected(spec)}${spec === 'string' && typeof value !== 'object' ? ' (quote it)' : ''}, not ${describe(value)}`);
   if (spec === 'string') {
     if (typeof value !== 'string') throw wrongType();
+    refuseForbidden(value, () => path);
     return value;
   }
   if (spec === 'boolean') {
@@ -256,14 +273,18 @@ function conform(value: unknown, spec: Spec, path: string): unknown {
     return value;
   }
   if ('oneOf' in spec) {
+    // When the value has one option's shape, that option's complaint (a forbidden character, an unknown key) is the
+    // one worth reporting, not "must be a string or a mapping".
+    let specific: unknown;
     for (const option of spec.oneOf) {
       try {
         return conform(value, option, path);
-      } catch {
-        // try the next shape
+      } catch (err) {
+        const sameShape = option === 'string' ? typeof value === 'string' : typeof option === 'object' && 'object' in option && isPlainObject(value);
+        if (sameShape) specific = err;
       }
     }
-    throw wrongType();
+    throw specific ?? wrongType();
   }
   if ('array' in spec) {
     if (!Array.isArray(value)) throw wrongType();
@@ -272,9 +293,12 @@ function conform(value: unknown, spec: Spec, path: string): unknown {
   if (!isPlainObject(value)) throw wrongType();
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
+    // The key is echoed in messages only once it is known to be clean.
+    refuseForbidden(key, () => `a key of ${path || 'Chart.yaml'}`);
     const itemPath = path ? `${path}.${key}` : key;
     if ('map' in spec) {
       if (typeof item !== 'string') throw invalid(`${itemPath} must be a string (quote it), not ${describe(item)}`);
+      refuseForbidden(item, () => itemPath);
       define(out, key, item);
       continue;
     }

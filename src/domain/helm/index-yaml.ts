@@ -1,22 +1,23 @@
 /**
- * A channel's `index.yaml`, as GitLab renders it (gitlab-api.md §4.6; clients.md C.5):
+ * A channel's `index.yaml`, in GitLab's layout (gitlab-api.md §4.6; clients.md C.5) with every string double-quoted
+ * (`yaml-emit.ts` says why):
  *
  * ```yaml
  * ---
  * apiVersion: v1
  * entries:
- *   mychart:
- *   - name: mychart
- *     version: 0.1.0
- *     apiVersion: v2
+ *   "mychart":
+ *   - name: "mychart"
+ *     version: "0.1.0"
+ *     apiVersion: "v2"
  *     appVersion: "1.16.0"
- *     created: '2024-05-01T10:20:30.123000000Z'
- *     digest: fd2b2fa0…
+ *     created: "2024-05-01T10:20:30.123000000Z"
+ *     digest: "fd2b2fa0…"
  *     urls:
- *     - charts/mychart-0.1.0.tgz
- * generated: '2024-05-02T08:00:00.000000000Z'
+ *     - "charts/mychart-0.1.0.tgz"
+ * generated: "2024-05-02T08:00:00.000000000Z"
  * serverInfo:
- *   contextPath: /api/v4/projects/42/packages/helm
+ *   contextPath: "/api/v4/projects/42/packages/helm"
  * ```
  *
  * Each entry is the stored `Chart.yaml` (only Helm's keys, see `chart-yaml.ts`) followed by `created`, `digest`
@@ -25,7 +26,7 @@
  */
 import { METADATA_KEYS, type ChartMetadata } from './chart-yaml.js';
 import { chartFileName, compareParsedDescending, parseChartVersion } from './rules.js';
-import { DoubleQuoted, emitSequenceItem, scalar, type YamlNode } from './yaml-emit.js';
+import { emitSequenceItem, keyLine, scalar, type YamlValue } from './yaml-emit.js';
 
 export interface IndexChart {
   metadata: ChartMetadata;
@@ -58,13 +59,12 @@ export function helmContextPath(externalUrl: string, projectId: number): string 
   return `${base}/api/v4/projects/${projectId}/packages/helm`;
 }
 
-function entryOf(chart: IndexChart): Record<string, YamlNode> {
-  const entry: Record<string, YamlNode> = {};
+function entryOf(chart: IndexChart): Record<string, YamlValue> {
+  const entry: Record<string, YamlValue> = {};
   // Only Helm's keys, even if a stored row were ever to hold more: one unknown key fails `helm repo update`.
   for (const [key, value] of Object.entries(chart.metadata)) {
     if (!METADATA_KEYS.includes(key) || value === undefined) continue;
-    // GitLab double-quotes every appVersion (`4852e000`, `1.10`, `master` alike) so none is read as a number.
-    entry[key] = key === 'appVersion' && typeof value === 'string' ? new DoubleQuoted(value) : (value as YamlNode);
+    entry[key] = value as YamlValue;
   }
   entry.created = helmTimestamp(chart.created);
   entry.digest = chart.sha256;
@@ -111,7 +111,7 @@ export function assembleIndexYaml(fragments: readonly IndexFragment[], generated
     for (const name of [...byName.keys()].sort()) {
       const versions = byName.get(name)!;
       versions.sort((a, b) => compareParsedDescending(a.version, a.parsed, b.version, b.parsed) || b.fileId - a.fileId);
-      out.push(`  ${scalar(name)}:\n`);
+      out.push(keyLine(name, '  '));
       for (const v of versions) out.push(v.text);
     }
   }

@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 import { errors } from '../errors.js';
 import { isStrictSemver, isValidNpmName, NAME_MESSAGE, tarballFileName, VERSION_MESSAGE } from './names.js';
 import { cleanVersion } from './versions.js';
+import { INSTALL_FIELDS, installFieldsOf, scriptsAsNpmSendsThem, type TarballFacts } from './manifest.js';
+
+export type { TarballFacts } from './manifest.js';
 
 type Json = Record<string, unknown>;
 
@@ -92,7 +95,6 @@ export function decodedSizeOf(base64: string): number {
 const NOT_STORED_FIELDS = ['readme', 'readmeFilename', 'licenseText', 'contributors', 'exports'];
 /** `MAX_PACKAGE_JSON_SIZE`. */
 export const MAX_PACKAGE_JSON_SIZE = 20_000;
-const INSTALL_SCRIPT_KEYS = ['preinstall', 'install', 'postinstall'];
 
 /** The version object as GitLab stores it (without readme and the other bulky fields). */
 export function strippedVersionData(versionData: Json): Json {
@@ -191,33 +193,6 @@ export function verifyAttachment(doc: PublishDocument, bytes: Buffer, digests: D
   }
 }
 
-export interface TarballFacts {
-  /** `package/package.json` of the tarball, parsed. */
-  readonly manifest: Json;
-  /** A `*.gyp` file at the package root (npm then adds `scripts.install = "node-gyp rebuild"` when publishing). */
-  readonly hasGypFile: boolean;
-  /** `server.js` at the package root (npm then adds `scripts.start = "node server.js"`). */
-  readonly hasServerJs: boolean;
-}
-
-const SCRIPT_PATH_PREFIX = /^(\.[/\\])?node_modules[/\\].bin[\\/]/;
-
-/**
- * The `scripts` npm would send for this `package.json` (`@npmcli/package-json` prepare steps `scripts`,
- * `scriptpath`, `gypfile`, `serverjs`): non-string entries dropped, `node_modules/.bin/` prefixes removed, and
- * the implied install and start scripts added.
- */
-function scriptsAsNpmSendsThem(manifest: Json, facts: TarballFacts): Json {
-  const raw = isPlainObject(manifest.scripts) ? manifest.scripts : {};
-  const scripts: Json = {};
-  for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') scripts[k] = v.replace(SCRIPT_PATH_PREFIX, '');
-  if (facts.hasGypFile && manifest.gypfile !== false && scripts.install === undefined && scripts.preinstall === undefined) {
-    scripts.install = 'node-gyp rebuild';
-  }
-  if (facts.hasServerJs && scripts.start === undefined) scripts.start = 'node server.js';
-  return scripts;
-}
-
 const canonical = (v: unknown): string =>
   JSON.stringify(v, (_k, value: unknown) =>
     isPlainObject(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value,
@@ -240,29 +215,42 @@ export function checkManifestCoherence(doc: PublishDocument, facts: TarballFacts
   }
   const bodyScripts = isPlainObject(doc.versionData.scripts) ? doc.versionData.scripts : {};
   const rawScripts = isPlainObject(m.scripts) ? m.scripts : {};
-  const same = canonical(bodyScripts) === canonical(rawScripts) || canonical(bodyScripts) === canonical(scriptsAsNpmSendsThem(m, facts));
+  const same = canonical(bodyScripts) === canonical(rawScripts) || canonical(bodyScripts) === canonical(scriptsAsNpmSendsThem(m, facts) ?? {});
   if (!same) throw problem("the scripts in the tarball's package.json differ from the publish body's.");
 }
+
+const CLIENT_UNDERSCORE_FIELDS = ['_nodeVersion', '_npmVersion'];
 
 export interface StoredVersionExtras {
   readonly digests: Digests;
   readonly fileCount: number;
   readonly unpackedSize: number;
+  /** The tarball's own `package.json` and files: the source of every install-relevant field. */
+  readonly tarball: TarballFacts;
 }
 
 /**
  * The version object kept in `npm_metadata`: the client's manifest without the bulky fields, with `dist` replaced
- * by what the server computed (the client's `dist.tarball` is wrong by design, clients.md A.5.2) and
- * `hasInstallScript` added as GitLab does. The tarball URL is added when a packument is built, because it depends
- * on the configured external URL.
+ * by what the server computed (the client's `dist.tarball` is wrong by design, clients.md A.5.2), and every
+ * install-relevant field (dependencies, scripts, `bin`, engines, os/cpu/libc…, `hasInstallScript`,
+ * `_hasShrinkwrap`) taken from the tarball's own `package.json`, so the packument describes what an install of the
+ * tarball does. The tarball URL is added when a packument is built, because it depends on the configured
+ * external URL.
  */
 export function storedVersion(doc: PublishDocument, extras: StoredVersionExtras): Json {
   const out = strippedVersionData(doc.versionData);
   // A publish is not a deprecation; deprecations go through `npm deprecate` so the status follows them.
   delete out.deprecated;
+  // Underscore fields are the registry's (`_resolved`, `_integrity`, `_from`, `_shasum`… describe where a copy came
+  // from); a client's claims there are dropped, bar the informational tool versions npm sends.
+  for (const key of Object.keys(out)) if (key.startsWith('_') && !CLIENT_UNDERSCORE_FIELDS.includes(key)) delete out[key];
   out._id = `${doc.name}@${doc.version}`;
-  const scripts = isPlainObject(out.scripts) ? out.scripts : {};
-  if (INSTALL_SCRIPT_KEYS.some((k) => typeof scripts[k] === 'string')) out.hasInstallScript = true;
+  for (const field of INSTALL_FIELDS) delete out[field];
+  Object.assign(out, installFieldsOf(extras.tarball));
+  // The tarball's package.json may hold far more than the body did; the stored document keeps GitLab's bound.
+  if (JSON.stringify(out).length >= MAX_PACKAGE_JSON_SIZE) {
+    throw errors.npmBadRequest(`Validation failed: Package json structure is too large. Maximum size is ${MAX_PACKAGE_JSON_SIZE} characters`);
+  }
   out.dist = {
     integrity: integrityOf(extras.digests.sha512),
     shasum: extras.digests.sha1,

@@ -26,13 +26,52 @@ export interface PreparedLine {
   readonly text: string;
 }
 
-const SECRET_PARAM = /(^|[?&])((?:private_|access_|bearer_|job_|deploy_)?token|password|secret)=[^&#]*/gi;
+/**
+ * Query parameter names whose values are secrets, compared after percent-decoding and in any case: the query parser
+ * decodes names, so `?private%5Ftoken=…` and `?%70rivate_token=…` are read as `private_token` and accepted as
+ * credentials; the log must mask them as well as the plain spelling.
+ */
+const SECRET_NAME = /^(?:(?:private|access|bearer|job|deploy)_)?token$|^password$|^secret$/;
 
 /** `npm logout` names the token it revokes in the path (`…/-/user/token/<token>`). */
 const TOKEN_SEGMENT = /(\/-\/user\/token\/)[^/?#]*/g;
 
+const decodedName = (raw: string): string => {
+  // `[]` suffixes (`token[]=…`) and `+` for space as the form encoding has them; a malformed escape stays as is.
+  let name = raw.replace(/\+/g, ' ');
+  if (name.includes('%')) {
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      name = name.replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+    }
+  }
+  return name.trim().replace(/(?:\[\])+$/, '').toLowerCase();
+};
+
+const redactQuery = (query: string): string => {
+  let changed = false;
+  const parts = query.split('&');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (SECRET_NAME.test(decodedName(part.slice(0, eq)))) {
+      parts[i] = `${part.slice(0, eq)}=[REDACTED]`;
+      changed = true;
+    }
+  }
+  return changed ? parts.join('&') : query;
+};
+
 export const redactUrl = (url: string): string => {
-  let out = url.includes('=') ? url.replace(SECRET_PARAM, '$1$2=[REDACTED]') : url;
+  let out = url;
+  const q = out.indexOf('?');
+  if (q >= 0 && out.includes('=', q)) {
+    const hash = out.indexOf('#', q);
+    const end = hash < 0 ? out.length : hash;
+    out = out.slice(0, q + 1) + redactQuery(out.slice(q + 1, end)) + out.slice(end);
+  }
   if (out.includes('/-/user/token/')) out = out.replace(TOKEN_SEGMENT, '$1[REDACTED]');
   return out;
 };

@@ -2,7 +2,9 @@
  * GitLab's API takes parameters as JSON, as form fields (`curl --data "name=x&scopes[]=api"`) or in the query string
  * of a POST or PUT; scripts written against GitLab use all three, so Wharf merges them (body wins) before validation.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errors } from '../../domain/errors.js';
+import { isBlank, MAX_JSON_DEPTH, scanJson } from './json-body.js';
 
 export function parseForm(raw: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -25,6 +27,24 @@ function addParam(out: Record<string, unknown>, key: string, value: unknown): vo
 export function registerBodyParsers(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseForm(body as string));
+  });
+  registerBoundedJsonParser(app, false);
+}
+
+/**
+ * Replaces the instance's `application/json` parser with Fastify's own (prototype-poisoning protection) behind the
+ * nesting bound of `json-body.ts`. With `emptyIsNone`, an empty body parses to `undefined` instead of a 400.
+ */
+function registerBoundedJsonParser(app: FastifyInstance, emptyIsNone: boolean): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const parseText = (request: FastifyRequest) => (text: string) =>
+    new Promise<unknown>((resolve, reject) => parseJson(request, text, (err, value) => (err ? reject(err) : resolve(value))));
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (request: FastifyRequest, body: Buffer) => {
+    if (emptyIsNone && isBlank(body)) return undefined;
+    const scan = scanJson(body);
+    if (scan.tooDeep) throw errors.jsonTooDeep(MAX_JSON_DEPTH);
+    return parseText(request)(body.toString('utf8'));
   });
 }
 
@@ -53,13 +73,5 @@ export function mergeQueryIntoBody(request: { method: string; query: unknown; bo
  * parsed by Fastify's own parser (with its prototype-poisoning protection). Register it inside the API plugin only.
  */
 export function registerLenientJsonParser(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if ((body as string).trim() === '') {
-      done(null, undefined);
-      return;
-    }
-    parseJson(request, body as string, done);
-  });
+  registerBoundedJsonParser(app, true);
 }

@@ -15,8 +15,11 @@ import { FreshMemo } from '../../storage/db/fresh-memo.js';
 import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
 import type { Database, PackageFileRow } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
+import type { ProtectionService } from '../protection.service.js';
 import { authorizeHelm, requireValidChannel } from './access.js';
 import { withRetry } from './retry.js';
+import { contextOf, type AuditContext } from '../../domain/audit.js';
+import type { AuditService } from '../audit.service.js';
 
 export interface HelmChartsDeps {
   db: Kysely<Database>;
@@ -28,6 +31,9 @@ export interface HelmChartsDeps {
   directDownloadSeconds?: number | undefined;
   /** Lets file lookups skip the database while nothing was written (SQLite). */
   changes: ChangeSignal;
+  audit: AuditService;
+  /** Package protection rules: a chart taken out of a channel is a delete. */
+  protection: ProtectionService;
 }
 
 export interface HelmDownload {
@@ -77,10 +83,11 @@ export class HelmChartsService {
    * Takes a chart version (and its provenance file) out of one channel. The package itself goes only when no other
    * channel still holds a file of it, so the generic packages API keeps listing what is still installable.
    */
-  async delete(identity: Identity, idOrPath: string, channel: string, name: string, version: string): Promise<void> {
+  async delete(identity: Identity, idOrPath: string, channel: string, name: string, version: string, audit: AuditContext = contextOf(identity)): Promise<void> {
     requireValidChannel(channel);
     const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'destroy_package');
-    const { db, helm } = this.#d;
+    const ctx = await this.#d.access.projectContext(identity, project);
+    const { db, helm, protection } = this.#d;
     const notFound = () => errors.helmNotFound(`Chart ${chartFileName(name, version)} in channel ${channel}`);
     await withRetry(() =>
       db.transaction().execute(async (trx) => {
@@ -89,9 +96,16 @@ export class HelmChartsService {
         if (!pkg || !(await helm.touchPackage(trx, pkg.id, now))) throw notFound();
         const live = await helm.liveFiles(trx, pkg.id, channel);
         if (!live.some((f) => f.kind === 'chart')) throw notFound();
+        await protection.require({ action: 'delete', identity, project, ctx, type: 'helm', name: pkg.name, surface: 'helm' }, trx);
         await helm.bumpChannel(trx, project.id, channel, now);
         await helm.retireFiles(trx, live.map((f) => f.id));
         if ((await helm.countLiveFiles(trx, pkg.id)) === 0) await helm.retirePackage(trx, pkg.id, now);
+        await this.#d.audit.record(trx, audit, {
+          name: 'package_deleted',
+          entity: { type: 'Project', id: project.id, path: project.full_path },
+          target: { type: 'Packages::Package', id: pkg.id, details: `${pkg.name}@${pkg.version}` },
+          message: `Deleted helm chart ${pkg.name}@${pkg.version} from channel ${channel}`,
+        });
       }),
     );
   }

@@ -9,6 +9,7 @@ import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import type { Database } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
+import type { AuditService } from '../audit.service.js';
 import { HelmChartsService } from './charts.service.js';
 import { HelmIndexService } from './index.service.js';
 import { HelmUploadService } from './upload.service.js';
@@ -31,17 +32,18 @@ export interface HelmServicesDeps {
   /** Several instances share the database (PostgreSQL): built indexes are stored there for the others. */
   sharedDatabase: boolean;
   protection: ProtectionService;
+  audit: AuditService;
 }
 
 export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
   const helm = new HelmRepository();
-  const { db, access, settings, blobs, clock, config, changes, sharedDatabase, protection } = deps;
+  const { db, access, settings, blobs, clock, config, changes, sharedDatabase, protection, audit } = deps;
   const store = config.blobStore;
   const directDownloadSeconds = store.kind === 's3' && store.directDownload ? store.directDownloadExpirySeconds : undefined;
   const index = new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, changes, shareDocuments: sharedDatabase });
   return {
     index,
     upload: new HelmUploadService({ db, helm, access, settings, blobs, clock, index, protection }),
-    charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds, changes }),
+    charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds, changes, protection, audit }),
   };
 }

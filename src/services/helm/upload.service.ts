@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import { chartArchiveReader, DEFAULT_CHART_LIMITS } from '../../archive/helm-chart.js';
 import type { Identity } from '../../domain/access/identity.js';
-import type { ProtectionService } from '../protection.service.js';
+import type { PackageWrite, ProtectionService } from '../protection.service.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
@@ -139,15 +139,19 @@ export class HelmUploadService {
       if (!chart) throw errors.params(['chart is missing']);
       if (prov) this.#checkSignsChart(prov.provenance, chart);
       const ctx = await this.#d.access.projectContext(identity, project);
-      if (!(await this.#d.protection.allows('push', identity, project, ctx, 'helm', chart.metadata.name))) throw errors.forbidden('Package protected.');
-      await this.#commitChart(project.id, channel, creatorOf(identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
+      const write = { action: 'push', identity, project, ctx, type: 'helm', name: chart.metadata.name, surface: 'helm' } as const;
+      await this.#commitChart(write, channel, creatorOf(identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
     } catch (err) {
       await this.#discard(received);
       throw err;
     }
   }
 
-  /** ChartMuseum's `POST /api/prov`: a provenance file on its own, for a chart already pushed or still to come. */
+  /**
+   * ChartMuseum's `POST /api/prov`: a provenance file on its own, for a chart version the channel already holds
+   * (404 otherwise: a signature of nothing would create a package row no chart backs). It replaces what users verify
+   * installs against, so protection rules count it as a push of the chart's name.
+   */
   async uploadProvenance(identity: Identity, idOrPath: string, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
     requireValidChannel(channel);
     const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'create_package');
@@ -163,7 +167,9 @@ export class HelmUploadService {
       const { name, version } = prov.provenance;
       if (!isValidChartName(name)) throw errors.helmBadRequest('Validation failed: Name is invalid');
       if (!isValidChartVersion(version)) throw errors.helmBadRequest('Validation failed: Version is invalid');
-      await this.#commitProvenance(project.id, channel, creatorOf(identity), prov, settings.helm_chart_overwrite_policy, options.force);
+      const ctx = await this.#d.access.projectContext(identity, project);
+      const write = { action: 'push', identity, project, ctx, type: 'helm', name, surface: 'helm' } as const;
+      await this.#commitProvenance(write, channel, prov, settings.helm_chart_overwrite_policy, options.force);
     } catch (err) {
       await this.#discard(received);
       throw err;
@@ -227,7 +233,7 @@ export class HelmUploadService {
   }
 
   async #commitChart(
-    projectId: number,
+    write: PackageWrite,
     channel: string,
     creatorId: number | null,
     chart: ReceivedChart,
@@ -236,12 +242,14 @@ export class HelmUploadService {
     force: boolean,
   ): Promise<void> {
     const { helm } = this.#d;
+    const projectId = write.project.id;
     const { name, version } = chart.metadata;
     const fileName = chartFileName(name, version);
     const metadata = JSON.stringify(chart.metadata);
     const change = await withRetry(() =>
       this.#d.db.transaction().execute(async (trx): Promise<ChannelChange | undefined> => {
         const now = iso(this.#d.clock.now());
+        await this.#d.protection.require(write, trx);
         const pkg = await this.#lockPackage(trx, projectId, name, version, creatorId, now);
         const from = (await helm.bumpChannel(trx, projectId, channel, now)) - 1;
         const live = await helm.liveFiles(trx, pkg.id, channel);
@@ -270,25 +278,23 @@ export class HelmUploadService {
     if (change) this.#d.index.noteChange(projectId, channel, change);
   }
 
-  async #commitProvenance(
-    projectId: number,
-    channel: string,
-    creatorId: number | null,
-    prov: ReceivedProvenance,
-    policy: OverwritePolicy,
-    force: boolean,
-  ): Promise<void> {
+  async #commitProvenance(write: PackageWrite, channel: string, prov: ReceivedProvenance, policy: OverwritePolicy, force: boolean): Promise<void> {
     const { helm } = this.#d;
+    const projectId = write.project.id;
     const { name, version } = prov.provenance;
+    const missing = () => errors.helmProvenanceWithoutChart(chartFileName(name, version), channel);
     const change = await withRetry(() =>
       this.#d.db.transaction().execute(async (trx): Promise<ChannelChange | undefined> => {
         const now = iso(this.#d.clock.now());
-        const pkg = await this.#lockPackage(trx, projectId, name, version, creatorId, now);
-        const from = (await helm.bumpChannel(trx, projectId, channel, now)) - 1;
+        const pkg = await helm.findActivePackage(trx, projectId, name, version);
+        if (!pkg || !(await helm.touchPackage(trx, pkg.id, now))) throw missing();
         const live = await helm.liveFiles(trx, pkg.id, channel);
         const chart = live.find((f) => f.kind === 'chart');
+        if (!chart) throw missing();
+        await this.#d.protection.require(write, trx);
+        const from = (await helm.bumpChannel(trx, projectId, channel, now)) - 1;
         // Served next to a chart it does not sign, it would make `helm install --verify` fail for everyone.
-        if (chart && signedSha256(prov.provenance) !== chart.sha256) {
+        if (signedSha256(prov.provenance) !== chart.sha256) {
           throw errors.helmBadRequest(`The provenance file does not sign the chart ${chart.file_name} stored in channel ${channel}`);
         }
         const old = live.filter((f) => f.kind === 'provenance');

@@ -1,6 +1,7 @@
 /** The npm registry's services, wired from the shared storage the composition root opened. */
 import type { Kysely } from 'kysely';
 import type { ProtectionService } from '../protection.service.js';
+import type { PackageNamesService } from '../package-names.service.js';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
@@ -14,6 +15,7 @@ import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
 import type { TokensService } from '../tokens.service.js';
 import type { UsersService } from '../users.service.js';
+import type { AuditService } from '../audit.service.js';
 import { NpmLoginService } from './login.service.js';
 import { NpmMetadataService } from './metadata.service.js';
 import { NpmNamespaceService } from './namespace.service.js';
@@ -43,9 +45,11 @@ export interface NpmServicesDeps {
   tokens: TokensService;
   changes: ChangeSignal;
   protection: ProtectionService;
+  names: PackageNamesService;
+  audit: AuditService;
 }
 
-export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes, protection }: NpmServicesDeps): NpmServices {
+export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit }: NpmServicesDeps): NpmServices {
   const packages = new PackagesRepository();
   const documents = new PackageDocumentsRepository();
   const namespaces = new NamespacesRepository();
@@ -60,11 +64,11 @@ export function buildNpmServices({ db, blobs, settings, clock, config, access, u
   });
   return {
     metadata,
-    publish: new NpmPublishService({ db, packages, documents, namespaces, settings, blobs, clock, protection }),
-    tags: new NpmTagsService({ db, packages, documents, clock }),
+    publish: new NpmPublishService({ db, packages, documents, namespaces, settings, blobs, clock, protection, names }),
+    tags: new NpmTagsService({ db, packages, documents, clock, protection }),
     namespaces: new NpmNamespaceService({ db, packages, namespaces, access, metadata }),
-    unpublish: new NpmUnpublishService({ db, packages, documents, deletion: new PackageDeletionRepository(), clock }),
+    unpublish: new NpmUnpublishService({ db, packages, documents, deletion: new PackageDeletionRepository(), clock, protection, audit }),
     search: new NpmSearchService({ db, packages, access, clock }),
-    login: new NpmLoginService({ users, tokens, clock }),
+    login: new NpmLoginService({ users, tokens, clock, audit }),
   };
 }

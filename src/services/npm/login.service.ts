@@ -10,11 +10,14 @@ import { errors } from '../../domain/errors.js';
 import { isPlainObject } from '../../domain/npm/publish.js';
 import type { TokensService } from '../tokens.service.js';
 import type { UsersService } from '../users.service.js';
+import { contextOf, type AuditContext } from '../../domain/audit.js';
+import type { AuditService } from '../audit.service.js';
 
 export interface NpmLoginServiceDeps {
   users: UsersService;
   tokens: TokensService;
   clock: Clock;
+  audit: AuditService;
 }
 
 export interface LoginResult {
@@ -32,16 +35,21 @@ export class NpmLoginService {
    * `PUT …/-/user/org.couchdb.user:<name>` with `{name, password, …}`. Any mismatch — unknown user, wrong
    * password, blocked user, user without a password — is the same 401, so the answer tells nothing about which.
    */
-  async login(pathName: string, body: unknown): Promise<LoginResult> {
+  async login(pathName: string, body: unknown, audit: AuditContext = contextOf(undefined)): Promise<LoginResult> {
     const { users, tokens, clock } = this.#d;
     const doc = isPlainObject(body) ? body : {};
     const name = typeof doc.name === 'string' && doc.name !== '' ? doc.name : pathName;
     if (name !== pathName) throw errors.npmBadRequest(`The user name in the body ("${name}") is not the one in the URL ("${pathName}").`);
     if (typeof doc.password !== 'string' || doc.password === '') throw errors.npmMissingAttribute('password');
-    const user = await users.authenticate(name, doc.password);
-    if (!user) throw errors.npmLoginFailed();
-    // Default expiry (a year), like a token made in the UI; the name says where it came from.
-    const created = await tokens.createPersonal(user.id, { name: `npm login ${iso(clock.now())}`, scopes: ['api'] });
+    const user = await users.authenticate(name, doc.password, audit.ip ?? undefined);
+    if (!user) {
+      await this.#d.audit.signInFailed(audit, name, 'npm login');
+      throw errors.npmLoginFailed();
+    }
+    await this.#d.audit.signedIn(audit, user, 'npm login');
+    // The longest lifetime the instance allows (365 days by default), as GitLab gives a token asked for without a
+    // date; the name says where it came from.
+    const created = await tokens.createPersonal(user.id, { name: `npm login ${iso(clock.now())}`, scopes: ['api'] }, { ...audit, author: { id: user.id, name: user.username, type: 'User' } });
     return { username: user.username, token: created.token };
   }
 
@@ -50,7 +58,7 @@ export class NpmLoginService {
    * unknown, already revoked, or a deploy token that is not revoked (see `revokePersonalBySecret`) — is answered
    * the same way, and the caller's own credentials are not checked: the request names what it revokes.
    */
-  async logout(secret: string): Promise<{ revoked: boolean }> {
-    return { revoked: await this.#d.tokens.revokePersonalBySecret(secret) };
+  async logout(secret: string, audit: AuditContext = contextOf(undefined)): Promise<{ revoked: boolean }> {
+    return { revoked: await this.#d.tokens.revokePersonalBySecret(secret, audit) };
   }
 }

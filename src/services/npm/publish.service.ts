@@ -8,8 +8,9 @@
  */
 import type { Kysely } from 'kysely';
 import type { ProjectAccessContext } from '../../domain/access/abilities.js';
-import type { Identity } from '../../domain/access/identity.js';
+import { actorName, type Identity } from '../../domain/access/identity.js';
 import type { ProtectionService } from '../protection.service.js';
+import type { PackageNamesService } from '../package-names.service.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
@@ -45,6 +46,7 @@ export interface NpmPublishServiceDeps {
   blobs: BlobStore;
   clock: Clock;
   protection: ProtectionService;
+  names: PackageNamesService;
   tarballLimits?: NpmTarballLimits;
 }
 
@@ -65,7 +67,7 @@ export interface PublishResult {
 
 const PACKAGE_EXISTS = 'Package already exists.';
 
-const publisherOf = (identity: Identity): string | null => (identity.kind === 'anonymous' ? null : identity.username);
+const publisherOf = (identity: Identity): string | null => (identity.kind === 'anonymous' ? null : actorName(identity));
 
 export class NpmPublishService {
   readonly #d: NpmPublishServiceDeps;
@@ -84,8 +86,11 @@ export class NpmPublishService {
     const existing = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
     if (existing) return this.#retryOrRefuse(existing, doc);
 
-    // 5: no protection rule may keep this caller from pushing the name.
-    if (!(await this.#d.protection.allows('push', identity, project, ctx, 'npm', doc.name))) throw errors.npmForbidden('Package protected.');
+    // 5: no protection rule may keep this caller from pushing the name (asked again where the rows are written).
+    const write = { action: 'push', identity, project, ctx, type: 'npm', name: doc.name, surface: 'npm' } as const;
+    await this.#d.protection.require(write);
+    // 5b, Wharf's: the name must not belong to another project of the top-level namespace (package-names.service.ts).
+    const claim = await this.#d.names.prepare(write);
 
     // 6: the size, computed from the Base64 text as GitLab does.
     const { npm_max_file_size: maxSize } = await settings.get();
@@ -107,14 +112,20 @@ export class NpmPublishService {
     verifyAttachment(doc, bytes, digests);
     const inspection = await inspectNpmTarball(bytes, this.#d.tarballLimits);
     checkManifestCoherence(doc, inspection);
-    const packageJson = JSON.stringify(storedVersion(doc, { digests, fileCount: inspection.fileCount, unpackedSize: inspection.unpackedSize }));
+    // The install-relevant fields come from the tarball's own package.json, not the body (docs/design/npm-manifests.md).
+    const packageJson = JSON.stringify(
+      storedVersion(doc, { digests, fileCount: inspection.fileCount, unpackedSize: inspection.unpackedSize, tarball: inspection }),
+    );
 
     // Blob first: a crash after this leaves an unreferenced blob for `gc`, never a row without bytes.
     await blobs.put(bytes, { expectedSha256: digests.sha256 });
 
     const now = iso(clock.now());
     try {
-      const pkg = await db.transaction().execute(async (trx) => {
+      const outcome = await db.transaction().execute(async (trx) => {
+        await this.#d.protection.require(write, trx);
+        const ownedBy = claim && (await this.#d.names.claim(trx, claim, now));
+        if (ownedBy !== undefined) return { ownedBy };
         const row = await packages.insertPackage(trx, {
           project_id: project.id,
           package_type: 'npm',
@@ -146,9 +157,10 @@ export class NpmPublishService {
         });
         await packages.upsertTag(trx, project.id, doc.name, doc.distTag, row.id, now);
         await documents.bump(trx, { projectId: project.id, type: 'npm', name: doc.name }, now);
-        return row;
+        return { row };
       });
-      return { package: pkg, created: true };
+      if (outcome.ownedBy !== undefined) throw await this.#d.names.refusal(write, outcome.ownedBy);
+      return { package: outcome.row, created: true };
     } catch (err) {
       // Lost a race with a concurrent publish of the same version: the unique index decided who won.
       if (!isUniqueViolation(err)) throw err;
@@ -180,9 +192,13 @@ export class NpmPublishService {
    * `npm deprecate` / `npm undeprecate`: the body is the packument with `versions[v].deprecated` set on the
    * versions to change; an empty message removes the deprecation (gitlab-api.md §6.2). Versions that do not exist
    * here are ignored; identical messages change nothing.
+   *
+   * A deprecation message is shown by every `npm install` of the version, and removing one hides a warning: it is a
+   * push to the name as far as protection rules go.
    */
-  async deprecate(project: ProjectRow, name: string, body: unknown): Promise<{ changed: string[] }> {
+  async deprecate(caller: { identity: Identity; project: ProjectRow; ctx: ProjectAccessContext }, name: string, body: unknown): Promise<{ changed: string[] }> {
     const { db, packages, documents, clock } = this.#d;
+    const { project } = caller;
     const versions = isPlainObject(body) && isPlainObject(body.versions) ? body.versions : {};
     const requested = Object.entries(versions).flatMap(([version, data]) =>
       isPlainObject(data) && typeof data.deprecated === 'string' ? [{ version, message: data.deprecated }] : [],
@@ -191,6 +207,7 @@ export class NpmPublishService {
 
     const now = iso(clock.now());
     return db.transaction().execute(async (trx) => {
+      await this.#d.protection.require({ action: 'push', ...caller, type: 'npm', name, surface: 'npm' }, trx);
       const changed: string[] = [];
       for (const { version, message } of requested) {
         const pkg = await packages.findInstallable(trx, project.id, 'npm', name, version);

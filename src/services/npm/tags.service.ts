@@ -1,12 +1,19 @@
 /**
- * `npm dist-tag add` and `npm dist-tag rm` at project level (gitlab-api.md §5.2). Each write bumps the package's
- * document revision in the same transaction, so the next packument read shows the change.
+ * `npm dist-tag add` and `npm dist-tag rm` (gitlab-api.md §5.2), for the project, group and instance routes alike.
+ * Each write bumps the package's document revision in the same transaction, so the next packument read shows the
+ * change.
+ *
+ * Moving or removing a tag changes which version `npm install name@tag` (and, for `latest`, a plain `npm install`)
+ * takes: to protection rules every tag write is a push of the name, checked in the write's transaction.
  */
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
+import type { ProjectAccessContext } from '../../domain/access/abilities.js';
+import type { Identity } from '../../domain/access/identity.js';
 import type { Database, ProjectRow } from '../../storage/db/schema.js';
+import type { ProtectionService } from '../protection.service.js';
 import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
 import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 
@@ -15,6 +22,14 @@ export interface NpmTagsServiceDeps {
   packages: PackagesRepository;
   documents: PackageDocumentsRepository;
   clock: Clock;
+  protection: ProtectionService;
+}
+
+/** Who writes the tag, where (the project the route resolved, and the caller's context on it). */
+export interface TagWriter {
+  identity: Identity;
+  project: ProjectRow;
+  ctx: ProjectAccessContext;
 }
 
 export class NpmTagsService {
@@ -24,24 +39,28 @@ export class NpmTagsService {
   }
 
   /** Points `tag` at `version`, moving it if the name already has that tag; 404 `Package not found` otherwise. */
-  async add(project: ProjectRow, name: string, tag: string, version: string): Promise<void> {
-    const { db, packages, documents, clock } = this.#d;
+  async add(writer: TagWriter, name: string, tag: string, version: string): Promise<void> {
+    const { db, packages, documents, clock, protection } = this.#d;
+    const { project } = writer;
     const pkg = await packages.findInstallable(db, project.id, 'npm', name, version);
     if (!pkg) throw errors.npmNotFound('Package');
     const now = iso(clock.now());
     await db.transaction().execute(async (trx) => {
+      await protection.require({ action: 'push', ...writer, type: 'npm', name, surface: 'npm' }, trx);
       await packages.upsertTag(trx, project.id, name, tag, pkg.id, now);
       await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
     });
   }
 
   /** Removes the tag (even `latest`, whose place the automatic `latest` then takes); 404 `Package tag not found`. */
-  async remove(project: ProjectRow, name: string, tag: string): Promise<void> {
-    const { db, packages, documents, clock } = this.#d;
+  async remove(writer: TagWriter, name: string, tag: string): Promise<void> {
+    const { db, packages, documents, clock, protection } = this.#d;
+    const { project } = writer;
     const now = iso(clock.now());
     await db.transaction().execute(async (trx) => {
       const found = await packages.findTag(trx, project.id, name, tag);
       if (!found) throw errors.npmNotFound('Package tag');
+      await protection.require({ action: 'push', ...writer, type: 'npm', name, surface: 'npm' }, trx);
       await packages.deleteTag(trx, found.id);
       await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
     });

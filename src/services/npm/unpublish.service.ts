@@ -12,6 +12,8 @@
  * version may be published again at once; `gc` later removes the rows and the blobs nothing else references.
  */
 import type { Kysely } from 'kysely';
+import type { ProjectAccessContext } from '../../domain/access/abilities.js';
+import type { Identity } from '../../domain/access/identity.js';
 import { iso, type Clock } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
 import { revString } from '../../domain/npm/packument.js';
@@ -21,6 +23,9 @@ import type { PackageDeletionRepository } from '../../storage/db/repositories/pa
 import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
 import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 import type { Db } from '../../storage/db/repositories/types.js';
+import type { ProtectionService } from '../protection.service.js';
+import { contextOf, type AuditContext } from '../../domain/audit.js';
+import type { AuditService } from '../audit.service.js';
 
 export interface NpmUnpublishServiceDeps {
   db: Kysely<Database>;
@@ -28,6 +33,17 @@ export interface NpmUnpublishServiceDeps {
   documents: PackageDocumentsRepository;
   deletion: PackageDeletionRepository;
   clock: Clock;
+  protection: ProtectionService;
+  audit: AuditService;
+}
+
+/** Who unpublishes, from which project (the caller's context on it decides against delete-protection rules). */
+export interface Unpublisher {
+  identity: Identity;
+  project: ProjectRow;
+  ctx: ProjectAccessContext;
+  /** The request's address for the audit log (without it, the event has none). */
+  audit?: AuditContext | undefined;
 }
 
 export interface UnpublishResult {
@@ -48,12 +64,13 @@ export class NpmUnpublishService {
    * `versions` object (`npm owner add` sends `{_id, _rev, maintainers}`) is refused rather than read as "remove
    * every version".
    */
-  async keepVersions(project: ProjectRow, name: string, rev: string, body: unknown): Promise<UnpublishResult> {
+  async keepVersions(caller: Unpublisher, name: string, rev: string, body: unknown): Promise<UnpublishResult> {
+    const { project } = caller;
     if (!isPlainObject(body) || !isPlainObject(body.versions)) {
       throw errors.npmBadRequest('Only unpublishing is supported on this route: the body must be the packument with a "versions" object.');
     }
     const keep = new Set(Object.keys(body.versions));
-    return this.#remove(project, name, rev, async (trx) => {
+    return this.#remove(caller, name, rev, async (trx) => {
       const all = await this.#d.packages.npmPackagesOf(trx, project.id, name);
       if (all.length === 0) throw errors.npmNotFound('Package');
       return all.filter((p) => !keep.has(p.version));
@@ -61,8 +78,9 @@ export class NpmUnpublishService {
   }
 
   /** `DELETE …/<pkg>/-/<file>/-rev/<rev>`: the version owning that tarball; 404 when it is already gone. */
-  async removeTarball(project: ProjectRow, name: string, fileName: string, rev: string): Promise<UnpublishResult> {
-    return this.#remove(project, name, rev, async (trx) => {
+  async removeTarball(caller: Unpublisher, name: string, fileName: string, rev: string): Promise<UnpublishResult> {
+    const { project } = caller;
+    return this.#remove(caller, name, rev, async (trx) => {
       const found = await this.#d.packages.findInstallableFile(trx, project.id, 'npm', name, fileName);
       if (!found) throw errors.npmRecordNotFound('Package file');
       return [found.package];
@@ -70,8 +88,9 @@ export class NpmUnpublishService {
   }
 
   /** `DELETE …/<pkg>/-rev/<rev>`: every version of the name in the project. */
-  async removePackage(project: ProjectRow, name: string, rev: string): Promise<UnpublishResult> {
-    return this.#remove(project, name, rev, async (trx) => {
+  async removePackage(caller: Unpublisher, name: string, rev: string): Promise<UnpublishResult> {
+    const { project } = caller;
+    return this.#remove(caller, name, rev, async (trx) => {
       const all = await this.#d.packages.npmPackagesOf(trx, project.id, name);
       if (all.length === 0) throw errors.npmNotFound('Package');
       return all;
@@ -79,16 +98,19 @@ export class NpmUnpublishService {
   }
 
   async #remove(
-    project: ProjectRow,
+    caller: Unpublisher,
     name: string,
     rev: string,
     select: (trx: Db) => Promise<PackageRow[]>,
   ): Promise<UnpublishResult> {
-    const { db, documents, deletion, clock } = this.#d;
+    const { db, documents, deletion, clock, protection } = this.#d;
+    const { project } = caller;
     const key = { projectId: project.id, type: 'npm' as const, name };
     const revKey = `${project.id}/${name}`;
     const now = iso(clock.now());
     return db.transaction().execute(async (trx) => {
+      // First, as before this check moved into the transaction: a protected name answers 403 whatever the rev.
+      await protection.require({ action: 'delete', ...caller, type: 'npm', name, surface: 'npm' }, trx);
       const state = await documents.state(trx, key);
       if (!state) throw errors.npmNotFound('Package');
       const expected = Number(/^(\d+)-/.exec(rev)?.[1]);
@@ -103,6 +125,14 @@ export class NpmUnpublishService {
         throw errors.npmConflict('Document update conflict: the package changed meanwhile. Read it again and retry.');
       }
       for (const pkg of doomed) await deletion.retirePackage(trx, pkg, now);
+      for (const pkg of doomed) {
+        await this.#d.audit.record(trx, caller.audit ?? contextOf(caller.identity), {
+          name: 'package_deleted',
+          entity: { type: 'Project', id: project.id, path: project.full_path },
+          target: { type: 'Packages::Package', id: pkg.id, details: `${pkg.name}@${pkg.version}` },
+          message: `Unpublished npm package ${pkg.name}@${pkg.version}`,
+        });
+      }
       return { removed: doomed.map((p) => p.version), rev: revString(revKey, expected + 1) };
     });
   }

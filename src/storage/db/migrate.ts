@@ -11,6 +11,9 @@ import { migration003 } from './migrations/003-helm.js';
 import { migration004 } from './migrations/004-web-sessions.js';
 import { migration005 } from './migrations/005-faster-reads.js';
 import { migration006 } from './migrations/006-package-protection.js';
+import { migration007 } from './migrations/007-package-name-owners.js';
+import { migration008 } from './migrations/008-audit-events.js';
+import { migration009 } from './migrations/009-sign-in-throttle.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
@@ -21,6 +24,9 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '004-web-sessions': migration004,
   '005-faster-reads': migration005,
   '006-package-protection': migration006,
+  '007-package-name-owners': migration007,
+  '008-audit-events': migration008,
+  '009-sign-in-throttle': migration009,
 };
 
 export interface MigrateOutcome {

@@ -124,6 +124,19 @@ export interface PackageProtectionRulesTable {
   updated_at: string;
 }
 
+/**
+ * Which project of a top-level namespace owns a package name (migration 007): the first one that published it.
+ * The primary key makes two first publishes in sibling projects race on one row, which the database decides.
+ */
+export interface PackageNameOwnersTable {
+  root_namespace_id: number;
+  package_type: PackageType;
+  /** Lower-cased, so names differing only in case have one owner. */
+  name: string;
+  project_id: number;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   namespaces: NamespacesTable;
@@ -142,6 +155,10 @@ export interface Database {
   helm_file_metadata: HelmFileMetadataTable;
   helm_channels: HelmChannelsTable;
   package_protection_rules: PackageProtectionRulesTable;
+  package_name_owners: PackageNameOwnersTable;
+  audit_events: AuditEventsTable;
+  sign_in_failures: SignInFailuresTable;
+  credential_epoch: CredentialEpochTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -246,3 +263,38 @@ export interface HelmChannelsTable {
 }
 
 export type HelmChannelRow = Selectable<HelmChannelsTable>;
+
+/** One audit event (migration 008); names are copied in, so the row outlives what it names. */
+export interface AuditEventsTable {
+  id: Generated<number>;
+  event_name: string;
+  /** The user who made the change; null for a deploy token, an unauthenticated caller or Wharf itself. */
+  author_id: number | null;
+  author_name: string;
+  entity_type: string;
+  entity_id: number | null;
+  entity_path: string | null;
+  target_type: string | null;
+  target_id: number | null;
+  target_details: string | null;
+  ip_address: string | null;
+  /** JSON text: `custom_message`, `author_class`, and for changes `change`, `from`, `to`. */
+  details: string;
+  created_at: string;
+}
+
+export type AuditEventRow = Selectable<AuditEventsTable>;
+
+/** Wrong passwords per key (migration 009): `a:`/`i:` + a SHA-256 of the lower-cased login or the client address. */
+export interface SignInFailuresTable {
+  key: string;
+  failures: number;
+  /** When the first failure of the current window was counted. */
+  window_start: string;
+}
+
+/** One row (id 1) whose value triggers move whenever a credential ends or narrows (migration 009). */
+export interface CredentialEpochTable {
+  id: number;
+  value: number;
+}

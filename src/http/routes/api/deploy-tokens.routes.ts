@@ -7,6 +7,7 @@ import { iso } from '../../../domain/clock.js';
 import { errors } from '../../../domain/errors.js';
 import { canAdminister } from '../../../domain/access/abilities.js';
 import { apiCaller } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { IdParams } from './groups.routes.js';
 import { Presenter } from './presenters.js';
@@ -68,19 +69,18 @@ export const deployTokenRoutes =
         async (request, reply) => {
           const owner = await ownerFor(request, kind, request.params.id);
           const b = request.body;
-          const { row, token } = await services.tokens.createDeploy(owner, {
-            name: b.name,
-            scopes: scopeList(b.scopes),
-            expires_at: b.expires_at,
-            username: b.username,
-          });
+          const { row, token } = await services.tokens.createDeploy(
+            owner,
+            { name: b.name, scopes: scopeList(b.scopes), expires_at: b.expires_at, username: b.username },
+            auditContext(request, await apiCaller(request, services.identity, true)),
+          );
           return reply.code(201).send({ ...present(row), token });
         },
       );
 
       app.delete(`/${kind}/:id/deploy_tokens/:token_id`, { schema: { params: TokenParams } }, async (request, reply) => {
         const owner = await ownerFor(request, kind, request.params.id);
-        await services.tokens.revokeDeploy(owner, request.params.token_id);
+        await services.tokens.revokeDeploy(owner, request.params.token_id, auditContext(request, await apiCaller(request, services.identity, true)));
         return reply.code(204).send();
       });
     }

@@ -10,7 +10,8 @@ import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
 
 /**
- * For every management route: resolves the caller once (the handler reuses it). A deploy token authenticates
+ * For every management route, as an `onRequest` hook so that it runs before the body is read: a write from an
+ * anonymous caller is refused without reading what it sends. Resolves the caller once (the handler reuses it). A deploy token authenticates
  * package and registry requests only, as in GitLab; on the management API it is refused (401), reads included.
  */
 export const authenticateFirst =
@@ -21,7 +22,7 @@ export const authenticateFirst =
     if (caller.kind === 'deploy_token') throw errors.unauthorized();
   };
 
-/** Route-level `preValidation` for instance-admin routes. */
+/** Route-level `onRequest` for instance-admin routes: a non-admin is refused before the body is read. */
 export const adminOnly =
   (deps: Deps) =>
   async (request: FastifyRequest): Promise<void> => {

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Deps } from '../../../compose.js';
 import { mergeQueryIntoBody, registerLenientJsonParser } from '../../plugins/body-parsers.js';
+import { auditEventRoutes } from './audit-events.routes.js';
 import { deployTokenRoutes } from './deploy-tokens.routes.js';
 import { groupRoutes } from './groups.routes.js';
 import { authenticateFirst } from './guards.js';
@@ -17,7 +18,7 @@ export const apiRoutes =
   async (app) => {
     registerLenientJsonParser(app);
     app.addHook('preValidation', async (request) => mergeQueryIntoBody(request));
-    app.addHook('preValidation', authenticateFirst(deps));
+    app.addHook('onRequest', authenticateFirst(deps));
     await app.register(userRoutes(deps));
     await app.register(tokenRoutes(deps));
     await app.register(groupRoutes(deps));
@@ -26,4 +27,5 @@ export const apiRoutes =
     await app.register(deployTokenRoutes(deps));
     await app.register(settingsRoutes(deps));
     await app.register(protectionRuleRoutes(deps));
+    await app.register(auditEventRoutes(deps));
   };

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../../compose.js';
 import { apiCaller } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { IdParams } from './groups.routes.js';
 import { Presenter } from './presenters.js';
@@ -55,7 +56,7 @@ export const memberRoutes =
         async (request, reply) => {
           const caller = await apiCaller(request, services.identity, true);
           const source = await services.members.source(caller, type, request.params.id);
-          const member = await services.members.add(caller, source, request.body);
+          const member = await services.members.add(caller, source, request.body, auditContext(request, caller));
           return reply.code(201).send(presenter().member(member));
         },
       );
@@ -66,14 +67,14 @@ export const memberRoutes =
         async (request) => {
           const caller = await apiCaller(request, services.identity, true);
           const source = await services.members.source(caller, type, request.params.id);
-          return presenter().member(await services.members.update(caller, source, request.params.user_id, request.body));
+          return presenter().member(await services.members.update(caller, source, request.params.user_id, request.body, auditContext(request, caller)));
         },
       );
 
       app.delete(`/${kind}/:id/members/:user_id`, { schema: { params: MemberParams } }, async (request, reply) => {
         const caller = await apiCaller(request, services.identity, true);
         const source = await services.members.source(caller, type, request.params.id);
-        await services.members.remove(caller, source, request.params.user_id);
+        await services.members.remove(caller, source, request.params.user_id, auditContext(request, caller));
         return reply.code(204).send();
       });
     }

@@ -12,6 +12,8 @@ import type { PackageFileRow, PackageStatus } from '../../../storage/db/schema.j
 import type { PackageFilter, PackageListRow } from '../../../storage/db/repositories/package-listing.repository.js';
 import { errors } from '../../../domain/errors.js';
 import { identityOf } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
+import { attachmentDisposition } from '../../content-disposition.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 
 const ListQuery = Type.Object({
@@ -113,13 +115,18 @@ export const packageRoutes =
       return presentPackage({ ...pkg, project_path: project.full_path }, tags.get(pkg.id) ?? []);
     });
 
-    app.delete('/projects/:id/packages/:package_id', { schema: { params: PackageParams } }, async (request, reply) => {
-      await services.packages.delete(await caller(request), request.params.id, request.params.package_id);
+    // Deletes take no body; whatever one is sent is not read for an anonymous caller.
+    const beforeBody = async (request: FastifyRequest): Promise<void> => void (await caller(request));
+
+    app.delete('/projects/:id/packages/:package_id', { schema: { params: PackageParams }, config: { beforeBody } }, async (request, reply) => {
+      const identity = await caller(request);
+      await services.packages.delete(identity, request.params.id, request.params.package_id, auditContext(request, identity));
       return reply.code(204).send();
     });
 
-    app.delete('/projects/:id/packages/:package_id/package_files/:package_file_id', { schema: { params: FileParams } }, async (request, reply) => {
-      await services.packages.deleteFile(await caller(request), request.params.id, request.params.package_id, request.params.package_file_id);
+    app.delete('/projects/:id/packages/:package_id/package_files/:package_file_id', { schema: { params: FileParams }, config: { beforeBody } }, async (request, reply) => {
+      const identity = await caller(request);
+      await services.packages.deleteFile(identity, request.params.id, request.params.package_id, request.params.package_file_id, auditContext(request, identity));
       return reply.code(204).send();
     });
 
@@ -135,7 +142,7 @@ export const packageRoutes =
       return reply
         .type('application/octet-stream')
         .header('content-length', String(file.size))
-        .header('content-disposition', `attachment; filename="${file.file_name.replace(/["\\\r\n]/g, '_').replace(/^.*\//, '')}"`)
+        .header('content-disposition', attachmentDisposition(file.file_name))
         .header('etag', `"${file.sha256}"`)
         .send(stream);
     });

@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import type { Deps } from '../../../compose.js';
 import type { ProtectionRuleRow } from '../../../storage/db/schema.js';
 import { apiCaller } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
 import { IdParams } from './groups.routes.js';
 
 const RuleParams = Type.Object({ id: Type.String({ minLength: 1 }), rule_id: Type.Integer() });
@@ -50,7 +51,7 @@ export const protectionRuleRoutes =
       },
       async (request, reply) => {
         const caller = await apiCaller(request, services.identity, true);
-        return reply.code(201).send(present(await services.protection.create(caller, request.params.id, request.body)));
+        return reply.code(201).send(present(await services.protection.create(caller, request.params.id, request.body, auditContext(request, caller))));
       },
     );
 
@@ -64,13 +65,13 @@ export const protectionRuleRoutes =
       },
       async (request) => {
         const caller = await apiCaller(request, services.identity, true);
-        return present(await services.protection.update(caller, request.params.id, request.params.rule_id, request.body));
+        return present(await services.protection.update(caller, request.params.id, request.params.rule_id, request.body, auditContext(request, caller)));
       },
     );
 
     app.delete(`${base}/:rule_id`, { schema: { params: RuleParams } }, async (request, reply) => {
       const caller = await apiCaller(request, services.identity, true);
-      await services.protection.remove(caller, request.params.id, request.params.rule_id);
+      await services.protection.remove(caller, request.params.id, request.params.rule_id, auditContext(request, caller));
       return reply.code(204).send();
     });
   };

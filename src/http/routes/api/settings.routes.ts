@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../../compose.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
 import { adminOnly } from './guards.js';
 
 export const settingsRoutes =
@@ -9,13 +10,14 @@ export const settingsRoutes =
   async (app) => {
     const { services } = deps;
 
-    app.get('/application/settings', { preValidation: adminOnly(deps) }, async (request) => {
+    app.get('/application/settings', { onRequest: adminOnly(deps) }, async (request) => {
       requireAdmin(await apiCaller(request, services.identity, true));
       return { id: 1, ...(await services.settings.get()) };
     });
 
-    app.put('/application/settings', { preValidation: adminOnly(deps) }, async (request) => {
-      requireAdmin(await apiCaller(request, services.identity, true));
-      return { id: 1, ...(await services.settings.update(request.body)) };
+    app.put('/application/settings', { onRequest: adminOnly(deps) }, async (request) => {
+      const caller = await apiCaller(request, services.identity, true);
+      requireAdmin(caller);
+      return { id: 1, ...(await services.settings.update(request.body, auditContext(request, caller))) };
     });
   };

@@ -6,6 +6,7 @@ import { errors } from '../../../domain/errors.js';
 import type { Identity } from '../../../domain/access/identity.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { adminOnly } from './guards.js';
 import { Presenter, today } from './presenters.js';
@@ -34,16 +35,16 @@ export const tokenRoutes =
 
     app.post(
       '/users/:user_id/personal_access_tokens',
-      { schema: { params: Type.Object({ user_id: Type.Integer() }), body: CreatePatBody }, preValidation: adminOnly(deps) },
+      { schema: { params: Type.Object({ user_id: Type.Integer() }), body: CreatePatBody }, onRequest: adminOnly(deps) },
       async (request, reply) => {
         const caller = await apiCaller(request, services.identity, true);
         requireAdmin(caller);
         const b = request.body;
-        const { row, token } = await services.tokens.createPersonal(request.params.user_id, {
-          name: b.name,
-          scopes: scopeList(b.scopes),
-          expires_at: b.expires_at,
-        });
+        const { row, token } = await services.tokens.createPersonal(
+          request.params.user_id,
+          { name: b.name, scopes: scopeList(b.scopes), expires_at: b.expires_at },
+          auditContext(request, caller),
+        );
         return reply.code(201).send({ ...present(row), token });
       },
     );
@@ -52,11 +53,11 @@ export const tokenRoutes =
       const caller = await apiCaller(request, services.identity, true);
       if (caller.kind !== 'user') throw errors.forbidden();
       const b = request.body;
-      const { row, token } = await services.tokens.createPersonal(caller.userId, {
-        name: b.name,
-        scopes: scopeList(b.scopes),
-        expires_at: b.expires_at,
-      });
+      const { row, token } = await services.tokens.createPersonal(
+        caller.userId,
+        { name: b.name, scopes: scopeList(b.scopes), expires_at: b.expires_at },
+        auditContext(request, caller),
+      );
       return reply.code(201).send({ ...present(row), token });
     });
 
@@ -100,13 +101,13 @@ export const tokenRoutes =
 
     app.delete('/personal_access_tokens/self', async (request, reply) => {
       const caller = await apiCaller(request, services.identity, true);
-      await services.tokens.revokePersonal(caller, selfId(caller));
+      await services.tokens.revokePersonal(caller, selfId(caller), auditContext(request, caller));
       return reply.code(204).send();
     });
 
     app.delete('/personal_access_tokens/:token_id', { schema: { params: Type.Object({ token_id: Type.Integer() }) } }, async (request, reply) => {
       const caller = await apiCaller(request, services.identity, true);
-      await services.tokens.revokePersonal(caller, request.params.token_id);
+      await services.tokens.revokePersonal(caller, request.params.token_id, auditContext(request, caller));
       return reply.code(204).send();
     });
   };

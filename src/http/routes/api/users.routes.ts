@@ -4,6 +4,7 @@ import type { Deps } from '../../../compose.js';
 import { errors } from '../../../domain/errors.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { adminOnly } from './guards.js';
 import { Presenter } from './presenters.js';
@@ -24,7 +25,7 @@ export const userRoutes =
     const { services, config } = deps;
     const presenter = () => new Presenter(config.externalUrl, deps.database.db);
 
-    app.post('/users', { schema: { body: CreateUserBody }, preValidation: adminOnly(deps) }, async (request, reply) => {
+    app.post('/users', { schema: { body: CreateUserBody }, onRequest: adminOnly(deps) }, async (request, reply) => {
       const caller = await apiCaller(request, services.identity, true);
       requireAdmin(caller);
       const b = request.body;
@@ -32,7 +33,10 @@ export const userRoutes =
         throw errors.params(['password, reset_password, force_random_password are missing, at least one parameter must be provided']);
       }
       // Wharf sends no e-mail: a user created without a password signs in once an admin sets one.
-      const user = await services.users.create({ username: b.username, name: b.name, email: b.email, password: b.password, admin: b.admin });
+      const user = await services.users.create(
+        { username: b.username, name: b.name, email: b.email, password: b.password, admin: b.admin },
+        auditContext(request, caller),
+      );
       return reply.code(201).send(presenter().user(user, true));
     });
 
@@ -46,10 +50,12 @@ export const userRoutes =
           throw errors.forbidden('Not authorized to access /api/v4/users');
         }
         const page = pageOf(q);
-        const { items, total } = await services.users.list({ username: q.username, search: q.search }, page);
+        const admin = caller.kind === 'user' && caller.isAdmin;
+        // GitLab matches e-mail addresses for administrators only (others: the public e-mail, which Wharf does not
+        // keep), so the search cannot tell anyone whether an address has an account.
+        const { items, total } = await services.users.list({ username: q.username, search: q.search, searchEmail: admin }, page);
         setPaginationHeaders(request, reply, config.externalUrl, page, total);
         const p = presenter();
-        const admin = caller.kind === 'user' && caller.isAdmin;
         return items.map((u) => (admin ? p.user(u, true) : p.userBasic(u)));
       },
     );

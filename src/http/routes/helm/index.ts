@@ -26,6 +26,9 @@ import type { Identity } from '../../../domain/access/identity.js';
 import { errors, isAppError } from '../../../domain/errors.js';
 import { CHANNEL_PATTERN } from '../../../domain/helm/rules.js';
 import { identityOf } from '../../plugins/identity.js';
+import { auditContext } from '../../audit-context.js';
+import { attachmentDisposition } from '../../content-disposition.js';
+import { authorizeHelm, requireValidChannel } from '../../../services/helm/access.js';
 import { openUploadParts, registerHelmBodyParsers } from './upload-body.js';
 
 /** `:channel` fails Grape's regexp check as `{"error":"channel is invalid"}`, before anything else happens. */
@@ -58,6 +61,16 @@ export const helmRoutes =
 
     const base = '/projects/:id/packages/helm';
 
+    /**
+     * An upload's checks that need no body, in the service's order (channel, caller, `create_package` on the
+     * project), made before a byte of the chart is read; the service repeats them when the body is there.
+     */
+    const uploadBeforeBody = async (request: FastifyRequest): Promise<void> => {
+      const { id, channel } = request.params as { id: string; channel: string };
+      requireValidChannel(channel);
+      await authorizeHelm(services.access, await caller(request), id, 'create_package');
+    };
+
     app.get(`${base}/:channel/index.yaml`, { schema: { params: ProjectChannel } }, async (request, reply) => {
       const { id, channel } = request.params;
       const doc = await services.helm.index.read(await caller(request), id, channel, request.headers['if-none-match']);
@@ -78,7 +91,7 @@ export const helmRoutes =
         if ('redirect' in download.body) return reply.redirect(download.body.redirect, 302);
         reply
           .header('content-length', download.size)
-          .header('content-disposition', `attachment; filename="${download.fileName}"`)
+          .header('content-disposition', attachmentDisposition(download.fileName))
           .header('etag', `"${download.sha256}"`)
           .type(download.kind === 'chart' ? 'application/octet-stream' : 'application/pgp-signature');
         // For HEAD, Fastify drains a stream and keeps the Content-Length set above.
@@ -86,7 +99,7 @@ export const helmRoutes =
       },
     );
 
-    app.post(`${base}/api/:channel/charts`, { schema: { params: ProjectChannel } }, async (request, reply) => {
+    app.post(`${base}/api/:channel/charts`, { schema: { params: ProjectChannel }, config: { beforeBody: uploadBeforeBody } }, async (request, reply) => {
       const { id, channel } = request.params;
       await services.helm.upload.uploadChart(await caller(request), id, channel, openUploadParts(request, 'chart'), {
         force: forced(request.query),
@@ -94,7 +107,7 @@ export const helmRoutes =
       return reply.code(201).send({ message: '201 Created' });
     });
 
-    app.post(`${base}/api/:channel/prov`, { schema: { params: ProjectChannel } }, async (request, reply) => {
+    app.post(`${base}/api/:channel/prov`, { schema: { params: ProjectChannel }, config: { beforeBody: uploadBeforeBody } }, async (request, reply) => {
       const { id, channel } = request.params;
       await services.helm.upload.uploadProvenance(await caller(request), id, channel, openUploadParts(request, 'prov'), {
         force: forced(request.query),
@@ -107,7 +120,8 @@ export const helmRoutes =
       { schema: { params: Type.Object({ id: Type.String(), channel: Channel, name: Type.String(), version: Type.String() }) } },
       async (request) => {
         const { id, channel, name, version } = request.params;
-        await services.helm.charts.delete(await caller(request), id, channel, name, version);
+        const identity = await caller(request);
+        await services.helm.charts.delete(identity, id, channel, name, version, auditContext(request, identity));
         // ChartMuseum's answer, which scripts written for it check.
         return { deleted: true };
       },

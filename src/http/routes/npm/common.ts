@@ -14,15 +14,18 @@
  * The registry-level paths are matched before a scope's packument glob, so `-/whoami` is never looked up as a
  * package called "-/whoami".
  */
-import { PassThrough } from 'node:stream';
+import { constants as bufferConstants } from 'node:buffer';
+import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { FastifyReply, FastifyRequest, RawServerDefault, RouteShorthandOptions } from 'fastify';
 import type { Services } from '../../../compose.js';
 import { checkTokenScope } from '../../../domain/access/abilities.js';
-import type { Identity } from '../../../domain/access/identity.js';
+import { actorName, type Identity } from '../../../domain/access/identity.js';
 import { errors } from '../../../domain/errors.js';
 import type { NpmSearchScope } from '../../../storage/db/repositories/packages.repository.js';
 import type { PackumentSet } from '../../../services/npm/metadata.service.js';
+import { setBodyLimit } from '../../plugins/body-guard.js';
+import { auditContext } from '../../audit-context.js';
 import { identityOf } from '../../plugins/identity.js';
 
 export const CORGI = 'application/vnd.npm.install-v1+json';
@@ -100,6 +103,45 @@ export async function sendPackument(request: FastifyRequest, reply: FastifyReply
   return reply.send(rep.body);
 }
 
+// --- body limits ---------------------------------------------------------------------------------------------
+
+/**
+ * The publish body is JSON with the tarball inside as Base64, so its limit follows the configured maximum package
+ * size: exactly the Base64 length of the largest tarball allowed, plus room for the manifest and readme.
+ */
+export const publishBodyLimit = (maxFileSize: number): number => 4 * Math.ceil(maxFileSize / 3) + 1024 * 1024;
+
+/** `npm login` sends `{_id, name, password, type, roles, date}`; anonymous callers get no more room than that needs. */
+export const LOGIN_BODY_LIMIT = 16 * 1024;
+
+/** A dist-tag PUT carries one version string. */
+export const DIST_TAG_BODY_LIMIT = 16 * 1024;
+
+const DIST_TAG_PUT = /^-\/package\/(.+)\/dist-tags\/([^/]*)$/s;
+
+/**
+ * `preParsing` for the npm PUT globs: the body limit of this request, from its path (login and dist-tag bodies are
+ * tiny; publish, deprecate and unpublish documents follow `npm_max_file_size`). A declared Content-Length over it
+ * is a 413 before anything is read; the body parser enforces it on the bytes as they arrive.
+ */
+export function npmPutBodyLimit(services: Services, remainder: (request: FastifyRequest) => string, publishes: boolean) {
+  return async (request: FastifyRequest, _reply: FastifyReply, payload: Readable): Promise<Readable> => {
+    const rest = remainder(request);
+    const limit = LOGIN_PATH.test(rest)
+      ? LOGIN_BODY_LIMIT
+      : DIST_TAG_PUT.test(rest)
+        ? DIST_TAG_BODY_LIMIT
+        : publishes
+          ? Math.min(publishBodyLimit((await services.settings.get()).npm_max_file_size), bufferConstants.MAX_STRING_LENGTH)
+          : (request.routeOptions.bodyLimit ?? LOGIN_BODY_LIMIT);
+    setBodyLimit(request, limit);
+    if (Number(request.headers['content-length']) > limit) {
+      throw errors.payloadTooLarge(`the request body is larger than ${limit} bytes, the most this request may send (npm_max_file_size sets it for publish documents)`);
+    }
+    return payload;
+  };
+}
+
 // --- audit (P4/P5, G4/G5, I4/I5) -----------------------------------------------------------------------------
 
 export const AUDIT_PATHS = /^-\/npm\/v1\/security\/(advisories\/bulk|audits\/quick)$/;
@@ -143,6 +185,13 @@ export const npmPostOptions: RouteShorthandOptions<RawServerDefault> = {
   },
 };
 
+/** The audit POST's caller check (anonymous → 401, a read-only token → 403), made before its body is read. */
+export const auditBeforeBody =
+  (services: Services, remainder: (request: FastifyRequest) => string) =>
+  async (request: FastifyRequest): Promise<void> => {
+    if (AUDIT_PATHS.test(remainder(request))) await npmCaller(services, request);
+  };
+
 /**
  * An audit POST. `authenticate_non_get!` first (anonymous → 401); with forwarding on, GitLab always answers `307`
  * to the upstream's same path (the method and body are kept); otherwise `local` gives the scope's answer
@@ -175,8 +224,11 @@ function intParam(value: unknown, fallback: number): number {
 }
 
 /**
- * Answers the registry-level GETs (`-/whoami`, `-/ping`, `-/v1/search`) for a scope, or returns undefined when the
- * path is none of them. `searchScope` resolves (and authorises) what this endpoint searches.
+ * Answers the registry-level GETs (`-/whoami`, `-/ping`, `-/v1/search`) for a scope and returns true, or returns
+ * false when the path is none of them. `searchScope` resolves (and authorises) what this endpoint searches.
+ *
+ * These helpers (and `registryPut`/`registryDelete`) return a boolean, never the reply: a reply is a thenable, so
+ * awaiting one waits for the response and yields undefined, and the caller would go on after the reply was sent.
  */
 export async function registryGet(
   services: Services,
@@ -184,16 +236,18 @@ export async function registryGet(
   reply: FastifyReply,
   rest: string,
   searchScope: (identity: Identity) => Promise<NpmSearchScope>,
-): Promise<FastifyReply | undefined> {
+): Promise<boolean> {
   if (rest === '-/whoami') {
     const identity = await npmCaller(services, request);
     if (identity.kind === 'anonymous') throw errors.unauthorized();
-    return reply.header('cache-control', 'no-store').send({ username: identity.username });
+    reply.header('cache-control', 'no-store').send({ username: actorName(identity) });
+    return true;
   }
   if (rest === '-/ping') {
     // Credentials are still checked: a ping with a bad token says so, as every other request would.
     await npmCaller(services, request);
-    return reply.header('cache-control', 'no-store').send({});
+    reply.header('cache-control', 'no-store').send({});
+    return true;
   }
   if (rest === '-/v1/search') {
     const identity = await npmCaller(services, request);
@@ -201,45 +255,51 @@ export async function registryGet(
     const q = (request.query ?? {}) as Record<string, unknown>;
     const text = typeof q.text === 'string' ? q.text : '';
     const page = await services.npm.search.search(identity, scope, text, { size: intParam(q.size, 20), from: intParam(q.from, 0) });
-    return reply.header('cache-control', 'no-cache').send(page);
+    reply.header('cache-control', 'no-cache').send(page);
+    return true;
   }
-  return undefined;
+  return false;
 }
 
+/** Whether a PUT is `npm login` (anonymous by design, so its body gets a small limit of its own). */
+export const isLoginPath = (rest: string): boolean => LOGIN_PATH.test(rest);
+
 /**
- * `npm login --auth-type=legacy` (`PUT …/-/user/org.couchdb.user:<name>`), or undefined for another path. The
+ * `npm login --auth-type=legacy` (`PUT …/-/user/org.couchdb.user:<name>`) answered (true), or false for another path. The
  * request's Authorization header is deliberately not looked at: npm sends the stale token of the `.npmrc` it is
  * replacing (clients.md A.2.4), and that must not make the login fail.
  */
-export async function registryPut(services: Services, request: FastifyRequest, reply: FastifyReply, rest: string): Promise<FastifyReply | undefined> {
+export async function registryPut(services: Services, request: FastifyRequest, reply: FastifyReply, rest: string): Promise<boolean> {
   const m = LOGIN_PATH.exec(rest);
-  if (!m) return undefined;
+  if (!m) return false;
   let name: string;
   try {
     name = decodeURIComponent(m[1]!);
   } catch {
     throw errors.params(['name is invalid']);
   }
-  const result = await services.npm.login.login(name, request.body);
+  const result = await services.npm.login.login(name, request.body, auditContext(request));
   request.log.info({ user: result.username }, 'npm login created a personal access token');
-  return reply.code(201).header('cache-control', 'no-store').send({ ok: true, id: `org.couchdb.user:${result.username}`, token: result.token });
+  reply.code(201).header('cache-control', 'no-store').send({ ok: true, id: `org.couchdb.user:${result.username}`, token: result.token });
+  return true;
 }
 
 const LOGOUT_PATH = /^-\/user\/token\/([^/]+)$/;
 
-/** `npm logout` (`DELETE …/-/user/token/<token>`), or undefined for another path. */
-export async function registryDelete(services: Services, request: FastifyRequest, reply: FastifyReply, rest: string): Promise<FastifyReply | undefined> {
+/** `npm logout` (`DELETE …/-/user/token/<token>`) answered (true), or false for another path. */
+export async function registryDelete(services: Services, request: FastifyRequest, reply: FastifyReply, rest: string): Promise<boolean> {
   const m = LOGOUT_PATH.exec(rest);
-  if (!m) return undefined;
+  if (!m) return false;
   let secret: string;
   try {
     secret = decodeURIComponent(m[1]!);
   } catch {
     throw errors.params(['token is invalid']);
   }
-  const { revoked } = await services.npm.login.logout(secret);
+  const { revoked } = await services.npm.login.logout(secret, auditContext(request));
   if (revoked) request.log.info('npm logout revoked a personal access token');
-  return reply.header('cache-control', 'no-store').send({ ok: true });
+  reply.header('cache-control', 'no-store').send({ ok: true });
+  return true;
 }
 
 /**

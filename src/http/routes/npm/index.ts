@@ -1,5 +1,9 @@
 /** The npm registry routes (GitLab's npm API), mounted under `/api/v4`. */
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { errors, isAppError } from '../../../domain/errors.js';
+import { bodyLimitOf } from '../../plugins/body-guard.js';
+import { collectBody, isBlank, MAX_JSON_DEPTH, parseJsonBuffer } from '../../plugins/json-body.js';
 import type { Deps } from '../../../compose.js';
 import { npmGroupRoutes, npmInstanceRoutes } from './namespace.routes.js';
 import { npmProjectRoutes } from './project.routes.js';
@@ -8,19 +12,38 @@ import { npmProjectRoutes } from './project.routes.js';
  * npm bodies are JSON of any kind: a publish document, or a bare string for `dist-tag add` (clients.md A.7), and
  * an empty body must reach the handler so it can answer GitLab's `"Version" not given`. Bodies sent with another
  * content type are read as JSON when they parse, else as text. Registered inside this plugin only.
+ *
+ * Bodies are collected as bytes within the request's own limit (`setBodyLimit`, decided per path before parsing)
+ * and parsed with the nesting bound; a publish document's Base64 tarball is lifted out before `JSON.parse`.
  */
 function registerNpmBodyParsers(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  const parseText = (request: FastifyRequest) => (text: string) => {
+    let result: unknown;
+    let failure: unknown;
+    // Fastify's parser calls back synchronously.
+    parseJson(request, text, (err, value) => {
+      failure = err;
+      result = value;
+    });
+    if (failure) throw failure;
+    return result;
+  };
+  const read = async (request: FastifyRequest, payload: Readable, lenient: boolean): Promise<unknown> => {
+    const body = await collectBody(request, payload, bodyLimitOf(request));
+    if (isBlank(body)) return undefined;
+    const tooDeep = () => errors.npmBadRequest(`Invalid json: the body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+    if (!lenient) return parseJsonBuffer(body, parseText(request), { attachments: true, tooDeep });
+    try {
+      return parseJsonBuffer(body, parseText(request), { attachments: true, tooDeep });
+    } catch (err) {
+      if (isAppError(err)) throw err;
+      return body.toString('utf8');
+    }
+  };
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if ((body as string).trim() === '') return done(null, undefined);
-    parseJson(request, body as string, done);
-  });
-  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
-    if (text.trim() === '') return done(null, undefined);
-    parseJson(request, text, (err, value) => done(null, err ? text : value));
-  });
+  app.addContentTypeParser('application/json', (request: FastifyRequest, payload: Readable) => read(request, payload, false));
+  app.addContentTypeParser('*', (request: FastifyRequest, payload: Readable) => read(request, payload, true));
 }
 
 export const npmRoutes =

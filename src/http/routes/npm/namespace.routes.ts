@@ -26,9 +26,12 @@ import type { NamespaceRow } from '../../../storage/db/schema.js';
 import {
   AUDIT_PATHS,
   audit,
+  auditBeforeBody,
   forwardPackument,
+  isLoginPath,
   npmCaller,
   npmPostOptions,
+  npmPutBodyLimit,
   rawRemainder,
   registryGet,
   registryDelete,
@@ -75,14 +78,14 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
     const route: AccessRouteKind = ability === 'read_package' ? 'authenticate-non-public' : 'plain';
     const namespace = await scope.resolve(identity, request, name, route);
     const projectId = await npm.namespaces.targetProjectId(namespace, name);
-    return (await services.access.authorizePackageAccess(identity, String(projectId), ability, route)).project;
+    return services.access.authorizePackageAccess(identity, String(projectId), ability, route);
   };
 
   const distTags = async (request: FastifyRequest, reply: FastifyReply, rawName: string) => {
     replayable(request);
     const name = decodePackageName(rawName);
     const identity = await npmCaller(services, request);
-    const project = await targetProject(identity, request, name, 'read_package');
+    const { project } = await targetProject(identity, request, name, 'read_package');
     const tags = await npm.metadata.distTags(project.id, name);
     if (!tags) throw errors.npmNotFound('Package');
     return reply.header('cache-control', 'no-cache').send(tags);
@@ -95,8 +98,8 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
     const version = typeof request.body === 'string' ? request.body.trim() : '';
     if (version === '') throw errors.npmMissingAttribute('Version');
     const tag = decodeTag(rawTag);
-    const project = await targetProject(identity, request, name, 'create_package');
-    await npm.tags.add(project, name, tag, version);
+    const { project, ctx } = await targetProject(identity, request, name, 'create_package');
+    await npm.tags.add({ identity, project, ctx }, name, tag, version);
     return reply.code(204).send();
   };
 
@@ -104,8 +107,8 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
     const identity = await npmCaller(services, request);
     const name = decodePackageName(rawName);
     const tag = decodeTag(rawTag);
-    const project = await targetProject(identity, request, name, 'destroy_package');
-    await npm.tags.remove(project, name, tag);
+    const { project, ctx } = await targetProject(identity, request, name, 'destroy_package');
+    await npm.tags.remove({ identity, project, ctx }, name, tag);
     return reply.code(204).send();
   };
 
@@ -114,12 +117,31 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
     const tags = TAGS.exec(rest);
     if (tags) return distTags(request, reply, tags[1]!);
     const command = await registryGet(services, request, reply, rest, (identity) => scope.searchScope(identity, request));
-    if (command) return command;
+    if (command) return reply;
     if (rest === '') throw errors.routeNotFound();
     return packument(request, reply, rest);
   });
 
-  app.put(scope.route, async (request, reply) => {
+  /** The PUT handler's checks that need no body, in its order, made before the body is read. */
+  const putBeforeBody = async (request: FastifyRequest): Promise<void> => {
+    const rest = remainder(request);
+    const tag = TAG.exec(rest);
+    if (tag) {
+      if (tag[2] === '') throw errors.routeNotFound();
+      const identity = await npmCaller(services, request);
+      const name = decodePackageName(tag[1]!);
+      await targetProject(identity, request, name, 'create_package');
+      return;
+    }
+    if (isLoginPath(rest)) return;
+    if (REV_PATH.test(rest)) {
+      await npmCaller(services, request);
+      throw errors.npmMethodNotAllowed(UNPUBLISH_HERE);
+    }
+    throw errors.routeNotFound();
+  };
+
+  app.put(scope.route, { config: { beforeBody: putBeforeBody }, preParsing: npmPutBodyLimit(services, remainder, false) }, async (request, reply) => {
     const rest = remainder(request);
     const tag = TAG.exec(rest);
     if (tag) {
@@ -127,7 +149,7 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
       return addTag(request, reply, tag[1]!, tag[2]!);
     }
     const login = await registryPut(services, request, reply, rest);
-    if (login) return login;
+    if (login) return reply;
     if (REV_PATH.test(rest)) {
       await npmCaller(services, request);
       throw errors.npmMethodNotAllowed(UNPUBLISH_HERE);
@@ -144,7 +166,7 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
       return removeTag(request, reply, tag[1]!, tag[2]!);
     }
     const logout = await registryDelete(services, request, reply, rest);
-    if (logout) return logout;
+    if (logout) return reply;
     if (REV_PATH.test(rest) && !rest.startsWith('-/')) {
       await npmCaller(services, request);
       throw errors.npmMethodNotAllowed(UNPUBLISH_HERE);
@@ -152,7 +174,7 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
     throw errors.routeNotFound();
   });
 
-  app.post(scope.route, npmPostOptions, async (request, reply) => {
+  app.post(scope.route, { ...npmPostOptions, config: { beforeBody: auditBeforeBody(services, remainder) } }, async (request, reply) => {
     const rest = remainder(request);
     const auditPath = AUDIT_PATHS.exec(rest);
     if (auditPath) {

@@ -27,19 +27,24 @@
  * GitLab's procedure (§3.4); handlers stay thin and the npm services do the work.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../../compose.js';
 import { errors } from '../../../domain/errors.js';
 import { replayable } from '../../hot-lane.js';
+import { auditContext } from '../../audit-context.js';
+import { attachmentDisposition } from '../../content-disposition.js';
 import { decodeFileName, decodePackageName, decodeTag } from '../../../domain/npm/path-segments.js';
 import {
   AUDIT_PATHS,
   audit,
+  auditBeforeBody,
   forwardPackument,
+  isLoginPath,
   matchesEtag,
   npmCaller,
   npmPostOptions,
+  npmPutBodyLimit,
   rawRemainder as remainderAfter,
   registryGet,
   registryDelete,
@@ -56,11 +61,9 @@ const rawRemainder = (request: FastifyRequest): string => remainderAfter(request
 /** `<pkg>/-rev/<rev>` and `<pkg>/-/<file>/-rev/<rev>` (unpublish), on the raw path. */
 const REV_PATH = /^(.+)\/-rev\/([^/]+)$/s;
 
-/**
- * The publish body is JSON with the tarball inside as Base64, so the route's limit follows the configured
- * maximum package size: Base64 is 4/3 of the bytes, plus room for the manifest and readme (architecture.md).
- */
-export const publishBodyLimit = (maxFileSize: number): number => Math.ceil(maxFileSize * 1.37) + 1024 * 1024;
+const TAG_PATH = /^-\/package\/(.+)\/dist-tags\/([^/]*)$/s;
+
+export { publishBodyLimit } from './common.js';
 
 export const npmProjectRoutes =
   (deps: Deps): FastifyPluginAsync =>
@@ -102,7 +105,7 @@ export const npmProjectRoutes =
         .header('etag', etag)
         // The bytes behind a file name never change; a shared cache still never stores an authenticated answer.
         .header('cache-control', 'max-age=31536000, immutable')
-        .header('content-disposition', `attachment; filename="${file.file_name.slice(file.file_name.lastIndexOf('/') + 1)}"`);
+        .header('content-disposition', attachmentDisposition(file.file_name));
       if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send();
       if (request.method === 'HEAD') {
         // An empty stream keeps our exact Content-Length (Fastify would write 0 for an empty HEAD body).
@@ -135,8 +138,8 @@ export const npmProjectRoutes =
       const version = typeof request.body === 'string' ? request.body.trim() : '';
       if (version === '') throw errors.npmMissingAttribute('Version');
       const tag = decodeTag(rawTag);
-      const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'create_package', 'plain');
-      await npm.tags.add(project, name, tag, version);
+      const { project, ctx } = await services.access.authorizePackageAccess(identity, projectId(request), 'create_package', 'plain');
+      await npm.tags.add({ identity, project, ctx }, name, tag, version);
       return reply.code(204).send();
     };
 
@@ -144,8 +147,8 @@ export const npmProjectRoutes =
       const identity = await caller(request);
       const name = decodePackageName(rawName);
       const tag = decodeTag(rawTag);
-      const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'destroy_package', 'plain');
-      await npm.tags.remove(project, name, tag);
+      const { project, ctx } = await services.access.authorizePackageAccess(identity, projectId(request), 'destroy_package', 'plain');
+      await npm.tags.remove({ identity, project, ctx }, name, tag);
       return reply.code(204).send();
     };
 
@@ -156,8 +159,8 @@ export const npmProjectRoutes =
       const id = projectId(request);
       // GitLab looks for `npm-command: deprecate`; npm 11's `npm undeprecate` sends `undeprecate` with the same body.
       if (DEPRECATE_COMMANDS.has(String(request.headers['npm-command'] ?? '').toLowerCase())) {
-        const { project } = await services.access.authorizePackageAccess(identity, id, 'destroy_package', 'plain');
-        const { changed } = await npm.publish.deprecate(project, name, request.body);
+        const { project, ctx } = await services.access.authorizePackageAccess(identity, id, 'destroy_package', 'plain');
+        const { changed } = await npm.publish.deprecate({ identity, project, ctx }, name, request.body);
         return reply.send({ ok: true, id: name, deprecated: changed, rev: await npm.publish.currentRev(project.id, name) });
       }
       const { project, ctx } = await services.access.authorizePackageAccess(identity, id, 'create_package', 'plain');
@@ -192,15 +195,15 @@ export const npmProjectRoutes =
       const sep = target.indexOf('/-/');
       const name = decodePackageName(sep > 0 ? target.slice(0, sep) : target);
       const { project, ctx } = await services.access.authorizePackageAccess(identity, projectId(request), 'destroy_package', 'plain');
-      if (!(await services.protection.allows('delete', identity, project, ctx, 'npm', name))) throw errors.npmForbidden('Package is deletion protected.');
+      const unpublisher = { identity, project, ctx, audit: auditContext(request, identity) };
       let result;
       if (request.method === 'PUT') {
         if (sep > 0) throw errors.routeNotFound();
-        result = await npm.unpublish.keepVersions(project, name, rev, request.body);
+        result = await npm.unpublish.keepVersions(unpublisher, name, rev, request.body);
       } else if (sep > 0) {
-        result = await npm.unpublish.removeTarball(project, name, decodeFileName(target.slice(sep + 3)), rev);
+        result = await npm.unpublish.removeTarball(unpublisher, name, decodeFileName(target.slice(sep + 3)), rev);
       } else {
-        result = await npm.unpublish.removePackage(project, name, rev);
+        result = await npm.unpublish.removePackage(unpublisher, name, rev);
       }
       if (result.removed.length) request.log.info({ project: project.id, package: name, versions: result.removed }, 'npm unpublish');
       return reply.send({ ok: true, id: name, rev: result.rev, removed: result.removed });
@@ -222,7 +225,7 @@ export const npmProjectRoutes =
         const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'read_package', 'authenticate-non-public');
         return { kind: 'project', projectId: project.id };
       });
-      if (command) return command;
+      if (command) return reply;
       const sep = rest.indexOf('/-/');
       if (sep > 0) {
         const file = rest.slice(sep + 3);
@@ -233,27 +236,42 @@ export const npmProjectRoutes =
       return packument(request, reply, rest);
     });
 
+    /**
+     * The PUT handlers' checks that need no body, in their order, run before the body is read: the caller (an
+     * anonymous publish is a 401 before one byte of its tarball is read), the package name, and the caller's
+     * rights on the project. `npm login` is anonymous by design and has only its small body limit.
+     */
+    const putBeforeBody = async (request: FastifyRequest): Promise<void> => {
+      const rest = rawRemainder(request);
+      const tag = TAG_PATH.exec(rest);
+      let rawName: string;
+      let ability: 'create_package' | 'destroy_package';
+      if (tag) {
+        if (tag[2] === '') throw errors.routeNotFound();
+        [rawName, ability] = [tag[1]!, 'create_package'];
+      } else if (isLoginPath(rest)) {
+        return;
+      } else if (REV_PATH.test(rest)) {
+        const target = REV_PATH.exec(rest)![1]!;
+        const sep = target.indexOf('/-/');
+        [rawName, ability] = [sep > 0 ? target.slice(0, sep) : target, 'destroy_package'];
+      } else {
+        if (rest === '' || rest.includes('/')) throw errors.routeNotFound();
+        const deprecate = DEPRECATE_COMMANDS.has(String(request.headers['npm-command'] ?? '').toLowerCase());
+        [rawName, ability] = [rest, deprecate ? 'destroy_package' : 'create_package'];
+      }
+      const identity = await caller(request);
+      decodePackageName(rawName);
+      await services.access.authorizePackageAccess(identity, projectId(request), ability, 'plain');
+    };
+
     app.put(
       '/projects/:id/packages/npm/*',
       {
-        // The real limit depends on a runtime setting and is enforced below; this is only V8's string ceiling.
+        // The real limit depends on the path and a runtime setting (`npmPutBodyLimit`); this is only V8's string ceiling.
         bodyLimit: bufferConstants.MAX_STRING_LENGTH,
-        preParsing: async (request, _reply, payload) => {
-          const limit = publishBodyLimit((await services.settings.get()).npm_max_file_size);
-          const tooLarge = () =>
-            errors.payloadTooLarge(`the request body is larger than ${limit} bytes (npm_max_file_size allows ${limit} bytes of JSON)`);
-          if (Number(request.headers['content-length']) > limit) throw tooLarge();
-          let seen = 0;
-          return payload.pipe(
-            new Transform({
-              transform(chunk: Buffer, _enc, cb) {
-                seen += chunk.length;
-                if (seen > limit) return cb(tooLarge());
-                cb(null, chunk);
-              },
-            }),
-          );
-        },
+        config: { beforeBody: putBeforeBody },
+        preParsing: npmPutBodyLimit(services, rawRemainder, true),
       },
       async (request, reply) => {
         const rest = rawRemainder(request);
@@ -263,7 +281,7 @@ export const npmProjectRoutes =
           return addTag(request, reply, tag[1]!, tag[2]!);
         }
         const login = await registryPut(services, request, reply, rest);
-        if (login) return login;
+        if (login) return reply;
         const rev = REV_PATH.exec(rest);
         if (rev) return unpublish(request, reply, rev[1]!, rev[2]!);
         // `PUT P/:package_name` is a single segment: a literal `/` matches no route.
@@ -280,13 +298,13 @@ export const npmProjectRoutes =
         return removeTag(request, reply, tag[1]!, tag[2]!);
       }
       const logout = await registryDelete(services, request, reply, rest);
-      if (logout) return logout;
+      if (logout) return reply;
       const rev = REV_PATH.exec(rest);
       if (rev && !rest.startsWith('-/')) return unpublish(request, reply, rev[1]!, rev[2]!);
       throw errors.routeNotFound();
     });
 
-    app.post('/projects/:id/packages/npm/*', npmPostOptions, async (request, reply) => {
+    app.post('/projects/:id/packages/npm/*', { ...npmPostOptions, config: { beforeBody: auditBeforeBody(services, rawRemainder) } }, async (request, reply) => {
       const rest = rawRemainder(request);
       const auditPath = AUDIT_PATHS.exec(rest);
       if (auditPath) return projectAudit(request, reply, auditPath[1]!);

@@ -40,8 +40,10 @@ export const TRANSFER_TABLES: readonly TableSpec[] = [
   { table: 'npm_metadata', key: ['package_id'], identity: false },
   { table: 'package_tags', key: ['id'], identity: true },
   { table: 'package_documents', key: ['project_id', 'package_type', 'package_name'], identity: false },
+  { table: 'package_name_owners', key: ['root_namespace_id', 'package_type', 'name'], identity: false },
   { table: 'helm_file_metadata', key: ['package_file_id'], identity: false },
   { table: 'helm_channels', key: ['project_id', 'channel'], identity: false },
+  { table: 'audit_events', key: ['id'], identity: true },
 ];
 
 /** The application_settings key holding the progress marker; the settings service ignores unknown keys. */

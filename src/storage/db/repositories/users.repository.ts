@@ -4,6 +4,8 @@ import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.j
 
 export interface UserFilter {
   search?: string | undefined;
+  /** Whether `search` also matches e-mail addresses: only for administrators, or the search is an e-mail oracle. */
+  searchEmail?: boolean | undefined;
   username?: string | undefined;
 }
 
@@ -37,7 +39,7 @@ export class UsersRepository {
       q = q.where((eb) =>
         eb.or([
           eb('username_lower', 'like', sql<string>`${pattern} escape '\\'`),
-          eb('email_lower', 'like', sql<string>`${pattern} escape '\\'`),
+          ...(filter.searchEmail ? [eb('email_lower', 'like', sql<string>`${pattern} escape '\\'`)] : []),
           eb(eb.fn('lower', ['name']), 'like', sql<string>`${pattern} escape '\\'`),
         ]),
       );
