@@ -37,8 +37,8 @@ import { SessionsService } from './services/sessions.service.js';
 import { PackagesService } from './services/packages.service.js';
 import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
 import { PackageDeletionRepository } from './storage/db/repositories/package-deletion.repository.js';
-import { PackageDocumentsRepository } from './storage/db/repositories/package-documents.repository.js';
-import { HelmRepository } from './storage/db/repositories/helm.repository.js';
+import { DocumentRevisionsRepository } from './storage/db/repositories/document-revisions.repository.js';
+import { DocumentRevisions } from './services/documents/revisions.js';
 import { GcService } from './services/gc.service.js';
 import { PackagePagesService } from './services/package-pages.service.js';
 import { PackagePagesRepository } from './storage/db/repositories/package-pages.repository.js';
@@ -127,8 +127,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       db,
       listing: new PackageListingRepository(),
       deletion,
-      documents: new PackageDocumentsRepository(),
-      helm: new HelmRepository(),
+      revisions: new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes }),
       namespaces,
       access,
       protection,

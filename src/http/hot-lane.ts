@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { ChangeSignal } from '../storage/db/change-signal.js';
 import type { AccessLog, PreparedLine } from './plugins/access-log.js';
 
@@ -87,12 +88,16 @@ export class HotLane {
   readonly #trustProxy: boolean;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
-  /** By URL, the answers for each variant seen (usually one or two: with and without `If-None-Match`). */
-  readonly #answers = new Map<string, Answer[]>();
+  /**
+   * By URL, the answers for each variant seen (usually one or two: with and without `If-None-Match`), bounded by
+   * body bytes; the URL answered longest ago goes first. A replay does not count as a use: what is kept is what the
+   * framework answered recently.
+   */
+  readonly #answers: LRUCache<string, readonly Answer[]>;
+  /** Answers held over every URL (bounded by `maxEntries`), kept by the cache's dispose callback. */
   #count = 0;
   /** The database version every held answer was made at; a different one empties the lane. */
   #version: number | undefined;
-  #bytes = 0;
   readonly #accessLog: AccessLog;
 
   constructor(changes: ChangeSignal, accessLog: AccessLog, options: HotLaneOptions) {
@@ -101,6 +106,14 @@ export class HotLane {
     this.#trustProxy = options.trustProxy;
     this.#maxEntries = options.maxEntries ?? 10_000;
     this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.#answers = new LRUCache<string, readonly Answer[]>({
+      maxSize: this.#maxBytes,
+      // lru-cache wants a positive size: a 304 or an empty body still costs an entry.
+      sizeCalculation: (answers) => Math.max(1, answers.reduce((n, a) => n + a.body.length, 0)),
+      dispose: (answers) => {
+        this.#count -= answers.length;
+      },
+    });
   }
 
   /** Answers `req` when it may, returning true; otherwise the caller hands it to the framework. */
@@ -141,7 +154,7 @@ export class HotLane {
   }
 
   #find(req: IncomingMessage): Answer | undefined {
-    const answers = this.#answers.get(req.url!);
+    const answers = this.#answers.peek(req.url!);
     if (answers === undefined) return undefined;
     const variant = variantOf(req);
     return answers.find((a) => sameVariant(a, variant));
@@ -152,9 +165,7 @@ export class HotLane {
     const version = this.#changes.current();
     if (version === undefined) return false;
     if (version !== this.#version) {
-      this.#answers.clear();
-      this.#count = 0;
-      this.#bytes = 0;
+      if (this.#count !== 0) this.#answers.clear();
       this.#version = version;
     }
     return true;
@@ -170,25 +181,15 @@ export class HotLane {
     else headers['content-length'] = String(body.length);
     const url = req.url!;
     const variant = variantOf(req);
-    const answers = this.#answers.get(url) ?? [];
+    const answers = [...(this.#answers.peek(url) ?? [])];
     const same = answers.findIndex((a) => sameVariant(a, variant));
-    if (same !== -1 || answers.length >= MAX_VARIANTS) {
-      const [dropped] = answers.splice(same !== -1 ? same : 0, 1);
-      this.#bytes -= dropped!.body.length;
-      this.#count--;
-    }
+    if (same !== -1 || answers.length >= MAX_VARIANTS) answers.splice(same !== -1 ? same : 0, 1);
     answers.push({ ...variant, status, headers, body, logLine });
-    this.#count++;
-    this.#bytes += body.length;
-    // Re-inserted, so the URLs answered longest ago are the first to go.
+    // Deleted first so the URL is re-inserted as the newest (and the old list's answers are uncounted).
     this.#answers.delete(url);
     this.#answers.set(url, answers);
-    for (const [k, v] of this.#answers) {
-      if (this.#count <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
-      this.#answers.delete(k);
-      this.#count -= v.length;
-      for (const a of v) this.#bytes -= a.body.length;
-    }
+    this.#count += answers.length;
+    while (this.#count > this.#maxEntries && this.#answers.size > 0) this.#answers.pop();
   }
 
   /** Fastify's `request.ip`: with `trustProxy`, the original client of the forwarding chain. */

@@ -13,8 +13,7 @@ import type { NamespacesRepository } from '../storage/db/repositories/namespaces
 import type { PackageFilter, PackageListingRepository, PackageListRow } from '../storage/db/repositories/package-listing.repository.js';
 import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';
 import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
-import type { PackageDocumentsRepository } from '../storage/db/repositories/package-documents.repository.js';
-import type { HelmRepository } from '../storage/db/repositories/helm.repository.js';
+import { helmIndexKey, packumentKey, type DocumentRevisions } from './documents/revisions.js';
 import { iso, type Clock } from '../domain/clock.js';
 import type { AccessService } from './access.service.js';
 import type { ProtectionService } from './protection.service.js';
@@ -25,8 +24,8 @@ export interface PackagesServiceDeps {
   db: Kysely<Database>;
   listing: PackageListingRepository;
   deletion: PackageDeletionRepository;
-  documents: PackageDocumentsRepository;
-  helm: HelmRepository;
+  /** Deleting a package or file changes the documents that list it. */
+  revisions: DocumentRevisions;
   namespaces: NamespacesRepository;
   access: AccessService;
   protection: ProtectionService;
@@ -139,10 +138,10 @@ export class PackagesService {
   async #invalidate(trx: Db, pkg: PackageRow, files: readonly PackageFileRow[]): Promise<void> {
     const now = iso(this.#d.clock.now());
     if (pkg.package_type === 'npm') {
-      await this.#d.documents.bump(trx, { projectId: pkg.project_id, type: 'npm', name: pkg.name }, now);
+      await this.#d.revisions.changed(trx, packumentKey(pkg.project_id, pkg.name), now);
     }
     const channels = new Set(files.map((f) => f.channel).filter((c): c is string => c !== null));
-    for (const channel of channels) await this.#d.helm.bumpChannel(trx, pkg.project_id, channel, now);
+    for (const channel of channels) await this.#d.revisions.changed(trx, helmIndexKey(pkg.project_id, channel), now);
   }
 
   async tagsOf(packageIds: readonly number[]): Promise<Map<number, string[]>> {

@@ -20,10 +20,13 @@ import { authorizeHelm, requireValidChannel } from './access.js';
 import { withRetry } from './retry.js';
 import { contextOf, type AuditContext } from '../../domain/audit.js';
 import type { AuditService } from '../audit.service.js';
+import { helmIndexKey, type DocumentRevisions } from '../documents/revisions.js';
 
 export interface HelmChartsDeps {
   db: Kysely<Database>;
   helm: HelmRepository;
+  /** Taking a chart out of a channel changes its index. */
+  revisions: DocumentRevisions;
   access: AccessService;
   blobs: BlobStore;
   clock: Clock;
@@ -97,7 +100,7 @@ export class HelmChartsService {
         const live = await helm.liveFiles(trx, pkg.id, channel);
         if (!live.some((f) => f.kind === 'chart')) throw notFound();
         await protection.require({ action: 'delete', identity, project, ctx, type: 'helm', name: pkg.name, surface: 'helm' }, trx);
-        await helm.bumpChannel(trx, project.id, channel, now);
+        await this.#d.revisions.changed(trx, helmIndexKey(project.id, channel), now);
         await helm.retireFiles(trx, live.map((f) => f.id));
         if ((await helm.countLiveFiles(trx, pkg.id)) === 0) await helm.retirePackage(trx, pkg.id, now);
         await this.#d.audit.record(trx, audit, {

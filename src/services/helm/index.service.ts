@@ -1,10 +1,11 @@
 /**
  * A channel's `index.yaml`, built once per change and then served as stored bytes.
  *
- * Every write to a channel bumps `helm_channels.revision` in its own transaction. A read asks for the revision (one
- * indexed query, or none while the database is unchanged) and serves, in order of preference: this process's copy
- * of the document if it was built for that revision; the previous copy brought up to date with the change this
- * process itself just made (an upload notes it with `noteChange`, so the next read costs one chart's re-render and a
+ * The index is a revisioned document (`../documents/`): every write to a channel moves its revision in its own
+ * transaction (`revisions.ts` holds the rule, including the triggers). A read asks for the revision (one indexed
+ * query, or none while the database is unchanged) and serves, in order of preference: this process's copy of the
+ * document if it was built for that revision (the engine, which also lets readers arriving together share one
+ * build); the previous copy brought up to date with the change this process itself just made (an upload notes it with `noteChange`, so the next read costs one chart's re-render and a
  * copy, not a query of every version); on PostgreSQL, the copy stored in the database by whichever instance built it;
  * or a fresh build from per-file rendered fragments. The ETag is derived from what the bytes are made of, and
  * `generated` is the time of the channel's last change, so a revision renders to the same bytes on every instance
@@ -17,13 +18,14 @@ import { iso } from '../../domain/clock.js';
 import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
 import { ChannelIndex } from '../../domain/helm/channel-index.js';
 import { helmContextPath, renderIndexFragment, type IndexChart, type IndexFragment } from '../../domain/helm/index-yaml.js';
-import type { ChangeSignal } from '../../storage/db/change-signal.js';
-import { FreshMemo } from '../../storage/db/fresh-memo.js';
-import type { ChannelState, HelmRepository } from '../../storage/db/repositories/helm.repository.js';
+import { LRUCache } from 'lru-cache';
+import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
 import type { Database } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
 import { authorizeHelm, requireValidChannel } from './access.js';
+import { RevisionedDocuments } from '../documents/revisioned-documents.js';
+import { helmIndexKey, type DocumentRevisions, type HelmIndexState } from '../documents/revisions.js';
 
 /** About 400 bytes each: 100,000 rendered entries stay well under 64 MiB. */
 const MAX_FRAGMENTS = 100_000;
@@ -35,8 +37,8 @@ export interface HelmIndexDeps {
   settings: SettingsService;
   clock: Clock;
   externalUrl: string;
-  /** Lets the channel's revision be known without a query while nothing was written (SQLite). */
-  changes: ChangeSignal;
+  /** Where channel revisions come from (the invalidation rule). */
+  revisions: DocumentRevisions;
   /**
    * Keep built documents in the database for other instances (PostgreSQL). On the embedded SQLite there are none,
    * and writing 4 MB synchronously would stall every request for tens of milliseconds after each change.
@@ -61,6 +63,8 @@ interface Cached {
   builtFor: string;
   parts: readonly Buffer[];
   length: number;
+  /** What the engine's bound counts: the body. */
+  bytes: number;
   etag: string;
   /** The chart blocks the body was made of, when this process built it (absent for a document read from the database). */
   index?: ChannelIndex;
@@ -92,21 +96,18 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 
 export class HelmIndexService {
   readonly #d: HelmIndexDeps;
-  readonly #cache = new Map<string, Cached>();
+  /** Built documents by channel; a document larger than a quarter of the bound is served but not kept. */
+  readonly #documents: RevisionedDocuments<Cached>;
   /** Rendered index entries by chart file id (immutable, so never stale). */
-  readonly #fragments = new Map<number, IndexFragment>();
-  /** Builds in progress, so that readers arriving together after a change share one build instead of each doing it. */
-  readonly #building = new Map<string, Promise<Cached>>();
+  readonly #fragments = new LRUCache<number, IndexFragment>({ max: MAX_FRAGMENTS });
   /** Recent changes this process made, per channel, oldest first. */
   readonly #changes = new Map<string, ChannelChange[]>();
-  readonly #cacheLimit: number;
-  #cachedBytes = 0;
-  readonly #states: FreshMemo<ChannelState | undefined>;
 
   constructor(deps: HelmIndexDeps) {
     this.#d = deps;
-    this.#states = new FreshMemo(deps.changes);
-    this.#cacheLimit = deps.cacheBytes ?? 64 * 1024 * 1024;
+    const maxBytes = deps.cacheBytes ?? 64 * 1024 * 1024;
+    // Notes are only useful against a held document: they go with it.
+    this.#documents = new RevisionedDocuments({ maxBytes, maxDocumentBytes: maxBytes / 4, onEvict: (key) => this.#changes.delete(key) });
   }
 
   async read(identity: Identity, idOrPath: string, channel: string, ifNoneMatch?: string): Promise<IndexDocument> {
@@ -125,7 +126,7 @@ export class HelmIndexService {
     const key = `${projectId}\u0000${channel}`;
     // Without a document of this channel in memory there is nothing to update: the next read builds anyway. This
     // also bounds the notes kept to the channels the cache holds.
-    if (!this.#cache.has(key)) return;
+    if (!this.#documents.has(key)) return;
     const list = this.#changes.get(key) ?? [];
     list.push(change);
     if (list.length > MAX_CHANGES) list.shift();
@@ -133,43 +134,29 @@ export class HelmIndexService {
   }
 
   async #document(projectId: number, channel: string): Promise<Cached> {
-    const { db, helm, settings, externalUrl } = this.#d;
+    const { settings, externalUrl } = this.#d;
     const limit = (await settings.get()).helm_max_packages_count;
     const contextPath = helmContextPath(externalUrl, projectId);
     // What, besides the revision, the bytes depend on: a cached document built for another URL or limit is stale.
     const builtFor = `${contextPath}\n${limit ?? 'unlimited'}`;
     const key = `${projectId}\u0000${channel}`;
-    const state = await this.#states.get(key, async () => {
-      const found = await helm.channelState(db, projectId, channel);
-      return found && Object.freeze(found);
-    });
+    const state = await this.#d.revisions.helmIndexState(helmIndexKey(projectId, channel));
     if (!state) {
       // GitLab: an unknown channel is an empty repository, not an error.
-      return { revision: 0, builtFor, ...ChannelIndex.of([]).render(iso(this.#d.clock.now()), contextPath) };
+      const empty = ChannelIndex.of([]).render(iso(this.#d.clock.now()), contextPath);
+      return { revision: 0, builtFor, bytes: empty.length, ...empty };
     }
-    const hit = this.#cache.get(key);
-    if (hit && hit.revision === state.revision && hit.builtFor === builtFor) {
-      // Most recently used last, so eviction drops the coldest channel first.
-      this.#cache.delete(key);
-      this.#cache.set(key, hit);
-      return hit;
-    }
-    const flight = `${key}\u0000${state.revision}\u0000${builtFor}`;
-    let pending = this.#building.get(flight);
-    if (!pending) {
-      const updated = limit === null && hit?.index && hit.builtFor === builtFor ? this.#applyChanges(key, hit, state, contextPath) : undefined;
-      pending = updated
-        ? Promise.resolve(this.#remember(key, updated))
-        : this.#load(projectId, channel, state, builtFor, limit, contextPath).then((entry) => this.#remember(key, entry));
-      this.#building.set(flight, pending);
-      const forget = () => this.#building.delete(flight);
-      pending.then(forget, forget);
-    }
-    return pending;
+    return this.#documents.get(key, { revision: state.revision, builtFor }, async (previous) => {
+      const updated =
+        limit === null && previous?.index && previous.builtFor === builtFor ? this.#applyChanges(key, previous, state, contextPath) : undefined;
+      const entry = updated ?? (await this.#load(projectId, channel, state, builtFor, limit, contextPath));
+      this.#spend(key, entry.revision);
+      return entry;
+    });
   }
 
   /** The cached document brought to `state.revision` with this process's own notes, if they cover the whole gap. */
-  #applyChanges(key: string, cached: Cached, state: ChannelState, contextPath: string): Cached | undefined {
+  #applyChanges(key: string, cached: Cached, state: HelmIndexState, contextPath: string): Cached | undefined {
     const notes = this.#changes.get(key);
     if (!notes || !cached.index) return undefined;
     let index = cached.index;
@@ -182,27 +169,27 @@ export class HelmIndexService {
       if (at === state.revision) break;
     }
     if (at !== state.revision) return undefined;
-    return { revision: at, builtFor: cached.builtFor, index, ...index.render(state.modified_at, contextPath) };
+    const rendered = index.render(state.modified_at, contextPath);
+    return { revision: at, builtFor: cached.builtFor, index, bytes: rendered.length, ...rendered };
   }
 
   #fragment(chart: IndexChart): IndexFragment {
     let fragment = this.#fragments.get(chart.fileId);
     if (!fragment) {
       fragment = renderIndexFragment(chart);
-      if (this.#fragments.size >= MAX_FRAGMENTS) this.#fragments.clear();
       this.#fragments.set(chart.fileId, fragment);
     }
     return fragment;
   }
 
   /** The stored document if some instance already built this revision, else a fresh build, stored for the others. */
-  async #load(projectId: number, channel: string, state: ChannelState, builtFor: string, limit: number | null, contextPath: string): Promise<Cached> {
+  async #load(projectId: number, channel: string, state: HelmIndexState, builtFor: string, limit: number | null, contextPath: string): Promise<Cached> {
     const { db, helm, shareDocuments } = this.#d;
     if (shareDocuments && state.built_revision === state.revision && state.built_for === builtFor && state.etag) {
       const stored = await helm.channelDocument(db, projectId, channel, state.revision, builtFor);
       if (stored !== undefined) {
         const body = Buffer.from(stored);
-        return { revision: state.revision, builtFor, parts: [body], length: body.length, etag: state.etag };
+        return { revision: state.revision, builtFor, parts: [body], length: body.length, bytes: body.length, etag: state.etag };
       }
     }
     // Each entry depends only on its file, which never changes: render it once, then reuse it for every later
@@ -227,34 +214,16 @@ export class HelmIndexService {
       const text = Buffer.concat(rendered.parts, rendered.length).toString('utf8');
       helm.storeChannelDocument(db, projectId, channel, state.revision, builtFor, text, rendered.etag).catch(() => undefined);
     }
-    return { revision: state.revision, builtFor, index, ...rendered };
+    return { revision: state.revision, builtFor, index, bytes: rendered.length, ...rendered };
   }
 
-  #remember(key: string, entry: Cached): Cached {
-    const old = this.#cache.get(key);
-    // A slow build of an older revision must not push out a newer one.
-    if (old && old.revision > entry.revision) return entry;
-    if (old) {
-      this.#cache.delete(key);
-      this.#cachedBytes -= old.length;
-    }
-    if (entry.length <= this.#cacheLimit / 4) {
-      this.#cache.set(key, entry);
-      this.#cachedBytes += entry.length;
-      for (const [k, v] of this.#cache) {
-        if (this.#cachedBytes <= this.#cacheLimit) break;
-        this.#cache.delete(k);
-        this.#changes.delete(k);
-        this.#cachedBytes -= v.length;
-      }
-    }
-    // Notes up to this revision are spent.
+  /** Notes up to `revision` are spent. */
+  #spend(key: string, revision: number): void {
     const notes = this.#changes.get(key);
     if (notes) {
-      const rest = notes.filter((n) => n.to > entry.revision);
+      const rest = notes.filter((n) => n.to > revision);
       if (rest.length) this.#changes.set(key, rest);
       else this.#changes.delete(key);
     }
-    return entry;
   }
 }

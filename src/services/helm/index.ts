@@ -5,6 +5,8 @@ import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
+import { DocumentRevisionsRepository } from '../../storage/db/repositories/document-revisions.repository.js';
+import { DocumentRevisions } from '../documents/revisions.js';
 import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import type { Database } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
@@ -40,10 +42,11 @@ export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
   const { db, access, settings, blobs, clock, config, changes, sharedDatabase, protection, audit } = deps;
   const store = config.blobStore;
   const directDownloadSeconds = store.kind === 's3' && store.directDownload ? store.directDownloadExpirySeconds : undefined;
-  const index = new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, changes, shareDocuments: sharedDatabase });
+  const revisions = new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes });
+  const index = new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, revisions, shareDocuments: sharedDatabase });
   return {
     index,
-    upload: new HelmUploadService({ db, helm, access, settings, blobs, clock, index, protection }),
-    charts: new HelmChartsService({ db, helm, access, blobs, clock, directDownloadSeconds, changes, protection, audit }),
+    upload: new HelmUploadService({ db, helm, revisions, access, settings, blobs, clock, index, protection }),
+    charts: new HelmChartsService({ db, helm, revisions, access, blobs, clock, directDownloadSeconds, changes, protection, audit }),
   };
 }

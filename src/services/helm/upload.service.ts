@@ -36,6 +36,7 @@ import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
 import { authorizeHelm, requireValidChannel } from './access.js';
 import type { ChannelChange, HelmIndexService } from './index.service.js';
+import { helmIndexKey, type DocumentRevisions } from '../documents/revisions.js';
 import { withRetry } from './retry.js';
 
 /** One part of an upload body: a multipart file part, or the whole body of a raw upload. */
@@ -58,6 +59,8 @@ export type OpenParts = (limits: UploadLimits) => AsyncIterable<UploadPart>;
 export interface HelmUploadDeps {
   db: Kysely<Database>;
   helm: HelmRepository;
+  /** Every upload changes its channel's index. */
+  revisions: DocumentRevisions;
   access: AccessService;
   settings: SettingsService;
   blobs: BlobStore;
@@ -251,7 +254,7 @@ export class HelmUploadService {
         const now = iso(this.#d.clock.now());
         await this.#d.protection.require(write, trx);
         const pkg = await this.#lockPackage(trx, projectId, name, version, creatorId, now);
-        const from = (await helm.bumpChannel(trx, projectId, channel, now)) - 1;
+        const from = (await this.#d.revisions.changed(trx, helmIndexKey(projectId, channel), now)) - 1;
         const live = await helm.liveFiles(trx, pkg.id, channel);
         if (live.some((f) => f.kind === 'chart')) {
           const decision = overwriteDecision(policy, force);
@@ -292,7 +295,7 @@ export class HelmUploadService {
         const chart = live.find((f) => f.kind === 'chart');
         if (!chart) throw missing();
         await this.#d.protection.require(write, trx);
-        const from = (await helm.bumpChannel(trx, projectId, channel, now)) - 1;
+        const from = (await this.#d.revisions.changed(trx, helmIndexKey(projectId, channel), now)) - 1;
         // Served next to a chart it does not sign, it would make `helm install --verify` fail for everyone.
         if (signedSha256(prov.provenance) !== chart.sha256) {
           throw errors.helmBadRequest(`The provenance file does not sign the chart ${chart.file_name} stored in channel ${channel}`);

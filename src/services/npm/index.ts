@@ -10,6 +10,8 @@ import type { Database } from '../../storage/db/schema.js';
 import { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
 import { PackageDeletionRepository } from '../../storage/db/repositories/package-deletion.repository.js';
 import { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import { DocumentRevisionsRepository } from '../../storage/db/repositories/document-revisions.repository.js';
+import { DocumentRevisions } from '../documents/revisions.js';
 import { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
@@ -52,11 +54,13 @@ export interface NpmServicesDeps {
 export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit }: NpmServicesDeps): NpmServices {
   const packages = new PackagesRepository();
   const documents = new PackageDocumentsRepository();
+  const revisions = new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes });
   const namespaces = new NamespacesRepository();
   const metadata = new NpmMetadataService({
     db,
     packages,
     documents,
+    revisions,
     blobs,
     externalUrl: config.externalUrl,
     changes,
@@ -64,10 +68,10 @@ export function buildNpmServices({ db, blobs, settings, clock, config, access, u
   });
   return {
     metadata,
-    publish: new NpmPublishService({ db, packages, documents, namespaces, settings, blobs, clock, protection, names }),
-    tags: new NpmTagsService({ db, packages, documents, clock, protection }),
+    publish: new NpmPublishService({ db, packages, revisions, namespaces, settings, blobs, clock, protection, names }),
+    tags: new NpmTagsService({ db, packages, revisions, clock, protection }),
     namespaces: new NpmNamespaceService({ db, packages, namespaces, access, metadata }),
-    unpublish: new NpmUnpublishService({ db, packages, documents, deletion: new PackageDeletionRepository(), clock, protection, audit }),
+    unpublish: new NpmUnpublishService({ db, packages, revisions, deletion: new PackageDeletionRepository(), clock, protection, audit }),
     search: new NpmSearchService({ db, packages, access, clock }),
     login: new NpmLoginService({ users, tokens, clock, audit }),
   };

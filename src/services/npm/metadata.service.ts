@@ -1,11 +1,11 @@
 /**
  * Read side of the npm registry: packuments, dist-tag maps and tarball downloads for one project.
  *
- * Packuments are built once per revision and kept as bytes, in the database (shared by every process) and in a
- * small per-process cache. A read costs one indexed query for the current revision; the document is rebuilt only
- * when a write has bumped the revision (or the external URL it embeds has changed).
+ * Packuments are revisioned documents (`../documents/`): built once per revision and kept as bytes, in the database
+ * (shared by every process) and in the per-process engine. A read costs one indexed query for the current revision
+ * (none while the database is unchanged); the document is rebuilt only when a write has moved the revision (or the
+ * external URL it embeds has changed).
  */
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -16,7 +16,9 @@ import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import { FreshMemo } from '../../storage/db/fresh-memo.js';
 import type { Database, PackageFileRow } from '../../storage/db/schema.js';
-import type { DocumentKey, DocumentState, PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import type { DocumentKey, PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import { RevisionedDocuments, validatorTag } from '../documents/revisioned-documents.js';
+import { packumentKey, type DocumentRevisions, type PackumentState } from '../documents/revisions.js';
 import type { NpmVersionRecord, PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 
 const gzip = promisify(gzipCallback);
@@ -47,10 +49,12 @@ export interface NpmMetadataServiceDeps {
   db: Kysely<Database>;
   packages: PackagesRepository;
   documents: PackageDocumentsRepository;
+  /** Where packument revisions come from (the invalidation rule). */
+  revisions: DocumentRevisions;
   blobs: BlobStore;
   /** `WHARF_EXTERNAL_URL`, embedded in tarball URLs. */
   externalUrl: string;
-  /** Lets revision and file lookups skip the database while nothing was written (SQLite). */
+  /** Lets file lookups skip the database while nothing was written (SQLite). */
   changes: ChangeSignal;
   /** When set (S3 with direct downloads), tarballs are answered with a pre-signed URL valid this long. */
   directDownloadSeconds?: number | undefined;
@@ -67,7 +71,8 @@ interface CacheEntry {
   full: Buffer;
   abbreviated: Buffer;
   gzipped: Partial<Record<PackumentKind, Buffer>>;
-  size: number;
+  /** Plain and gzip bytes together: what the engine's bound counts. */
+  bytes: number;
   /** The set handed out for this entry, made once: its ETag is a hash, and reads repeat thousands of times. */
   set?: { seed: string; value: PackumentSet };
 }
@@ -95,24 +100,20 @@ const GZIP_MIN_BYTES = 1024;
 
 export class NpmMetadataService {
   readonly #d: NpmMetadataServiceDeps;
-  readonly #cache = new Map<string, CacheEntry>();
-  readonly #cacheLimit: number;
-  #cacheSize = 0;
-  /** Revisions of packuments, and "no such package" (every 404 and every first publish asks). */
-  readonly #states: FreshMemo<DocumentState | undefined>;
+  /** Project and group/instance packuments alike, by cache key. */
+  readonly #documents: RevisionedDocuments<CacheEntry>;
   /** Tarball file rows by project, name and file name. */
   readonly #files: FreshMemo<PackageFileRow | undefined>;
 
   constructor(deps: NpmMetadataServiceDeps) {
     this.#d = deps;
-    this.#cacheLimit = deps.cacheBytes ?? 64 * 1024 * 1024;
-    this.#states = new FreshMemo(deps.changes);
+    this.#documents = new RevisionedDocuments({ maxBytes: deps.cacheBytes ?? 64 * 1024 * 1024 });
     this.#files = new FreshMemo(deps.changes);
   }
 
   /** The project's packuments for `name`, or undefined when it has no installable version of that name. */
   async packuments(projectId: number, name: string): Promise<PackumentSet | undefined> {
-    const entry = await this.#fresh({ projectId, type: 'npm', name });
+    const entry = await this.#fresh(projectId, name);
     if (!entry || entry.versionCount === 0) return undefined;
     return this.#set(entry, `${projectId}\0${name}\0${entry.revision}\0${entry.builtFor}`);
   }
@@ -130,16 +131,13 @@ export class NpmMetadataService {
     const { db, packages, externalUrl } = this.#d;
     const sorted = [...projects].sort((a, b) => a.projectId - b.projectId);
     const cacheKey = `m\0${namespaceId}\0${name}\0${sorted.map((p) => `${p.projectId}:${p.revision}`).join(',')}`;
-    let entry = this.#cache.get(cacheKey);
-    if (entry && entry.builtFor === externalUrl) {
-      this.#cache.delete(cacheKey);
-      this.#cache.set(cacheKey, entry);
-    } else {
+    // The key holds every revision involved, so any version of it is current: the sum only tells versions apart.
+    const revision = sorted.reduce((n, p) => n + p.revision, 0);
+    const entry = await this.#documents.get(cacheKey, { revision, builtFor: externalUrl }, async () => {
       const ids = sorted.map((p) => p.projectId);
       const records = await packages.npmVersionsIn(db, ids, name);
       const tags = await packages.tagsIn(db, ids, name);
       const modified = sorted.reduce((m, p) => (p.modified > m ? p.modified : m), sorted[0]!.modified);
-      const revision = sorted.reduce((n, p) => n + p.revision, 0);
       const built = buildPackuments({
         name,
         versions: records.map(toPackumentVersion),
@@ -148,12 +146,8 @@ export class NpmMetadataService {
         modified,
         rev: revString(cacheKey, revision),
       });
-      entry = this.#entry(cacheKey, revision, modified, built.versionCount, Buffer.from(JSON.stringify(built.full)), Buffer.from(JSON.stringify(built.abbreviated)));
-      this.#evict(cacheKey);
-      this.#cache.set(cacheKey, entry);
-      this.#cacheSize += entry.size;
-      this.#trim();
-    }
+      return this.#entry(cacheKey, revision, modified, built.versionCount, Buffer.from(JSON.stringify(built.full)), Buffer.from(JSON.stringify(built.abbreviated)));
+    });
     if (entry.versionCount === 0) return undefined;
     return this.#set(entry, `${cacheKey}\0${entry.builtFor}`);
   }
@@ -161,7 +155,7 @@ export class NpmMetadataService {
   /** The representations of a cache entry, with a strong ETag derived from `seed` (what the bytes depend on). */
   #set(entry: CacheEntry, seed: string): PackumentSet {
     if (entry.set?.seed === seed) return entry.set.value;
-    const tag = createHash('sha256').update(seed).digest('base64url').slice(0, 27);
+    const tag = validatorTag(seed);
     const plainEtag = { full: `"${tag}-f"`, abbreviated: `"${tag}-a"` };
     const value: PackumentSet = {
       revision: entry.revision,
@@ -175,12 +169,13 @@ export class NpmMetadataService {
         let packed = entry.gzipped[kind];
         if (!packed) {
           packed = await gzip(plain);
-          entry.gzipped[kind] = packed;
-          // The entry may have been replaced or evicted while compressing; only count what the cache still holds.
-          if (this.#cache.get(entry.key) === entry) {
-            entry.size += packed.length;
-            this.#cacheSize += packed.length;
-            this.#trim();
+          // Two readers may have compressed at once: the first one to finish is kept and counted.
+          if (entry.gzipped[kind]) packed = entry.gzipped[kind];
+          else {
+            entry.gzipped[kind] = packed;
+            entry.bytes += packed.length;
+            // Counted only if the engine still holds this entry (it may have been replaced or evicted meanwhile).
+            this.#documents.grown(entry.key, entry);
           }
         }
         return { body: packed, etag: `${etag}-gz"`, encoding: 'gzip' };
@@ -232,43 +227,30 @@ export class NpmMetadataService {
 
   /** Drops every cached document of this process (tests, and an operator's `gc`). */
   clearCache(): void {
-    this.#cache.clear();
-    this.#states.clear();
+    this.#documents.clear();
+    this.#d.revisions.clear();
     this.#files.clear();
-    this.#cacheSize = 0;
   }
 
-  async #fresh(key: DocumentKey): Promise<CacheEntry | undefined> {
+  async #fresh(projectId: number, name: string): Promise<CacheEntry | undefined> {
     const { db, documents, externalUrl } = this.#d;
-    const cacheKey = `${key.projectId}\0${key.type}\0${key.name}`;
-    const state = await this.#states.get(cacheKey, async () => {
-      const found = await documents.state(db, key);
-      return found && Object.freeze(found);
-    });
+    const state = await this.#d.revisions.packumentState(packumentKey(projectId, name));
     if (!state) return undefined;
-    const cached = this.#cache.get(cacheKey);
-    if (cached && cached.revision === state.revision && cached.builtFor === externalUrl) {
-      // Re-insert: the Map's order is the LRU order.
-      this.#cache.delete(cacheKey);
-      this.#cache.set(cacheKey, cached);
-      return cached;
-    }
-    let entry: CacheEntry | undefined;
-    if (state.built_revision === state.revision && state.built_for === externalUrl) {
-      const stored = await documents.documents(db, key, state.revision);
-      if (stored?.full_doc != null && stored.abbreviated_doc != null) {
-        entry = this.#entry(cacheKey, state.revision, state.modified_at, state.version_count, Buffer.from(stored.full_doc), Buffer.from(stored.abbreviated_doc));
+    const cacheKey = `${projectId}\0npm\0${name}`;
+    return this.#documents.get(cacheKey, { revision: state.revision, builtFor: externalUrl }, async () => {
+      const key: DocumentKey = { projectId, type: 'npm', name };
+      // Another process (or an earlier life of this one) may have built and stored this revision already.
+      if (state.built_revision === state.revision && state.built_for === externalUrl) {
+        const stored = await documents.documents(db, key, state.revision);
+        if (stored?.full_doc != null && stored.abbreviated_doc != null) {
+          return this.#entry(cacheKey, state.revision, state.modified_at, state.version_count, Buffer.from(stored.full_doc), Buffer.from(stored.abbreviated_doc));
+        }
       }
-    }
-    if (!entry) entry = await this.#build(key, cacheKey, state.revision, state.modified_at);
-    this.#evict(cacheKey);
-    this.#cache.set(cacheKey, entry);
-    this.#cacheSize += entry.size;
-    this.#trim();
-    return entry;
+      return this.#build(key, cacheKey, state);
+    });
   }
 
-  async #build(key: DocumentKey, cacheKey: string, revision: number, modified: string): Promise<CacheEntry> {
+  async #build(key: DocumentKey, cacheKey: string, { revision, modified_at: modified }: PackumentState): Promise<CacheEntry> {
     const { db, packages, documents, externalUrl } = this.#d;
     const records = await packages.npmVersions(db, key.projectId, key.name);
     const tags = await packages.tags(db, key.projectId, key.name);
@@ -289,20 +271,6 @@ export class NpmMetadataService {
 
   #entry(key: string, revision: number, modified: string, versionCount: number, full: Buffer, abbreviated: Buffer): CacheEntry {
     const { externalUrl } = this.#d;
-    return { key, revision, builtFor: externalUrl, modified, versionCount, full, abbreviated, gzipped: {}, size: full.length + abbreviated.length };
-  }
-
-  #trim(): void {
-    while (this.#cacheSize > this.#cacheLimit && this.#cache.size > 1) {
-      const oldest = this.#cache.keys().next().value as string;
-      this.#evict(oldest);
-    }
-  }
-
-  #evict(cacheKey: string): void {
-    const e = this.#cache.get(cacheKey);
-    if (!e) return;
-    this.#cache.delete(cacheKey);
-    this.#cacheSize -= e.size;
+    return { key, revision, builtFor: externalUrl, modified, versionCount, full, abbreviated, gzipped: {}, bytes: full.length + abbreviated.length };
   }
 }

@@ -32,7 +32,7 @@ import { inspectNpmTarball, type NpmTarballLimits } from '../../archive/npm-tarb
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import type { Database, PackageRow, ProjectRow } from '../../storage/db/schema.js';
 import type { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
-import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
 import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 import { isUniqueViolation } from '../../storage/db/repositories/types.js';
 import type { SettingsService } from '../settings.service.js';
@@ -40,7 +40,7 @@ import type { SettingsService } from '../settings.service.js';
 export interface NpmPublishServiceDeps {
   db: Kysely<Database>;
   packages: PackagesRepository;
-  documents: PackageDocumentsRepository;
+  revisions: DocumentRevisions;
   namespaces: NamespacesRepository;
   settings: SettingsService;
   blobs: BlobStore;
@@ -76,7 +76,7 @@ export class NpmPublishService {
   }
 
   async publish(input: PublishInput): Promise<PublishResult> {
-    const { db, packages, documents, namespaces, settings, blobs, clock } = this.#d;
+    const { db, packages, revisions, namespaces, settings, blobs, clock } = this.#d;
     const { project, ctx, identity } = input;
 
     // GitLab 0b, 2, 3: the document's shape, one version, its attachment.
@@ -156,7 +156,7 @@ export class NpmPublishService {
           publisher: publisherOf(identity),
         });
         await packages.upsertTag(trx, project.id, doc.name, doc.distTag, row.id, now);
-        await documents.bump(trx, { projectId: project.id, type: 'npm', name: doc.name }, now);
+        await revisions.changed(trx, packumentKey(project.id, doc.name), now);
         return { row };
       });
       if (outcome.ownedBy !== undefined) throw await this.#d.names.refusal(write, outcome.ownedBy);
@@ -197,7 +197,7 @@ export class NpmPublishService {
    * push to the name as far as protection rules go.
    */
   async deprecate(caller: { identity: Identity; project: ProjectRow; ctx: ProjectAccessContext }, name: string, body: unknown): Promise<{ changed: string[] }> {
-    const { db, packages, documents, clock } = this.#d;
+    const { db, packages, revisions, clock } = this.#d;
     const { project } = caller;
     const versions = isPlainObject(body) && isPlainObject(body.versions) ? body.versions : {};
     const requested = Object.entries(versions).flatMap(([version, data]) =>
@@ -223,14 +223,14 @@ export class NpmPublishService {
         await packages.updatePackage(trx, pkg.id, { status: message === '' ? 'default' : 'deprecated', updated_at: now });
         changed.push(version);
       }
-      if (changed.length) await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
+      if (changed.length) await revisions.changed(trx, packumentKey(project.id, name), now);
       return { changed };
     });
   }
 
   /** The `_rev` a client sees for this package right now (answered after writes, as CouchDB registries do). */
   async currentRev(projectId: number, name: string): Promise<string | undefined> {
-    const state = await this.#d.documents.state(this.#d.db, { projectId, type: 'npm', name });
+    const state = await this.#d.revisions.packumentState(packumentKey(projectId, name), this.#d.db);
     return state ? revString(`${projectId}/${name}`, state.revision) : undefined;
   }
 }

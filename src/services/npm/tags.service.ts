@@ -14,13 +14,13 @@ import type { ProjectAccessContext } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';
 import type { Database, ProjectRow } from '../../storage/db/schema.js';
 import type { ProtectionService } from '../protection.service.js';
-import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
 import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 
 export interface NpmTagsServiceDeps {
   db: Kysely<Database>;
   packages: PackagesRepository;
-  documents: PackageDocumentsRepository;
+  revisions: DocumentRevisions;
   clock: Clock;
   protection: ProtectionService;
 }
@@ -40,7 +40,7 @@ export class NpmTagsService {
 
   /** Points `tag` at `version`, moving it if the name already has that tag; 404 `Package not found` otherwise. */
   async add(writer: TagWriter, name: string, tag: string, version: string): Promise<void> {
-    const { db, packages, documents, clock, protection } = this.#d;
+    const { db, packages, revisions, clock, protection } = this.#d;
     const { project } = writer;
     const pkg = await packages.findInstallable(db, project.id, 'npm', name, version);
     if (!pkg) throw errors.npmNotFound('Package');
@@ -48,13 +48,13 @@ export class NpmTagsService {
     await db.transaction().execute(async (trx) => {
       await protection.require({ action: 'push', ...writer, type: 'npm', name, surface: 'npm' }, trx);
       await packages.upsertTag(trx, project.id, name, tag, pkg.id, now);
-      await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
+      await revisions.changed(trx, packumentKey(project.id, name), now);
     });
   }
 
   /** Removes the tag (even `latest`, whose place the automatic `latest` then takes); 404 `Package tag not found`. */
   async remove(writer: TagWriter, name: string, tag: string): Promise<void> {
-    const { db, packages, documents, clock, protection } = this.#d;
+    const { db, packages, revisions, clock, protection } = this.#d;
     const { project } = writer;
     const now = iso(clock.now());
     await db.transaction().execute(async (trx) => {
@@ -62,7 +62,7 @@ export class NpmTagsService {
       if (!found) throw errors.npmNotFound('Package tag');
       await protection.require({ action: 'push', ...writer, type: 'npm', name, surface: 'npm' }, trx);
       await packages.deleteTag(trx, found.id);
-      await documents.bump(trx, { projectId: project.id, type: 'npm', name }, now);
+      await revisions.changed(trx, packumentKey(project.id, name), now);
     });
   }
 }

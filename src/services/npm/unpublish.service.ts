@@ -20,7 +20,7 @@ import { revString } from '../../domain/npm/packument.js';
 import { isPlainObject } from '../../domain/npm/publish.js';
 import type { Database, PackageRow, ProjectRow } from '../../storage/db/schema.js';
 import type { PackageDeletionRepository } from '../../storage/db/repositories/package-deletion.repository.js';
-import type { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
 import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
 import type { Db } from '../../storage/db/repositories/types.js';
 import type { ProtectionService } from '../protection.service.js';
@@ -30,7 +30,7 @@ import type { AuditService } from '../audit.service.js';
 export interface NpmUnpublishServiceDeps {
   db: Kysely<Database>;
   packages: PackagesRepository;
-  documents: PackageDocumentsRepository;
+  revisions: DocumentRevisions;
   deletion: PackageDeletionRepository;
   clock: Clock;
   protection: ProtectionService;
@@ -103,15 +103,15 @@ export class NpmUnpublishService {
     rev: string,
     select: (trx: Db) => Promise<PackageRow[]>,
   ): Promise<UnpublishResult> {
-    const { db, documents, deletion, clock, protection } = this.#d;
+    const { db, revisions, deletion, clock, protection } = this.#d;
     const { project } = caller;
-    const key = { projectId: project.id, type: 'npm' as const, name };
+    const key = packumentKey(project.id, name);
     const revKey = `${project.id}/${name}`;
     const now = iso(clock.now());
     return db.transaction().execute(async (trx) => {
       // First, as before this check moved into the transaction: a protected name answers 403 whatever the rev.
       await protection.require({ action: 'delete', ...caller, type: 'npm', name, surface: 'npm' }, trx);
-      const state = await documents.state(trx, key);
+      const state = await revisions.packumentState(key, trx);
       if (!state) throw errors.npmNotFound('Package');
       const expected = Number(/^(\d+)-/.exec(rev)?.[1]);
       const current = revString(revKey, state.revision);
@@ -121,7 +121,7 @@ export class NpmUnpublishService {
       const doomed = await select(trx);
       if (doomed.length === 0) return { removed: [], rev: current };
       // The conditional bump is the lock: a concurrent writer with the same rev finds the revision moved.
-      if (!(await documents.bumpIfRevision(trx, key, expected, now))) {
+      if (!(await revisions.changedIfAt(trx, key, expected, now))) {
         throw errors.npmConflict('Document update conflict: the package changed meanwhile. Read it again and retry.');
       }
       for (const pkg of doomed) await deletion.retirePackage(trx, pkg, now);

@@ -4,6 +4,7 @@
  * may linger here until evicted, but nothing refers to it any more, so nothing asks for it.
  */
 import { Readable, Transform } from 'node:stream';
+import { LRUCache } from 'lru-cache';
 import type { BlobInfo, BlobStore, PutOptions, PutResult } from './blob-store.js';
 
 export interface CachingOptions {
@@ -16,23 +17,22 @@ export interface CachingOptions {
 export class CachingBlobStore implements BlobStore {
   readonly #inner: BlobStore;
   readonly #options: CachingOptions;
-  readonly #cache = new Map<string, Buffer>();
-  #total = 0;
+  readonly #cache: LRUCache<string, Buffer>;
   readonly downloadUrl?: BlobStore['downloadUrl'];
 
   constructor(inner: BlobStore, options: CachingOptions) {
     this.#inner = inner;
     this.#options = options;
+    this.#cache = new LRUCache<string, Buffer>({
+      maxSize: options.maxTotalBytes,
+      // lru-cache wants a positive size; an empty blob still costs an entry.
+      sizeCalculation: (buf) => Math.max(1, buf.length),
+    });
     if (inner.downloadUrl) this.downloadUrl = inner.downloadUrl.bind(inner);
   }
 
   cached(sha256: string): Buffer | undefined {
-    const hit = this.#cache.get(sha256);
-    if (hit) {
-      this.#cache.delete(sha256);
-      this.#cache.set(sha256, hit);
-    }
-    return hit;
+    return this.#cache.get(sha256);
   }
 
   async get(sha256: string, signal?: AbortSignal): Promise<Readable | undefined> {
@@ -64,14 +64,8 @@ export class CachingBlobStore implements BlobStore {
   }
 
   #remember(sha256: string, buf: Buffer): void {
-    if (this.#cache.has(sha256) || buf.length > this.#options.maxTotalBytes) return;
-    this.#cache.set(sha256, buf);
-    this.#total += buf.length;
-    for (const [key, value] of this.#cache) {
-      if (this.#total <= this.#options.maxTotalBytes) break;
-      this.#cache.delete(key);
-      this.#total -= value.length;
-    }
+    // Larger than the whole cache: lru-cache declines to keep it.
+    if (!this.#cache.has(sha256)) this.#cache.set(sha256, buf);
   }
 
   put(source: Readable | Buffer, options?: PutOptions): Promise<PutResult> {
@@ -83,11 +77,7 @@ export class CachingBlobStore implements BlobStore {
   }
 
   async delete(sha256: string): Promise<void> {
-    const cached = this.#cache.get(sha256);
-    if (cached) {
-      this.#cache.delete(sha256);
-      this.#total -= cached.length;
-    }
+    this.#cache.delete(sha256);
     await this.#inner.delete(sha256);
   }
 

@@ -5,6 +5,7 @@
  * moves the version on, so that answer is never served. Where the database offers no signal (PostgreSQL), every
  * call reads. Answers — including "not found" — are shared between callers and must not be mutated.
  */
+import { LRUCache } from 'lru-cache';
 import type { ChangeSignal } from './change-signal.js';
 
 interface Entry<V> {
@@ -14,12 +15,12 @@ interface Entry<V> {
 
 export class FreshMemo<V> {
   readonly #signal: ChangeSignal;
-  readonly #maxEntries: number;
-  readonly #entries = new Map<string, Entry<V>>();
+  /** Least recently used out first: names asked for once (say, a scan of missing packages) age out first. */
+  readonly #entries: LRUCache<string, Entry<V>>;
 
   constructor(signal: ChangeSignal, maxEntries = 10_000) {
     this.#signal = signal;
-    this.#maxEntries = maxEntries;
+    this.#entries = new LRUCache({ max: maxEntries });
   }
 
   /** `stillValid`, when given, can retire a remembered answer that time alone made stale (an expiry passed). */
@@ -29,10 +30,7 @@ export class FreshMemo<V> {
     const hit = this.#entries.get(key);
     if (hit !== undefined && hit.at === at && (stillValid === undefined || stillValid(hit.value))) return hit.value;
     const value = await read();
-    // Insertion order is the eviction order; names asked for once (say, a scan of missing packages) age out first.
-    this.#entries.delete(key);
     this.#entries.set(key, { at, value });
-    if (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
     return value;
   }
 

@@ -6,7 +6,7 @@
  * so both SQLite and PostgreSQL can prove the index applies.
  */
 import { sql, type Insertable } from 'kysely';
-import type { HelmChannelRow, PackageFileRow, PackageFilesTable, PackageRow } from '../schema.js';
+import type { PackageFileRow, PackageFilesTable, PackageRow } from '../schema.js';
 import { INSTALLABLE_STATUSES } from './packages.repository.js';
 import type { Db } from './types.js';
 
@@ -21,41 +21,13 @@ export interface LiveHelmFile {
   metadata: string;
 }
 
-export type ChannelState = Omit<HelmChannelRow, 'document'>;
-
 const NOT_BEING_DESTROYED = sql<boolean>`p.status <> 'pending_destruction'`;
 
 export class HelmRepository {
-  /**
-   * Bumps the channel's revision (creating its row on first use) and returns the new revision. Taking the row lock
-   * here makes concurrent writers of one channel queue behind each other until commit.
-   */
-  async bumpChannel(db: Db, projectId: number, channel: string, now: string): Promise<number> {
-    const row = await db
-      .insertInto('helm_channels')
-      .values({ project_id: projectId, channel, revision: 1, modified_at: now })
-      .onConflict((oc) =>
-        oc.columns(['project_id', 'channel']).doUpdateSet({ revision: sql<number>`helm_channels.revision + 1`, modified_at: now }),
-      )
-      .returning('revision')
-      .executeTakeFirstOrThrow();
-    return row.revision;
-  }
-
   /** The channel's revision now (inside a transaction: including the bumps its own triggers made). */
   async channelRevision(db: Db, projectId: number, channel: string): Promise<number | undefined> {
     const row = await db.selectFrom('helm_channels').select('revision').where('project_id', '=', projectId).where('channel', '=', channel).executeTakeFirst();
     return row?.revision;
-  }
-
-  /** The channel's revision and what its cached document was built for; undefined for a channel never written. */
-  async channelState(db: Db, projectId: number, channel: string): Promise<ChannelState | undefined> {
-    return db
-      .selectFrom('helm_channels')
-      .select(['project_id', 'channel', 'revision', 'modified_at', 'built_revision', 'built_for', 'etag'])
-      .where('project_id', '=', projectId)
-      .where('channel', '=', channel)
-      .executeTakeFirst();
   }
 
   /** The cached document, only if it was built for exactly this revision and context. */
