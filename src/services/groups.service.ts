@@ -138,6 +138,11 @@ export class GroupsService {
     return this.#d.namespaces.listGroups(this.#d.db, { ...scoped, nowIso: iso(this.#d.clock.now()) }, page);
   }
 
+  /** Namespaces (groups and users' personal ones) by id, in no particular order; for names along a path. */
+  async namespacesByIds(ids: readonly number[]): Promise<NamespaceRow[]> {
+    return this.#d.namespaces.findByIds(this.#d.db, ids);
+  }
+
   /** Ids of the group and every subgroup below it. */
   async subtreeIds(group: NamespaceRow): Promise<number[]> {
     return this.#d.namespaces.subtreeIds(this.#d.db, group);

@@ -2,11 +2,7 @@ import type { NamespaceRow, NamespacesTable } from '../schema.js';
 import { sql, type Insertable } from 'kysely';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 
-export const parseTraversal = (t: string): number[] =>
-  t
-    .split('/')
-    .filter((s) => s !== '')
-    .map(Number);
+export { parseTraversal } from '../../../domain/records.js';
 
 export interface GroupListFilter {
   /** Restrict to groups the user may see: public, internal (any signed-in user), or where they are a member. */
