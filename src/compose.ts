@@ -8,6 +8,7 @@ import type { BlobStore } from './storage/blobs/blob-store.js';
 import { FsBlobStore } from './storage/blobs/fs-blob-store.js';
 import { CachingBlobStore } from './storage/blobs/caching-blob-store.js';
 import type { Config } from './config/config.js';
+import type { Deps as AppDeps, Services } from './app-deps.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { openDatabase, type DatabaseHandle, type DialectName } from './storage/db/database.js';
 import { migrateToLatest } from './storage/db/migrate.js';
@@ -31,8 +32,8 @@ import { ProjectsService } from './services/projects.service.js';
 import { SettingsService } from './services/settings.service.js';
 import { TokensService } from './services/tokens.service.js';
 import { UsersService } from './services/users.service.js';
-import { buildNpmServices, type NpmServices } from './services/npm/index.js';
-import { buildHelmServices, type HelmServices } from './services/helm/index.js';
+import { buildNpmServices } from './services/npm/index.js';
+import { buildHelmServices } from './services/helm/index.js';
 import { SessionsService } from './services/sessions.service.js';
 import { PackagesService } from './services/packages.service.js';
 import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
@@ -49,33 +50,16 @@ import { AuditService } from './services/audit.service.js';
 import { AuditEventsRepository } from './storage/db/repositories/audit-events.repository.js';
 import { PackageNamesService } from './services/package-names.service.js';
 import { PackageNameOwnersRepository } from './storage/db/repositories/package-name-owners.repository.js';
+import { PingRepository } from './storage/db/repositories/ping.repository.js';
+import { HealthService } from './services/health.service.js';
 
-export interface Services {
-  identity: IdentityService;
-  access: AccessService;
-  users: UsersService;
-  groups: GroupsService;
-  projects: ProjectsService;
-  members: MembersService;
-  tokens: TokensService;
-  settings: SettingsService;
-  bootstrap: BootstrapService;
-  npm: NpmServices;
-  helm: HelmServices;
-  sessions: SessionsService;
-  packages: PackagesService;
-  gc: GcService;
-  packagePages: PackagePagesService;
-  protection: ProtectionService;
-  audit: AuditService;
-}
+export type { Services };
 
-export interface Deps {
-  config: Config;
+/** Everything the process runs on: what the HTTP layer gets (`app-deps.ts`), plus the storage only the composition
+ *  root, `app.ts` and the CLI handle. */
+export interface Deps extends AppDeps {
   database: DatabaseHandle;
   blobs: BlobStore;
-  services: Services;
-  clock: Clock;
   /** Migrations this process applied at start-up (empty when another process had already done them). */
   appliedMigrations: string[];
 }
@@ -139,6 +123,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     packagePages: new PackagePagesService(db, new PackagePagesRepository(), access, clock),
     protection,
     audit,
+    health: new HealthService(new PingRepository(db)),
   };
 }
 

@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
-import type { ChangeSignal } from '../storage/db/change-signal.js';
+import type { ChangeSignal } from '../services/ports.js';
 import type { AccessLog, PreparedLine } from './plugins/access-log.js';
 
 /** Statuses worth replaying: a document, a revalidation, a name that does not exist. */

@@ -4,7 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Page } from '../storage/db/repositories/types.js';
+import type { Page } from '../domain/records.js';
 
 /** Keeps `(page - 1) * per_page` a safe integer for the SQL OFFSET; a larger page could never hold a row anyway. */
 const MAX_PAGE = Math.floor(Number.MAX_SAFE_INTEGER / 100);

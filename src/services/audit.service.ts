@@ -3,7 +3,6 @@
  * change's transaction when it has one, so a rolled-back change leaves no event — and administrators read them
  * through GitLab's `GET /audit_events`. Events never hold a secret: no token value, no password, no digest.
  */
-import type { Kysely } from 'kysely';
 import {
   boundedText,
   INSTANCE,
@@ -19,10 +18,8 @@ import {
 import type { Identity } from '../domain/access/identity.js';
 import { iso, type Clock } from '../domain/clock.js';
 import { errors } from '../domain/errors.js';
-import type { AuditEventRow, Database, UserRow } from '../storage/db/schema.js';
-import type { AuditEventFilter, AuditEventsRepository } from '../storage/db/repositories/audit-events.repository.js';
-import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
-import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';
+import type { AuditEventRow, Page, PageOf, UserRow } from '../domain/records.js';
+import type { Executor } from './ports.js';
 import { parseIsoDateTime } from './tokens.service.js';
 import { requireAdmin } from './users.service.js';
 
@@ -48,10 +45,37 @@ export interface AuditQuery {
   entity_id?: number | undefined;
 }
 
+export interface AuditEventFilter {
+  /** ISO-8601 UTC bounds, both inclusive (GitLab's "on or after", "on or before"). */
+  createdAfter?: string | undefined;
+  createdBefore?: string | undefined;
+  entityType?: string | undefined;
+  entityId?: number | undefined;
+}
+
+/** Where events are kept (`AuditEventsRepository`). */
+export interface AuditEventsPort {
+  insert(db: Executor, row: Omit<AuditEventRow, 'id'>): Promise<void>;
+  /** Newest first. */
+  list(db: Executor, filter: AuditEventFilter, page: Page): Promise<PageOf<AuditEventRow>>;
+  find(db: Executor, id: number): Promise<AuditEventRow | undefined>;
+  /** The current full path of a user, group or project, null when it is gone. */
+  entityPath(db: Executor, type: 'User' | 'Group' | 'Project', id: number): Promise<string | null>;
+  /** Deletes at most `limit` events older than `before`; how many it deleted. */
+  deleteOlderThan(db: Executor, before: string, limit: number): Promise<number>;
+  countOlderThan(db: Executor, before: string): Promise<number>;
+}
+
+/** The user lookups behind a failed sign-in's author (`UsersRepository`). */
+export interface AuditUsersPort {
+  findByUsername(db: Executor, username: string): Promise<UserRow | undefined>;
+  findByEmail(db: Executor, email: string): Promise<UserRow | undefined>;
+}
+
 export interface AuditServiceDeps {
-  db: Kysely<Database>;
-  events: AuditEventsRepository;
-  users: UsersRepository;
+  db: Executor;
+  events: AuditEventsPort;
+  users: AuditUsersPort;
   clock: Clock;
 }
 
@@ -68,7 +92,7 @@ export class AuditService {
   }
 
   /** Appends one event. Pass the change's transaction as `db`, so the event commits or rolls back with it. */
-  async record(db: Db, ctx: AuditContext, event: AuditEvent, author: AuditAuthor = ctx.author): Promise<void> {
+  async record(db: Executor, ctx: AuditContext, event: AuditEvent, author: AuditAuthor = ctx.author): Promise<void> {
     const { entity, target, change } = event;
     let entityPath = entity.path ?? null;
     if (entityPath === null && entity.id !== null && entity.type !== 'Gitlab::Audit::InstanceScope') {

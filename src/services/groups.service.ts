@@ -1,14 +1,11 @@
 /** Groups: nested namespaces with a visibility, whose members' roles flow down to subgroups and projects. */
-import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../domain/clock.js';
 import { AppError, errors, type FieldErrors } from '../domain/errors.js';
 import { canAdminister, canReadGroup, type Visibility } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { nameProblems, pathProblems } from '../domain/paths.js';
-import type { Database, NamespaceRow } from '../storage/db/schema.js';
-import type { MembersRepository } from '../storage/db/repositories/members.repository.js';
-import type { GroupListFilter, NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
-import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import type { MemberRow, NamespaceRow, Page, PageOf } from '../domain/records.js';
+import type { Connection, Executor, UniqueViolations } from './ports.js';
 import type { AccessService } from './access.service.js';
 
 export interface CreateGroupInput {
@@ -36,10 +33,39 @@ const FIELD_ORDER = ['name', 'path', 'description', 'visibility_level', 'parent_
 const sorted = (fields: FieldErrors): FieldErrors =>
   Object.fromEntries(Object.entries(fields).sort(([a], [b]) => FIELD_ORDER.indexOf(a) - FIELD_ORDER.indexOf(b)));
 
+export interface GroupListFilter {
+  /** Restrict to groups the user may see: public, internal (any signed-in user), or where they are a member. */
+  visibleToUserId?: number | null;
+  /** Anonymous callers see public groups only. */
+  publicOnly?: boolean;
+  search?: string | undefined;
+  topLevelOnly?: boolean;
+  ownedOrMemberUserId?: number | undefined;
+  /** Memberships that expired before this instant do not count. */
+  nowIso?: string | undefined;
+}
+
+/** What groups need from the namespaces store (`NamespacesRepository`). */
+export interface GroupNamespacesPort extends UniqueViolations {
+  /** Inserts the namespace under `parent` (its traversal ids follow from the parent's and its own id). */
+  insert(db: Executor, row: Omit<NamespaceRow, 'id' | 'traversal_ids'>, parent?: NamespaceRow): Promise<NamespaceRow>;
+  insertRoute(db: Executor, pathLower: string, sourceType: 'namespace' | 'project', sourceId: number): Promise<void>;
+  routeExists(db: Executor, pathLower: string): Promise<boolean>;
+  findChildByName(db: Executor, parentId: number, name: string): Promise<NamespaceRow | undefined>;
+  findByIds(db: Executor, ids: readonly number[]): Promise<NamespaceRow[]>;
+  listGroups(db: Executor, filter: GroupListFilter, page: Page): Promise<PageOf<NamespaceRow>>;
+  subtreeIds(db: Executor, ns: NamespaceRow): Promise<number[]>;
+}
+
+/** The creator's membership (`MembersRepository`). */
+export interface GroupMembersPort {
+  insert(db: Executor, row: Omit<MemberRow, 'id'>): Promise<MemberRow>;
+}
+
 export interface GroupsServiceDeps {
-  db: Kysely<Database>;
-  namespaces: NamespacesRepository;
-  members: MembersRepository;
+  db: Connection & Executor;
+  namespaces: GroupNamespacesPort;
+  members: GroupMembersPort;
   access: AccessService;
   clock: Clock;
 }
@@ -119,7 +145,7 @@ export class GroupsService {
         return ns;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw failedToSave({ path: ['has already been taken'] });
+      if (namespaces.isUniqueViolation(err)) throw failedToSave({ path: ['has already been taken'] });
       throw err;
     }
   }
@@ -136,6 +162,11 @@ export class GroupsService {
           : { ...filter, visibleToUserId: caller.userId }
         : { ...filter, publicOnly: true };
     return this.#d.namespaces.listGroups(this.#d.db, { ...scoped, nowIso: iso(this.#d.clock.now()) }, page);
+  }
+
+  /** Namespaces (groups and users' personal ones) by id, in no particular order; for names along a path. */
+  async namespacesByIds(ids: readonly number[]): Promise<NamespaceRow[]> {
+    return this.#d.namespaces.findByIds(this.#d.db, ids);
   }
 
   /** Ids of the group and every subgroup below it. */

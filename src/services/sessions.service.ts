@@ -3,12 +3,10 @@
  * in the database so every instance behind a load balancer knows them and signing out ends them everywhere.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../domain/clock.js';
 import { digestToken } from '../domain/access/tokens.js';
-import type { Database, UserRow } from '../storage/db/schema.js';
-import type { SessionsRepository } from '../storage/db/repositories/sessions.repository.js';
-import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
+import type { UserRow } from '../domain/records.js';
+import type { Executor } from './ports.js';
 import type { UsersService } from './users.service.js';
 import { contextOf, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
@@ -20,10 +18,32 @@ export interface WebSession {
   csrfToken: string;
 }
 
+/** A stored session: the cookie value's digest, whose it is, its CSRF token and when it ends. */
+export interface SessionRecord {
+  id_digest: string;
+  user_id: number;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
+/** Where sessions are kept (`SessionsRepository`). */
+export interface SessionsPort {
+  insert(db: Executor, row: SessionRecord): Promise<void>;
+  find(db: Executor, idDigest: string): Promise<SessionRecord | undefined>;
+  delete(db: Executor, idDigest: string): Promise<void>;
+  deleteExpired(db: Executor, nowIso: string): Promise<void>;
+}
+
+/** The one user lookup a session needs (`UsersRepository`). */
+export interface SessionUsersPort {
+  findById(db: Executor, id: number): Promise<UserRow | undefined>;
+}
+
 export interface SessionsServiceDeps {
-  db: Kysely<Database>;
-  sessions: SessionsRepository;
-  users: UsersRepository;
+  db: Executor;
+  sessions: SessionsPort;
+  users: SessionUsersPort;
   usersService: UsersService;
   clock: Clock;
   audit: AuditService;

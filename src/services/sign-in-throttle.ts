@@ -13,11 +13,27 @@
  * Keys are SHA-256 digests, so no typed login or client address is stored.
  */
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../domain/clock.js';
 import { errors } from '../domain/errors.js';
-import type { Database } from '../storage/db/schema.js';
-import type { SignInFailuresRepository } from '../storage/db/repositories/sign-in-failures.repository.js';
+import type { Executor } from './ports.js';
+
+/** A failure counter: how many wrong passwords for a key since its window started. */
+export interface FailureCount {
+  key: string;
+  failures: number;
+  window_start: string;
+}
+
+/** Where the counters live (`SignInFailuresRepository`): shared by every instance. */
+export interface SignInFailuresPort {
+  /** The counters of `keys` whose window started after `windowFrom` (older windows count as empty). */
+  current(db: Executor, keys: readonly string[], windowFrom: string): Promise<FailureCount[]>;
+  /** Counts one failure per key, atomically (a window started at or before `windowFrom` starts again at `now`). */
+  record(db: Executor, keys: readonly string[], now: string, windowFrom: string): Promise<FailureCount[]>;
+  clear(db: Executor, key: string): Promise<void>;
+  forgive(db: Executor, key: string): Promise<void>;
+  prune(db: Executor, windowFrom: string): Promise<void>;
+}
 
 export interface ThrottleSettings {
   get(): Promise<{
@@ -28,8 +44,8 @@ export interface ThrottleSettings {
 }
 
 export interface SignInThrottleDeps {
-  db: Kysely<Database>;
-  failures: SignInFailuresRepository;
+  db: Executor;
+  failures: SignInFailuresPort;
   settings: ThrottleSettings;
   clock: Clock;
 }

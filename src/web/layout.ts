@@ -1,5 +1,5 @@
 /** The page frame: header with navigation, main content, footer. Works without JavaScript. */
-import type { UserRow } from '../storage/db/schema.js';
+import type { UserRow } from '../domain/records.js';
 import { html, type SafeHtml } from './html.js';
 
 export interface PageContext {

@@ -1,7 +1,6 @@
 /** Templates of the package pages: lists, the package page with install snippets, and the delete confirmation. */
 import type { PackageDetails } from '../services/package-pages.service.js';
-import type { PackageSummary } from '../storage/db/repositories/package-pages.repository.js';
-import type { PageOf } from '../storage/db/repositories/types.js';
+import type { PackageSummary, PageOf } from '../domain/records.js';
 import { html, type SafeHtml } from './html.js';
 import type { RenderMarkdown } from './markdown.js';
 

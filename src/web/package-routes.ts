@@ -4,7 +4,7 @@
  * signing in for public packages; a package the visitor may not read answers 404 like a missing one.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../compose.js';
+import type { Deps } from '../app-deps.js';
 import { loadMarkdown } from './markdown.js';
 import { errors, isAppError } from '../domain/errors.js';
 import { html } from './html.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../compose.js';
+import type { Deps } from '../app-deps.js';
 import { isoDate } from '../domain/clock.js';
 import { isAppError } from '../domain/errors.js';
 import { readCookie, serializeCookie } from './cookies.js';

@@ -1,10 +1,10 @@
 /** Per-request web state: the signed-in user (from the session cookie) and the CSRF token forms must carry. */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../compose.js';
+import type { Deps } from '../app-deps.js';
 import type { UserIdentity } from '../domain/access/identity.js';
 import { ANONYMOUS, type Identity } from '../domain/access/identity.js';
-import type { UserRow } from '../storage/db/schema.js';
+import type { UserRow } from '../domain/records.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { html, type SafeHtml } from './html.js';
 import { layout, type Flash, type PageContext } from './layout.js';

@@ -17,7 +17,7 @@
  * anonymous limit is on, it stands aside (`laneOpen()`), and every request takes the counted way.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Deps } from '../../compose.js';
+import type { Deps } from '../../app-deps.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { errors } from '../../domain/errors.js';
 import { identityOf } from './identity.js';

@@ -19,7 +19,7 @@
  * Nothing else moves a revision: the SQL that does lives only in the storage that implements `RevisionStore`.
  * See docs/design/documents-and-caching.md.
  */
-import type { ChangeSignal } from '../../storage/db/change-signal.js';
+import type { ChangeSignal } from '../ports.js';
 import { FreshMemo } from '../../storage/db/fresh-memo.js';
 import type { Db } from '../../storage/db/repositories/types.js';
 

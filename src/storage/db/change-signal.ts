@@ -12,13 +12,10 @@
  * writer's response, so a read right after a publish elsewhere could miss it). There every read asks the database,
  * as before; `current()` answers undefined.
  */
-export interface ChangeSignal {
-  /**
-   * A number that differs from every earlier answer once anything was written, or undefined when this database
-   * offers no cheap signal and each read must ask it.
-   */
-  current(): number | undefined;
-}
+import type { ChangeSignal } from '../../services/ports.js';
+
+// The interface is the services' port (`services/ports.ts`); storage implements it.
+export type { ChangeSignal };
 
 export const NO_CHANGE_SIGNAL: ChangeSignal = { current: () => undefined };
 

@@ -4,54 +4,49 @@
  * comparable across SQLite and PostgreSQL.
  */
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type {
+  AuditEventRow,
+  DeployTokenRow,
+  MemberRow,
+  NamespaceRow,
+  PackageFileRow,
+  PackageRow,
+  PackageType,
+  PersonalAccessTokenRow,
+  ProjectRow,
+  ProtectionRuleRow,
+  UserRow,
+} from '../../domain/records.js';
 
-export type Bool = 0 | 1;
+// The record shapes belong to the domain (`domain/records.ts`); the tables below add what only the database knows
+// (generated ids). Re-exported so that storage code keeps one import.
+export type {
+  AuditEventRow,
+  Bool,
+  DeployTokenRow,
+  MemberRow,
+  NamespaceRow,
+  PackageFileRow,
+  PackageRow,
+  PackageStatus,
+  PackageType,
+  PersonalAccessTokenRow,
+  ProjectRow,
+  ProtectionLevel,
+  ProtectionRuleRow,
+  UserRow,
+} from '../../domain/records.js';
 
-export interface UsersTable {
+export interface UsersTable extends Omit<UserRow, 'id'> {
   id: Generated<number>;
-  username: string;
-  /** Lower-cased username; unique, because GitLab paths are case-insensitive. */
-  username_lower: string;
-  name: string;
-  email: string;
-  email_lower: string;
-  password_hash: string | null;
-  is_admin: Bool;
-  state: 'active' | 'blocked';
-  namespace_id: number | null;
-  created_at: string;
-  updated_at: string;
 }
 
-export interface NamespacesTable {
+export interface NamespacesTable extends Omit<NamespaceRow, 'id'> {
   id: Generated<number>;
-  kind: 'user' | 'group';
-  name: string;
-  path: string;
-  full_path: string;
-  parent_id: number | null;
-  /** Ids from the root group down to this namespace, `/`-separated with a trailing `/` (`"1/5/9/"`), so a
-   *  subtree is one prefix match and the ancestors need no recursive query. */
-  traversal_ids: string;
-  owner_id: number | null;
-  visibility: 'public' | 'internal' | 'private';
-  description: string;
-  created_at: string;
-  updated_at: string;
 }
 
-export interface ProjectsTable {
+export interface ProjectsTable extends Omit<ProjectRow, 'id'> {
   id: Generated<number>;
-  namespace_id: number;
-  name: string;
-  path: string;
-  full_path: string;
-  description: string;
-  visibility: 'public' | 'internal' | 'private';
-  package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
-  creator_id: number | null;
-  created_at: string;
-  updated_at: string;
 }
 
 /** Every group and project path, lower-cased, so one unique index keeps them from colliding (GitLab's `routes`). */
@@ -61,40 +56,16 @@ export interface RoutesTable {
   source_id: number;
 }
 
-export interface MembersTable {
+export interface MembersTable extends Omit<MemberRow, 'id'> {
   id: Generated<number>;
-  user_id: number;
-  source_type: 'namespace' | 'project';
-  source_id: number;
-  access_level: number;
-  expires_at: string | null;
-  created_by_id: number | null;
-  created_at: string;
 }
 
-export interface PersonalAccessTokensTable {
+export interface PersonalAccessTokensTable extends Omit<PersonalAccessTokenRow, 'id'> {
   id: Generated<number>;
-  user_id: number;
-  name: string;
-  token_digest: string;
-  scopes: string;
-  expires_at: string | null;
-  revoked: Bool;
-  last_used_at: string | null;
-  created_at: string;
 }
 
-export interface DeployTokensTable {
+export interface DeployTokensTable extends Omit<DeployTokenRow, 'id'> {
   id: Generated<number>;
-  name: string;
-  username: string;
-  token_digest: string;
-  scopes: string;
-  expires_at: string | null;
-  revoked: Bool;
-  project_id: number | null;
-  group_id: number | null;
-  created_at: string;
 }
 
 export interface ApplicationSettingsTable {
@@ -110,18 +81,8 @@ export interface WebSessionsTable {
   expires_at: string;
 }
 
-/** Access levels a protection rule can ask for, as GitLab's API names them (`domain/access/protection.ts`). */
-export type ProtectionLevel = 'maintainer' | 'owner' | 'admin';
-
-export interface PackageProtectionRulesTable {
+export interface PackageProtectionRulesTable extends Omit<ProtectionRuleRow, 'id'> {
   id: Generated<number>;
-  project_id: number;
-  package_type: PackageType;
-  package_name_pattern: string;
-  minimum_access_level_for_push: ProtectionLevel | null;
-  minimum_access_level_for_delete: ProtectionLevel | null;
-  created_at: string;
-  updated_at: string;
 }
 
 /**
@@ -161,45 +122,14 @@ export interface Database {
   credential_epoch: CredentialEpochTable;
 }
 
-export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
-export type NamespaceRow = Selectable<NamespacesTable>;
-export type ProjectRow = Selectable<ProjectsTable>;
-export type MemberRow = Selectable<MembersTable>;
-export type PersonalAccessTokenRow = Selectable<PersonalAccessTokensTable>;
-export type DeployTokenRow = Selectable<DeployTokensTable>;
 
-export type PackageType = 'npm' | 'helm';
-export type ProtectionRuleRow = Selectable<PackageProtectionRulesTable>;
-/** GitLab's package statuses (gitlab-api.md Appendix B). */
-export type PackageStatus = 'default' | 'hidden' | 'processing' | 'error' | 'pending_destruction' | 'deprecated';
-
-export interface PackagesTable {
+export interface PackagesTable extends Omit<PackageRow, 'id'> {
   id: Generated<number>;
-  project_id: number;
-  package_type: PackageType;
-  name: string;
-  version: string;
-  status: PackageStatus;
-  creator_id: number | null;
-  created_at: string;
-  updated_at: string;
 }
 
-export interface PackageFilesTable {
+export interface PackageFilesTable extends Omit<PackageFileRow, 'id'> {
   id: Generated<number>;
-  package_id: number;
-  file_name: string;
-  size: number;
-  /** Lower-case hex digests of the exact stored bytes. */
-  sha1: string;
-  sha256: string;
-  sha512: string;
-  /** The BlobStore key (the SHA-256). */
-  blob_key: string;
-  channel: string | null;
-  status: 'default' | 'pending_destruction' | 'processing' | 'error';
-  created_at: string;
 }
 
 export interface NpmMetadataTable {
@@ -234,8 +164,6 @@ export interface PackageDocumentsTable {
   abbreviated_doc: string | null;
 }
 
-export type PackageRow = Selectable<PackagesTable>;
-export type PackageFileRow = Selectable<PackageFilesTable>;
 export type NpmMetadataRow = Selectable<NpmMetadataTable>;
 export type PackageTagRow = Selectable<PackageTagsTable>;
 export type PackageDocumentRow = Selectable<PackageDocumentsTable>;
@@ -265,25 +193,9 @@ export interface HelmChannelsTable {
 export type HelmChannelRow = Selectable<HelmChannelsTable>;
 
 /** One audit event (migration 008); names are copied in, so the row outlives what it names. */
-export interface AuditEventsTable {
+export interface AuditEventsTable extends Omit<AuditEventRow, 'id'> {
   id: Generated<number>;
-  event_name: string;
-  /** The user who made the change; null for a deploy token, an unauthenticated caller or Wharf itself. */
-  author_id: number | null;
-  author_name: string;
-  entity_type: string;
-  entity_id: number | null;
-  entity_path: string | null;
-  target_type: string | null;
-  target_id: number | null;
-  target_details: string | null;
-  ip_address: string | null;
-  /** JSON text: `custom_message`, `author_class`, and for changes `change`, `from`, `to`. */
-  details: string;
-  created_at: string;
 }
-
-export type AuditEventRow = Selectable<AuditEventsTable>;
 
 /** Wrong passwords per key (migration 009): `a:`/`i:` + a SHA-256 of the lower-cased login or the client address. */
 export interface SignInFailuresTable {

@@ -4,8 +4,8 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
-import type { AuditEventRow } from '../../../storage/db/schema.js';
+import type { Deps } from '../../../app-deps.js';
+import type { AuditEventRow } from '../../../domain/records.js';
 import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { adminOnly } from './guards.js';

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { iso } from '../../../domain/clock.js';
 import { errors } from '../../../domain/errors.js';
 import { canAdminister } from '../../../domain/access/abilities.js';
@@ -20,7 +20,7 @@ export const deployTokenRoutes =
   async (app) => {
     const { services, config, clock } = deps;
     const present = (row: Parameters<Presenter['deployToken']>[0]) =>
-      new Presenter(config.externalUrl, deps.database.db).deployToken(row, iso(clock.now()));
+      new Presenter(config.externalUrl, services.groups).deployToken(row, iso(clock.now()));
 
     /** The token owner, after checking the caller may manage its deploy tokens. */
     const ownerFor = async (request: FastifyRequest, kind: 'projects' | 'groups', id: string) => {

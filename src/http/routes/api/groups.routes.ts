@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { Presenter } from './presenters.js';
@@ -12,7 +12,7 @@ export const groupRoutes =
   (deps: Deps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { services, config } = deps;
-    const presenter = () => new Presenter(config.externalUrl, deps.database.db);
+    const presenter = () => new Presenter(config.externalUrl, services.groups);
 
     app.post(
       '/groups',

@@ -4,7 +4,7 @@
  * non-admin on an admin route 403, whatever the parameters — never a 400 describing the route's parameters.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { errors } from '../../../domain/errors.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';

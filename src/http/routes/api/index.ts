@@ -1,6 +1,6 @@
 /** The GitLab-compatible management API under `/api/v4`. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { mergeQueryIntoBody, registerLenientJsonParser } from '../../plugins/body-parsers.js';
 import { auditEventRoutes } from './audit-events.routes.js';
 import { deployTokenRoutes } from './deploy-tokens.routes.js';

@@ -1,7 +1,7 @@
 /** `/projects/:id/members` and `/groups/:id/members`: the same routes for both sources, as in GitLab. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { apiCaller } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
@@ -15,7 +15,7 @@ export const memberRoutes =
   (deps: Deps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { services, config } = deps;
-    const presenter = () => new Presenter(config.externalUrl, deps.database.db);
+    const presenter = () => new Presenter(config.externalUrl, services.groups);
 
     for (const kind of ['projects', 'groups'] as const) {
       const type = kind === 'projects' ? 'project' : 'group';

@@ -5,11 +5,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { checkTokenScope } from '../../../domain/access/abilities.js';
 import type { Identity } from '../../../domain/access/identity.js';
-import type { PackageFileRow, PackageStatus } from '../../../storage/db/schema.js';
-import type { PackageFilter, PackageListRow } from '../../../storage/db/repositories/package-listing.repository.js';
+import type { PackageFileRow, PackageFilter, PackageListRow, PackageStatus } from '../../../domain/records.js';
 import { errors } from '../../../domain/errors.js';
 import { identityOf } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';

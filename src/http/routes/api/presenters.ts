@@ -2,22 +2,32 @@
  * Rows → GitLab's JSON entities (`lib/api/entities/*.rb`), with the fields GitLab clients and scripts read.
  * Fields Wharf has no concept of (avatars, repositories) carry GitLab's neutral values.
  */
-import type { Kysely } from 'kysely';
 import { isoDate } from '../../../domain/clock.js';
-import type { Database, DeployTokenRow, NamespaceRow, PersonalAccessTokenRow, ProjectRow, UserRow } from '../../../storage/db/schema.js';
-import type { MemberWithUser } from '../../../storage/db/repositories/members.repository.js';
-import { parseTraversal } from '../../../storage/db/repositories/namespaces.repository.js';
+import {
+  parseTraversal,
+  type DeployTokenRow,
+  type MemberWithUser,
+  type NamespaceRow,
+  type PersonalAccessTokenRow,
+  type ProjectRow,
+  type UserRow,
+} from '../../../domain/records.js';
 import { parseScopes } from '../../../services/identity.service.js';
 import { DEPLOY_TOKEN_SCOPES, PAT_SCOPES } from '../../../domain/access/identity.js';
 
+/** Where the presenter finds the namespaces named in a path (`GroupsService`). */
+export interface NamespaceLookup {
+  namespacesByIds(ids: readonly number[]): Promise<NamespaceRow[]>;
+}
+
 export class Presenter {
   readonly #base: string;
-  readonly #db: Kysely<Database>;
+  readonly #lookup: NamespaceLookup;
   readonly #names = new Map<number, NamespaceRow>();
 
-  constructor(externalUrl: string, db: Kysely<Database>) {
+  constructor(externalUrl: string, lookup: NamespaceLookup) {
     this.#base = externalUrl;
-    this.#db = db;
+    this.#lookup = lookup;
   }
 
   webUrl(fullPath: string): string {
@@ -73,14 +83,14 @@ export class Presenter {
       for (const id of parseTraversal(ns.traversal_ids)) if (!this.#names.has(id)) ids.add(id);
     }
     if (ids.size === 0) return;
-    const rows = await this.#db.selectFrom('namespaces').selectAll().where('id', 'in', [...ids]).execute();
+    const rows = await this.#lookup.namespacesByIds([...ids]);
     for (const r of rows) this.#names.set(r.id, r);
   }
 
   async preloadIds(ids: readonly number[]): Promise<void> {
     const missing = [...new Set(ids)].filter((id) => !this.#names.has(id));
     if (missing.length === 0) return;
-    const rows = await this.#db.selectFrom('namespaces').selectAll().where('id', 'in', missing).execute();
+    const rows = await this.#lookup.namespacesByIds(missing);
     await this.preload(rows);
   }
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { IdParams, VisibilityParam } from './groups.routes.js';
@@ -17,7 +17,7 @@ export const projectRoutes =
   (deps: Deps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { services, config } = deps;
-    const presenter = () => new Presenter(config.externalUrl, deps.database.db);
+    const presenter = () => new Presenter(config.externalUrl, services.groups);
     const presentOne = async (project: Awaited<ReturnType<typeof services.projects.get>>) => {
       const p = presenter();
       await p.preloadIds([project.namespace_id]);

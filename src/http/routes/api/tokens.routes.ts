@@ -1,7 +1,7 @@
 /** Personal access tokens: GitLab's `/users/:id/personal_access_tokens`, `/user/…` and `/personal_access_tokens`. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { errors } from '../../../domain/errors.js';
 import type { Identity } from '../../../domain/access/identity.js';
 import { requireAdmin } from '../../../services/users.service.js';
@@ -30,7 +30,7 @@ export const tokenRoutes =
   (deps: Deps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { services, config, clock } = deps;
-    const presenter = () => new Presenter(config.externalUrl, deps.database.db);
+    const presenter = () => new Presenter(config.externalUrl, services.groups);
     const present = (row: Parameters<Presenter['personalAccessToken']>[0]) => presenter().personalAccessToken(row, today(clock.now()));
 
     app.post(

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { errors } from '../../../domain/errors.js';
 import { requireAdmin } from '../../../services/users.service.js';
 import { apiCaller } from '../../plugins/identity.js';
@@ -23,7 +23,7 @@ export const userRoutes =
   (deps: Deps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { services, config } = deps;
-    const presenter = () => new Presenter(config.externalUrl, deps.database.db);
+    const presenter = () => new Presenter(config.externalUrl, services.groups);
 
     app.post('/users', { schema: { body: CreateUserBody }, onRequest: adminOnly(deps) }, async (request, reply) => {
       const caller = await apiCaller(request, services.identity, true);

@@ -20,7 +20,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { checkTokenScope } from '../../../domain/access/abilities.js';
 import type { Identity } from '../../../domain/access/identity.js';
 import { errors, isAppError } from '../../../domain/errors.js';

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { errors, isAppError } from '../../../domain/errors.js';
 import { bodyLimitOf } from '../../plugins/body-guard.js';
 import { collectBody, isBlank, MAX_JSON_DEPTH, parseJsonBuffer } from '../../plugins/json-body.js';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { npmGroupRoutes, npmInstanceRoutes } from './namespace.routes.js';
 import { npmProjectRoutes } from './project.routes.js';
 

@@ -15,14 +15,13 @@
  * 405 with a pointer to the project endpoint (GitLab's 404 would make npm report a successful unpublish).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps, Services } from '../../../compose.js';
+import type { Deps, Services } from '../../../app-deps.js';
 import type { AccessRouteKind } from '../../../domain/access/abilities.js';
 import type { Identity } from '../../../domain/access/identity.js';
 import { errors } from '../../../domain/errors.js';
 import { replayable } from '../../hot-lane.js';
 import { decodePackageName, decodeTag } from '../../../domain/npm/path-segments.js';
-import type { NpmSearchScope } from '../../../storage/db/repositories/packages.repository.js';
-import type { NamespaceRow } from '../../../storage/db/schema.js';
+import type { NamespaceRow, NpmSearchScope } from '../../../domain/records.js';
 import {
   AUDIT_PATHS,
   audit,

@@ -29,7 +29,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { errors } from '../../../domain/errors.js';
 import { replayable } from '../../hot-lane.js';
 import { auditContext } from '../../audit-context.js';

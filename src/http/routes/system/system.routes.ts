@@ -1,7 +1,6 @@
 /** Liveness, readiness and version: what load balancers and `curl` ask first. */
-import { sql } from 'kysely';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Deps } from '../../../compose.js';
+import type { Deps } from '../../../app-deps.js';
 import { VERSION } from '../../../version.js';
 
 export const systemRoutes =
@@ -11,7 +10,7 @@ export const systemRoutes =
 
     app.get('/-/readiness', async (request, reply) => {
       try {
-        await sql`select 1`.execute(deps.database.db);
+        await deps.services.health.databaseReachable();
         return reply.send({ status: 'ok', master_check: [{ status: 'ok' }], db_check: [{ status: 'ok' }] });
       } catch (err) {
         request.log.warn({ err }, 'readiness: database unreachable');

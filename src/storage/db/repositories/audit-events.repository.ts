@@ -2,16 +2,11 @@
 import type { AuditEventRow, AuditEventsTable } from '../schema.js';
 import type { Insertable } from 'kysely';
 import { offsetOf, type Db, type Page, type PageOf } from './types.js';
+import type { AuditEventFilter } from '../../../services/audit.service.js';
 
 export type NewAuditEvent = Insertable<AuditEventsTable>;
 
-export interface AuditEventFilter {
-  /** ISO-8601 UTC bounds, both inclusive (GitLab's "on or after", "on or before"). */
-  createdAfter?: string | undefined;
-  createdBefore?: string | undefined;
-  entityType?: string | undefined;
-  entityId?: number | undefined;
-}
+export type { AuditEventFilter };
 
 export class AuditEventsRepository {
   async insert(db: Db, row: NewAuditEvent): Promise<void> {

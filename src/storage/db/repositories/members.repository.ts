@@ -2,14 +2,11 @@ import { sql } from 'kysely';
 import type { MemberRow } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 import { PreparedQuery } from '../prepared.js';
+import type { MemberWithUser } from '../../../domain/records.js';
 
 export type SourceType = 'namespace' | 'project';
 
-export interface MemberWithUser extends MemberRow {
-  username: string;
-  name: string;
-  state: string;
-}
+export type { MemberWithUser };
 
 /** Compiled `maxLevel` queries by shape. */
 const MAX_LEVEL = new Map<string, PreparedQuery<unknown[], { level: number | null; until: string | null }>>();

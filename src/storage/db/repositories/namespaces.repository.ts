@@ -1,26 +1,18 @@
 import type { NamespaceRow, NamespacesTable } from '../schema.js';
 import { sql, type Insertable } from 'kysely';
-import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+import { isUniqueViolation, likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+import type { GroupListFilter } from '../../../services/groups.service.js';
 
-export const parseTraversal = (t: string): number[] =>
-  t
-    .split('/')
-    .filter((s) => s !== '')
-    .map(Number);
+export { parseTraversal } from '../../../domain/records.js';
 
-export interface GroupListFilter {
-  /** Restrict to groups the user may see: public, internal (any signed-in user), or where they are a member. */
-  visibleToUserId?: number | null;
-  /** Anonymous callers see public groups only. */
-  publicOnly?: boolean;
-  search?: string | undefined;
-  topLevelOnly?: boolean;
-  ownedOrMemberUserId?: number | undefined;
-  /** Memberships that expired before this instant do not count. */
-  nowIso?: string | undefined;
-}
+export type { GroupListFilter };
 
 export class NamespacesRepository {
+  /** Whether a write failed on a unique index (a path or route taken meanwhile), whatever the driver. */
+  isUniqueViolation(err: unknown): boolean {
+    return isUniqueViolation(err);
+  }
+
   /** Inserts the namespace, then fixes its traversal ids (which need its own id) in the same transaction. */
   async insert(db: Db, row: Omit<Insertable<NamespacesTable>, 'traversal_ids'>, parent?: NamespaceRow): Promise<NamespaceRow> {
     const inserted = await db.insertInto('namespaces').values({ ...row, traversal_ids: '' }).returningAll().executeTakeFirstOrThrow();

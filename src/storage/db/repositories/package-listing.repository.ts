@@ -1,24 +1,13 @@
 /** Package and package-file listings for GitLab's packages API (gitlab-api.md §2.5) and the UI. */
 import { sql } from 'kysely';
-import type { PackageFileRow, PackageRow, PackageStatus, PackageType } from '../schema.js';
+import type { PackageFileRow, PackageRow, PackageStatus } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+import type { PackageFilter, PackageListRow } from '../../../domain/records.js';
 
 /** GitLab's DISPLAYABLE_STATUSES: what listings show unless a status is asked for. */
 export const DISPLAYABLE_STATUSES: readonly PackageStatus[] = ['default', 'error', 'deprecated'];
 
-export interface PackageFilter {
-  packageType?: PackageType | undefined;
-  /** Substring match on the name, case-insensitive, as GitLab's `package_name`. */
-  packageName?: string | undefined;
-  packageVersion?: string | undefined;
-  status?: PackageStatus | undefined;
-  orderBy: 'created_at' | 'name' | 'version' | 'type';
-  sort: 'asc' | 'desc';
-}
-
-export interface PackageListRow extends PackageRow {
-  project_path: string;
-}
+export type { PackageFilter, PackageListRow };
 
 export class PackageListingRepository {
   async list(db: Db, projectIds: readonly number[], filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {

@@ -2,20 +2,11 @@
 import { sql } from 'kysely';
 import type { PackageFileRow, PackageRow, PackageType } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+import type { PackageSummary } from '../../../domain/records.js';
 
 const LISTED = ['default', 'hidden', 'deprecated'] as const;
 
-export interface PackageSummary {
-  project_id: number;
-  project_path: string;
-  package_type: PackageType;
-  name: string;
-  versions: number;
-  updated_at: string;
-  /** Id of the newest version, which the summary links to. */
-  latest_id: number;
-  latest_version: string;
-}
+export type { PackageSummary };
 
 export interface VersionWithFiles extends PackageRow {
   files: PackageFileRow[];

@@ -11,6 +11,7 @@ import type {
 } from '../schema.js';
 import { likeEscape, type Db } from './types.js';
 import { PreparedQuery } from '../prepared.js';
+import type { NpmSearchScope } from '../../../domain/records.js';
 
 /** `INSTALLABLE_STATUSES` (gitlab-api.md Appendix B): what packuments, tags and downloads see. */
 export const INSTALLABLE_STATUSES: readonly PackageStatus[] = ['default', 'hidden', 'deprecated'];
@@ -50,7 +51,7 @@ export interface NpmTreeProject {
   last_package_id: number;
 }
 
-export type NpmSearchScope = { kind: 'project'; projectId: number } | { kind: 'tree'; traversalPrefix: string } | { kind: 'instance' };
+export type { NpmSearchScope };
 
 export interface NpmSearchRow {
   package_id: number;

@@ -4,15 +4,8 @@ import type { Database } from '../schema.js';
 /** A connection or an open transaction: every repository method accepts either. */
 export type Db = Kysely<Database> | Transaction<Database>;
 
-export interface Page {
-  page: number;
-  perPage: number;
-}
-
-export interface PageOf<T> {
-  items: T[];
-  total: number;
-}
+import type { Page, PageOf } from '../../../domain/records.js';
+export type { Page, PageOf };
 
 export const offsetOf = (p: Page): number => (p.page - 1) * p.perPage;
 

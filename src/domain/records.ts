@@ -1,0 +1,211 @@
+/**
+ * The records Wharf keeps, as every layer sees them: plain data, one shape on SQLite and PostgreSQL (integers for
+ * ids and booleans as 0/1, ISO-8601 UTC strings for timestamps, JSON text for small lists). Storage maps its tables
+ * onto these (`storage/db/schema.ts`); services and the HTTP layer read them without knowing how they are stored.
+ */
+
+export type Bool = 0 | 1;
+export type Visibility = 'public' | 'internal' | 'private';
+export type PackageType = 'npm' | 'helm';
+/** GitLab's package statuses. */
+export type PackageStatus = 'default' | 'hidden' | 'processing' | 'error' | 'pending_destruction' | 'deprecated';
+/** Access levels a protection rule can ask for, as GitLab's API names them (`domain/access/protection.ts`). */
+export type ProtectionLevel = 'maintainer' | 'owner' | 'admin';
+
+export interface UserRow {
+  id: number;
+  username: string;
+  /** Lower-cased username; unique, because GitLab paths are case-insensitive. */
+  username_lower: string;
+  name: string;
+  email: string;
+  email_lower: string;
+  password_hash: string | null;
+  is_admin: Bool;
+  state: 'active' | 'blocked';
+  namespace_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NamespaceRow {
+  id: number;
+  kind: 'user' | 'group';
+  name: string;
+  path: string;
+  full_path: string;
+  parent_id: number | null;
+  /** Ids from the root group down to this namespace, `/`-separated with a trailing `/` (`"1/5/9/"`), so a
+   *  subtree is one prefix match and the ancestors need no recursive query. */
+  traversal_ids: string;
+  owner_id: number | null;
+  visibility: Visibility;
+  description: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ProjectRow {
+  id: number;
+  namespace_id: number;
+  name: string;
+  path: string;
+  full_path: string;
+  description: string;
+  visibility: Visibility;
+  package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
+  creator_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MemberRow {
+  id: number;
+  user_id: number;
+  source_type: 'namespace' | 'project';
+  source_id: number;
+  access_level: number;
+  expires_at: string | null;
+  created_by_id: number | null;
+  created_at: string;
+}
+
+/** A membership with the user's public fields, as member lists show it. */
+export interface MemberWithUser extends MemberRow {
+  username: string;
+  name: string;
+  state: string;
+}
+
+export interface PersonalAccessTokenRow {
+  id: number;
+  user_id: number;
+  name: string;
+  token_digest: string;
+  scopes: string;
+  expires_at: string | null;
+  revoked: Bool;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+export interface DeployTokenRow {
+  id: number;
+  name: string;
+  username: string;
+  token_digest: string;
+  scopes: string;
+  expires_at: string | null;
+  revoked: Bool;
+  project_id: number | null;
+  group_id: number | null;
+  created_at: string;
+}
+
+export interface ProtectionRuleRow {
+  id: number;
+  project_id: number;
+  package_type: PackageType;
+  package_name_pattern: string;
+  minimum_access_level_for_push: ProtectionLevel | null;
+  minimum_access_level_for_delete: ProtectionLevel | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PackageRow {
+  id: number;
+  project_id: number;
+  package_type: PackageType;
+  name: string;
+  version: string;
+  status: PackageStatus;
+  creator_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PackageFileRow {
+  id: number;
+  package_id: number;
+  file_name: string;
+  size: number;
+  /** Lower-case hex digests of the exact stored bytes. */
+  sha1: string;
+  sha256: string;
+  sha512: string;
+  /** The BlobStore key (the SHA-256). */
+  blob_key: string;
+  channel: string | null;
+  status: 'default' | 'pending_destruction' | 'processing' | 'error';
+  created_at: string;
+}
+
+/** One audit event; names are copied in, so the record outlives what it names. */
+export interface AuditEventRow {
+  id: number;
+  event_name: string;
+  /** The user who made the change; null for a deploy token, an unauthenticated caller or Wharf itself. */
+  author_id: number | null;
+  author_name: string;
+  entity_type: string;
+  entity_id: number | null;
+  entity_path: string | null;
+  target_type: string | null;
+  target_id: number | null;
+  target_details: string | null;
+  ip_address: string | null;
+  /** JSON text: `custom_message`, `author_class`, and for changes `change`, `from`, `to`. */
+  details: string;
+  created_at: string;
+}
+
+/** What the package list of the API filters and sorts on (GitLab's `package_type`, `package_name`, …). */
+export interface PackageFilter {
+  packageType?: PackageType | undefined;
+  /** Substring match on the name, case-insensitive, as GitLab's `package_name`. */
+  packageName?: string | undefined;
+  packageVersion?: string | undefined;
+  status?: PackageStatus | undefined;
+  orderBy: 'created_at' | 'name' | 'version' | 'type';
+  sort: 'asc' | 'desc';
+}
+
+/** A package in the API's list, with its project's path. */
+export interface PackageListRow extends PackageRow {
+  project_path: string;
+}
+
+/** One package name of a project on the web pages: its version count and newest version. */
+export interface PackageSummary {
+  project_id: number;
+  project_path: string;
+  package_type: PackageType;
+  name: string;
+  versions: number;
+  updated_at: string;
+  /** Id of the newest version, which the summary links to. */
+  latest_id: number;
+  latest_version: string;
+}
+
+/** Where an npm search looks: one project, a group's subtree, or the whole instance. */
+export type NpmSearchScope = { kind: 'project'; projectId: number } | { kind: 'tree'; traversalPrefix: string } | { kind: 'instance' };
+
+/** A page of a list: 1-based page number and its size. */
+export interface Page {
+  page: number;
+  perPage: number;
+}
+
+export interface PageOf<T> {
+  items: T[];
+  total: number;
+}
+
+/** The ids in a namespace's `traversal_ids`, root first. */
+export const parseTraversal = (t: string): number[] =>
+  t
+    .split('/')
+    .filter((s) => s !== '')
+    .map(Number);
