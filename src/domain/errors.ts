@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   body_encoding_invalid: { status: 400, meaning: 'a gzip-encoded npm body that does not inflate' },
   revoke_not_permitted: { status: 400, meaning: "revoking another user's personal access token without being an administrator" },
   token_expiry_too_late: { status: 400, meaning: 'a personal access token asked to expire after the instance maximum' },
-  group_save_failed: { status: 400, meaning: "a group create or update failed GitLab's model validation" },
+  group_save_failed: { status: 400, meaning: "a group create failed GitLab's model validation" },
   publish_document_invalid: { status: 400, meaning: 'an npm publish document that is malformed or inconsistent' },
   package_file_invalid: { status: 400, meaning: "an npm tarball or its package.json that Wharf will not serve" },
   package_exists_in_namespace: { status: 400, meaning: 'an npm name and version another project of the top-level namespace has' },
