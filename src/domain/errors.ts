@@ -128,6 +128,7 @@ export type FieldErrors = Record<string, string[]>;
 /** GitLab's `titleize` for the npm error shape: "Package tag" → "Package Tag". */
 const titleize = (s: string): string => s.replace(/\b\w/g, (c) => c.toUpperCase());
 
+/** npm's `{message, error}`: npm prints the `error` field of a failed request. */
 const npmShape = (message: string) => ({ message, error: message });
 
 /** GitLab's `{"message":"400 Bad request - <reason>"}` plus `error`, the field npm and `helm cm-push` print. */
