@@ -49,7 +49,7 @@ const GZIP_MAGIC = [0x1f, 0x8b, 0x08];
 const MiB = 1024 * 1024;
 const size = (n: number): string => (n % MiB === 0 ? `${n / MiB} MiB` : `${n} bytes`);
 
-const bad = (reason: string): AppError => errors.helmBadRequest(reason);
+const bad = (reason: string): AppError => errors.helmChartInvalid(reason);
 const NOT_FOUND = 'Chart.yaml not found within a directory';
 
 /** Regular files; `OldFile` and `ContiguousFile` are old spellings of the same thing. */

@@ -58,7 +58,7 @@ const GZIP_MAGIC = [0x1f, 0x8b];
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 const INPUT_CHUNK = 64 * 1024;
 
-const invalid = (detail: string) => errors.npmBadRequest(`Invalid package file: ${detail}`);
+const invalid = (detail: string) => errors.npmPackageFileInvalid(`Invalid package file: ${detail}`);
 
 interface EntryPath {
   /** The first path component, which npm strips. */
@@ -185,7 +185,7 @@ export function inspectNpmTarball(bytes: Buffer, limits: NpmTarballLimits = DEFA
         if (path === 'npm-shrinkwrap.json') hasShrinkwrap = true;
         if (path !== 'package.json') return entry.resume();
         if (entry.size > limits.maxPackageJsonBytes) {
-          throw errors.npmBadRequest(`package.json file too large: ${entry.size} bytes (the limit is ${limits.maxPackageJsonBytes}).`);
+          throw errors.npmPackageFileInvalid(`package.json file too large: ${entry.size} bytes (the limit is ${limits.maxPackageJsonBytes}).`);
         }
         const chunks: Buffer[] = [];
         entry.on('data', (c: Buffer) => chunks.push(c));
@@ -204,7 +204,7 @@ export function inspectNpmTarball(bytes: Buffer, limits: NpmTarballLimits = DEFA
     parser.on('end', () => {
       if (settled) return;
       const manifestPath = `${topDirectory ?? 'package'}/package.json`;
-      if (manifestText === undefined) return fail(errors.npmBadRequest(`package.json not found: the tarball must contain ${manifestPath}.`));
+      if (manifestText === undefined) return fail(errors.npmPackageFileInvalid(`package.json not found: the tarball must contain ${manifestPath}.`));
       let manifest: unknown;
       try {
         manifest = JSON.parse(manifestText.replace(/^\uFEFF/, ''));

@@ -6,28 +6,93 @@
  * into responses. Anything that is not an `AppError` becomes a logged, generic 500.
  */
 
-export const ERROR_STATUS = {
-  bad_request: 400,
-  param_invalid: 400,
-  validation_failed: 400,
-  unauthorized: 401,
-  invalid_token: 401,
-  forbidden: 403,
-  insufficient_scope: 403,
-  not_found: 404,
-  route_not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  precondition_failed: 412,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  unprocessable: 422,
-  too_many_requests: 429,
-  internal: 500,
-  unavailable: 503,
-} as const satisfies Record<string, number>;
+/**
+ * Every code: its HTTP status and what it means. A code names one kind of answer, so operators can count refusals by
+ * kind (the access log carries it) and tests can tell two 403s apart; the body stays the one GitLab sends. A few
+ * codes are shared by factories on purpose: the same refusal in the shape of another route family (`not_found`,
+ * `json_too_deep`, `file_too_large`, `unauthorized`). The generic codes named after their status (`bad_request`,
+ * `forbidden`, `conflict`, …) are what Fastify's or a plugin's own errors become (`errors.fromStatus`); Wharf's own
+ * refusals each have a code of their own. docs/design/errors.md lists them (generated from this table).
+ */
+export const ERROR_CODES = {
+  // 400
+  bad_request: { status: 400, meaning: "a 400 raised by Fastify or a plugin, not by Wharf's own checks" },
+  param_invalid: { status: 400, meaning: 'a request parameter is missing or invalid (Grape\'s `{"error":"…"}`)' },
+  validation_failed: { status: 400, meaning: "a model validation failed (ActiveRecord's `{\"message\":{field: [...]}}`)" },
+  attribute_missing: { status: 400, meaning: 'an npm request lacks a required attribute (`"Tag" not given`)' },
+  json_empty: { status: 400, meaning: 'a JSON body that is empty' },
+  json_invalid: { status: 400, meaning: 'a body that is not valid JSON' },
+  json_too_deep: { status: 400, meaning: 'a JSON body nested deeper than Wharf reads' },
+  content_length_mismatch: { status: 400, meaning: 'Content-Length does not match the body received' },
+  body_encoding_invalid: { status: 400, meaning: 'a gzip-encoded npm body that does not inflate' },
+  revoke_not_permitted: { status: 400, meaning: "revoking another user's personal access token without being an administrator" },
+  token_expiry_too_late: { status: 400, meaning: 'a personal access token asked to expire after the instance maximum' },
+  group_save_failed: { status: 400, meaning: "a group create failed GitLab's model validation" },
+  publish_document_invalid: { status: 400, meaning: 'an npm publish document that is malformed or inconsistent' },
+  package_file_invalid: { status: 400, meaning: "an npm tarball or its package.json that Wharf will not serve" },
+  package_exists_in_namespace: { status: 400, meaning: 'an npm name and version another project of the top-level namespace has' },
+  file_too_large: { status: 400, meaning: 'a package file larger than the instance allows (npm or Helm)' },
+  unpublish_body_invalid: { status: 400, meaning: 'an npm unpublish body that is not a packument with versions' },
+  login_name_mismatch: { status: 400, meaning: '`npm login` with a user name in the body other than the one in the URL' },
+  multipart_invalid: { status: 400, meaning: 'a Helm upload whose multipart body is malformed or has too many parts' },
+  chart_invalid: { status: 400, meaning: 'a Helm chart archive or its Chart.yaml that Wharf will not store' },
+  provenance_invalid: { status: 400, meaning: 'a Helm provenance file that is malformed, too large or names an invalid chart' },
+  provenance_mismatch: { status: 400, meaning: 'a provenance file that does not sign the chart it comes with or is stored for' },
+  // 401
+  unauthorized: { status: 401, meaning: 'no credentials where they are needed, or a caller this request does not accept (GitLab answers some refusals so)' },
+  token_unknown: { status: 401, meaning: 'a token that matches no personal or deploy token' },
+  token_expired: { status: 401, meaning: 'an expired token' },
+  token_revoked: { status: 401, meaning: 'a revoked token' },
+  user_inactive: { status: 401, meaning: "a personal access token whose user is blocked or gone" },
+  login_failed: { status: 401, meaning: '`npm login` with a wrong user name or password' },
+  // 403
+  forbidden: { status: 403, meaning: "a 403 raised by Fastify or a plugin, not by Wharf's own checks" },
+  insufficient_scope: { status: 403, meaning: "the token's scopes do not allow this request (a `read_api` token on a write)" },
+  insufficient_access: { status: 403, meaning: "the caller's role (or lack of administrator rights) does not allow this action" },
+  users_listing_forbidden: { status: 403, meaning: 'an anonymous caller listing users without a `username` filter' },
+  package_protected: { status: 403, meaning: 'a package protection rule refuses this push' },
+  package_deletion_protected: { status: 403, meaning: 'a package protection rule refuses this delete' },
+  package_exists: { status: 403, meaning: 'an npm publish of a version that exists with other contents' },
+  package_name_owned: { status: 403, meaning: 'an npm publish of a name another project of the top-level namespace owns' },
+  // 404
+  not_found: { status: 404, meaning: 'the resource does not exist or the caller may not see it' },
+  route_not_found: { status: 404, meaning: 'no route matches the path' },
+  provenance_without_chart: { status: 404, meaning: 'a provenance file alone for a chart version the channel does not hold' },
+  // 405
+  method_not_allowed: { status: 405, meaning: "a 405 raised by Fastify or a plugin, not by Wharf's own checks" },
+  unpublish_unsupported: { status: 405, meaning: 'an npm unpublish through a group or instance endpoint' },
+  // 409
+  conflict: { status: 409, meaning: "a 409 raised by Fastify or a plugin, not by Wharf's own checks" },
+  member_exists: { status: 409, meaning: 'adding a member who already is one' },
+  email_taken: { status: 409, meaning: 'creating a user with an e-mail address another user has' },
+  username_taken: { status: 409, meaning: 'creating a user with a user name another user has' },
+  chart_exists: { status: 409, meaning: "a Helm chart or provenance file the overwrite policy keeps" },
+  revision_conflict: { status: 409, meaning: "an npm write whose `-rev` is not the package's current revision" },
+  transfer_refused: { status: 409, meaning: '`wharf transfer` into a target it must not write (same database, not empty, another transfer)' },
+  // 412 – 422
+  precondition_failed: { status: 412, meaning: "a 412 raised by Fastify or a plugin, not by Wharf's own checks" },
+  body_too_large: { status: 413, meaning: 'a request body larger than the route accepts' },
+  unsupported_media_type: { status: 415, meaning: 'a body of a content type the route does not accept' },
+  unsupported_content_encoding: { status: 415, meaning: 'an npm body in a Content-Encoding other than gzip' },
+  unprocessable: { status: 422, meaning: "a 422 raised by Fastify or a plugin, not by Wharf's own checks" },
+  transfer_data_broken: { status: 422, meaning: '`wharf transfer` found a blob missing or corrupt' },
+  // 429
+  too_many_requests: { status: 429, meaning: "a 429 raised by Fastify or a plugin, not by Wharf's own checks" },
+  sign_in_throttled: { status: 429, meaning: 'too many failed sign-in attempts for the account or from the address' },
+  rate_limited: { status: 429, meaning: 'a package API rate limit' },
+  // 5xx
+  internal: { status: 500, meaning: 'an unexpected failure (logged with the request id; the body says nothing more)' },
+  unavailable: { status: 503, meaning: "a 503 raised by Fastify or a plugin, not by Wharf's own checks" },
+  blob_missing: { status: 503, meaning: "a package file's bytes are missing from the blob store" },
+} as const satisfies Record<string, { status: number; meaning: string }>;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Code → status, as a flat table: the `AppError` constructor reads it for every error, 404s on hot paths included. */
+export const ERROR_STATUS = Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { status }]) => [code, status])) as {
+  readonly [C in ErrorCode]: (typeof ERROR_CODES)[C]['status'];
+};
+
 export type ErrorBody = Record<string, unknown>;
 
 export class AppError extends Error {
@@ -63,18 +128,70 @@ export type FieldErrors = Record<string, string[]>;
 /** GitLab's `titleize` for the npm error shape: "Package tag" → "Package Tag". */
 const titleize = (s: string): string => s.replace(/\b\w/g, (c) => c.toUpperCase());
 
+/** npm's `{message, error}`: npm prints the `error` field of a failed request. */
+const npmShape = (message: string) => ({ message, error: message });
+
+/** GitLab's `{"message":"400 Bad request - <reason>"}` plus `error`, the field npm and `helm cm-push` print. */
+const badRequestShape = (reason: string) => ({ message: `400 Bad request - ${reason}`, error: reason });
+
+/**
+ * The codes Fastify's or a plugin's own errors become, by their status. A status missing here is not answered as
+ * such: the error handler treats the error as unknown (a logged 500).
+ */
+const CODE_BY_STATUS: Readonly<Partial<Record<number, ErrorCode>>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  412: 'precondition_failed',
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable',
+  429: 'too_many_requests',
+  500: 'internal',
+  503: 'unavailable',
+};
+
 export const errors = {
-  /** `{"message":"401 Unauthorized"}` (no WWW-Authenticate, as GitLab's npm and management routes). */
+  // ---- 401: who is calling
+
+  /**
+   * `{"message":"401 Unauthorized"}` (no WWW-Authenticate, as GitLab's npm and management routes). Some refusals
+   * GitLab answers with a 401 too (another user's token, a deploy token where only users may act).
+   */
   unauthorized: (headers: Record<string, string> = {}) =>
     new AppError('unauthorized', { message: '401 Unauthorized' }, headers),
 
-  /** An expired, revoked or unknown token: 401 with the OAuth-style `WWW-Authenticate` GitLab sends. */
-  invalidToken: (description: string) =>
+  /** A token that matches nothing: answered as a missing credential, so tokens cannot be probed. */
+  tokenUnknown: () => new AppError('token_unknown', { message: '401 Unauthorized' }),
+
+  /** A personal access token whose user is blocked or deleted: answered as an unknown token. */
+  userInactive: () => new AppError('user_inactive', { message: '401 Unauthorized' }),
+
+  /** An expired token: 401 with the OAuth-style `WWW-Authenticate` GitLab sends. */
+  tokenExpired: () => invalidToken('token_expired', 'Token is expired. You can either do re-authorization or token refresh.'),
+
+  /** A revoked token, answered like an expired one with GitLab's own description. */
+  tokenRevoked: () => invalidToken('token_revoked', 'Token was revoked. You have to re-authorize from the user profile.'),
+
+  /** `npm login` with a wrong user name or password: npm prints `error`, so it says what failed. */
+  npmLoginFailed: () => new AppError('login_failed', { message: '401 Unauthorized', error: 'Incorrect username or password.' }),
+
+  /**
+   * Helm routes' 401 (GitLab's `BasicAuthHelpers#unauthorized!`): the Basic challenge makes helm and browsers send
+   * credentials, and every credential failure on a Helm route answers this way, whatever the token's problem was.
+   * The code stays the cause's (`token_expired`, …), so the log still tells the failures apart.
+   */
+  helmUnauthorized: (cause?: AppError) =>
     new AppError(
-      'invalid_token',
-      { message: '401 Unauthorized', error: 'invalid_token', error_description: description },
-      { 'www-authenticate': `Bearer realm="Wharf", error="invalid_token", error_description="${description}"` },
+      cause?.status === 401 ? cause.code : 'unauthorized',
+      { message: '401 Unauthorized' },
+      { 'www-authenticate': 'Basic realm="GitLab Packages Registry"' },
     ),
+
+  // ---- 403: who may do what
 
   /** A `read_api` token on a write, for example. */
   insufficientScope: (required = 'api') =>
@@ -84,8 +201,41 @@ export const errors = {
       scope: required,
     }),
 
-  forbidden: (reason?: string) =>
-    new AppError('forbidden', { message: reason ? `403 Forbidden - ${reason}` : '403 Forbidden' }),
+  /** The caller's role does not allow the action (or it needs an administrator): `{"message":"403 Forbidden"}`. */
+  insufficientAccess: () => new AppError('insufficient_access', { message: '403 Forbidden' }),
+
+  /** GitLab lets anonymous callers look users up by `username` only. */
+  usersListingForbidden: () =>
+    new AppError('users_listing_forbidden', { message: '403 Forbidden - Not authorized to access /api/v4/users' }),
+
+  /**
+   * A package protection rule refuses this push or delete, in GitLab's words (`Package protected.`, `Package is
+   * deletion protected.`) and in the shape of the route family: npm's `{message, error}`, the API's
+   * `{"message":"403 Forbidden - …"}`, and for Helm the API shape plus `error`, the field `helm cm-push` prints.
+   * Push and delete are two codes (`package_protected`, `package_deletion_protected`).
+   */
+  packageProtected: (action: 'push' | 'delete', surface: 'npm' | 'helm' | 'api') => {
+    const code = action === 'push' ? 'package_protected' : 'package_deletion_protected';
+    const reason = action === 'push' ? 'Package protected.' : 'Package is deletion protected.';
+    if (surface === 'npm') return new AppError(code, npmShape(reason));
+    return new AppError(code, { message: `403 Forbidden - ${reason}`, ...(surface === 'helm' ? { error: reason } : {}) });
+  },
+
+  /** An npm publish of a version the package has with other contents (GitLab's publish service refusal). */
+  npmPackageExists: () => new AppError('package_exists', npmShape('Package already exists.')),
+
+  /**
+   * An npm publish of a name another project of the same top-level namespace owns (Wharf's rule, stricter than
+   * GitLab's). `owner` is the owning project's full path, or null when the caller may not see that project.
+   */
+  packageNameOwned: (name: string, owner: string | null, rootPath: string) => {
+    const message = owner
+      ? `Package name ${name} belongs to the project ${owner}: publish new versions of it there.`
+      : `Package name ${name} belongs to another project of the ${rootPath} namespace: publish new versions of it there.`;
+    return new AppError('package_name_owned', npmShape(message));
+  },
+
+  // ---- 404
 
   /** `{"message":"404 Project Not Found"}`; without a resource `{"message":"404 Not Found"}`. */
   notFound: (resource?: string) =>
@@ -98,22 +248,26 @@ export const errors = {
   npmNotFound: (resource: string) =>
     new AppError('not_found', { message: titleize(`404 ${resource} not found`), error: `${resource} not found` }),
 
+  /**
+   * A missing record on an npm route (GitLab's `RecordNotFound`, `{"message":"404 Not found"}`), plus the `error`
+   * field npm prints so users see what was missing.
+   */
+  npmRecordNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
+
+  /** A chart or provenance file that is not there: GitLab's `RecordNotFound` body, with `error` for ChartMuseum scripts. */
+  helmNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
+
   /** No route matched: `{"error":"404 Not Found"}`. */
   routeNotFound: () => new AppError('route_not_found', { error: '404 Not Found' }),
 
-  methodNotAllowed: () => new AppError('method_not_allowed', { error: '405 Method Not Allowed' }),
+  /** A provenance file on its own for a chart version the channel does not hold (it would sign nothing). */
+  helmProvenanceWithoutChart: (fileName: string, channel: string) =>
+    new AppError('provenance_without_chart', {
+      message: '404 Not found',
+      error: `Chart ${fileName} not found in channel ${channel}: upload the chart first, or send the provenance file with it (multipart field prov)`,
+    }),
 
-  /** `{"message":"400 Bad request - <reason>"}`. */
-  badRequest: (reason: string) => new AppError('bad_request', { message: `400 Bad request - ${reason}` }),
-
-  /** The npm variant carries `error` too, because npm prints that field. */
-  npmBadRequest: (message: string) => new AppError('bad_request', { message, error: message }),
-
-  /** A JSON body nested deeper than Wharf reads (recursive walks of it would exhaust the stack). */
-  jsonTooDeep: (maxDepth: number) => {
-    const reason = `the JSON body is nested deeper than ${maxDepth} levels`;
-    return new AppError('bad_request', { message: `400 Bad request - ${reason}`, error: reason });
-  },
+  // ---- 400: parameters and bodies
 
   /** Parameter problems in Grape's shape: `{"error":"name is missing, path is invalid"}`. */
   params: (messages: string[]) => new AppError('param_invalid', { error: messages.join(', ') }),
@@ -121,49 +275,93 @@ export const errors = {
   /** Model validation in ActiveRecord's shape: `{"message":{"path":["has already been taken"]}}`. */
   validation: (fields: FieldErrors) => new AppError('validation_failed', { message: fields }),
 
-  conflict: (message: string) => new AppError('conflict', { message }),
-
-  preconditionFailed: () => new AppError('precondition_failed', { message: '412 Precondition Failed' }),
-
-  payloadTooLarge: (reason: string) =>
-    new AppError('payload_too_large', { message: `413 Request Entity Too Large - ${reason}`, error: reason }),
-
-  unsupportedMediaType: (reason: string) =>
-    new AppError('unsupported_media_type', { message: `415 Unsupported Media Type - ${reason}`, error: reason }),
-
-  unavailable: (reason: string) => new AppError('unavailable', { message: `503 Service Unavailable - ${reason}` }),
-
-  internal: () => new AppError('internal', { message: '500 Internal Server Error' }),
-
   /** GitLab's npm `bad_request_missing_attribute!`: `{"message":"400 Bad request - \"Tag\" not given","error":"\"Tag\" not given"}`. */
-  npmMissingAttribute: (attribute: string) =>
-    new AppError('bad_request', { message: `400 Bad request - "${attribute}" not given`, error: `"${attribute}" not given` }),
+  npmMissingAttribute: (attribute: string) => new AppError('attribute_missing', badRequestShape(`"${attribute}" not given`)),
 
-  /** npm publish service refusals answered with 403 (`Package already exists.`), in the `{message, error}` shape. */
-  npmForbidden: (message: string) => new AppError('forbidden', { message, error: message }),
+  jsonEmpty: () => new AppError('json_empty', { message: '400 Bad request - the JSON body is empty' }),
+
+  jsonInvalid: () => new AppError('json_invalid', { message: '400 Bad request - the body is not valid JSON' }),
+
+  /** A JSON body nested deeper than Wharf reads (recursive walks of it would exhaust the stack). */
+  jsonTooDeep: (maxDepth: number) => new AppError('json_too_deep', badRequestShape(`the JSON body is nested deeper than ${maxDepth} levels`)),
+
+  /** The npm routes' variant, in npm's `{message, error}` shape. */
+  npmJsonTooDeep: (maxDepth: number) =>
+    new AppError('json_too_deep', npmShape(`Invalid json: the body is nested deeper than ${maxDepth} levels.`)),
+
+  contentLengthMismatch: () =>
+    new AppError('content_length_mismatch', { message: '400 Bad request - Content-Length does not match the body' }),
+
+  npmGzipInvalid: () => new AppError('body_encoding_invalid', npmShape('The request body is not valid gzip data (Content-Encoding: gzip).')),
+
+  /** GitLab answers a non-administrator revoking someone else's token with a 400, not a 403. */
+  revokeNotPermitted: () => new AppError('revoke_not_permitted', { message: '400 Bad request - Not permitted to revoke' }),
 
   /**
-   * A missing record on an npm route (GitLab's `RecordNotFound`, `{"message":"404 Not found"}`), plus the `error`
-   * field npm prints so users see what was missing.
+   * A personal access token asked to live longer than the instance allows (GitLab's
+   * `expires_at_before_instance_max_expiry_date` validation, rendered by `render_api_error!`).
    */
-  npmRecordNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
+  tokenExpiryTooLate: (maxDate: string) => new AppError('token_expiry_too_late', { message: `Expiration date must be before ${maxDate}` }),
 
-  /**
-   * Helm routes' 401 (GitLab's `BasicAuthHelpers#unauthorized!`): the Basic challenge makes helm and browsers send
-   * credentials, and every credential failure on a Helm route answers this way, whatever the token's problem was.
-   */
-  helmUnauthorized: () =>
-    new AppError('unauthorized', { message: '401 Unauthorized' }, { 'www-authenticate': 'Basic realm="GitLab Packages Registry"' }),
+  /** GitLab's group-create failure is a string with the Ruby hash inside: `Failed to save group {:path=>["…"]}`. */
+  groupSaveFailed: (fields: FieldErrors) =>
+    new AppError('group_save_failed', {
+      message: `Failed to save group {${Object.entries(fields)
+        .map(([k, v]) => `:${k}=>${JSON.stringify(v)}`)
+        .join(', ')}}`,
+    }),
 
-  /**
-   * A refused Helm upload: GitLab's `{"message":"400 Bad request - <reason>"}` plus `error`, because `helm cm-push`
-   * prints only the `error` field of a failed push (clients.md C.6).
-   */
-  helmBadRequest: (reason: string) => new AppError('bad_request', { message: `400 Bad request - ${reason}`, error: reason }),
+  // ---- 400: npm packages
+
+  /** A publish document npm should not have sent (or a forged one): npm prints `error`, so it says what is wrong. */
+  npmPublishInvalid: (message: string) => new AppError('publish_document_invalid', npmShape(message)),
+
+  /** A tarball (or its package.json) that Wharf will not serve, in npm's `{message, error}` shape. */
+  npmPackageFileInvalid: (message: string) => new AppError('package_file_invalid', npmShape(message)),
+
+  /** GitLab's model validation: the name and version exist in another project of the top-level namespace. */
+  npmPackageExistsInNamespace: () => new AppError('package_exists_in_namespace', npmShape('Validation failed: Package already exists')),
+
+  /** A tarball larger than `npm_max_file_size`, in GitLab's words. */
+  npmFileTooLarge: () => new AppError('file_too_large', npmShape('File is too large.')),
+
+  npmUnpublishBodyInvalid: () =>
+    new AppError(
+      'unpublish_body_invalid',
+      npmShape('Only unpublishing is supported on this route: the body must be the packument with a "versions" object.'),
+    ),
+
+  npmLoginNameMismatch: (bodyName: string, pathName: string) =>
+    new AppError('login_name_mismatch', npmShape(`The user name in the body ("${bodyName}") is not the one in the URL ("${pathName}").`)),
+
+  // ---- 400: Helm uploads (GitLab's 400 body plus `error`, the only field `helm cm-push` prints of a failed push)
+
+  /** A chart or provenance part larger than the instance allows (`helm_max_file_size`, or the provenance limit). */
+  helmFileTooLarge: () => new AppError('file_too_large', badRequestShape('File is too large')),
+
+  helmMultipartInvalid: (reason: string) => new AppError('multipart_invalid', badRequestShape(reason)),
+
+  helmChartInvalid: (reason: string) => new AppError('chart_invalid', badRequestShape(reason)),
+
+  helmProvenanceInvalid: (reason: string) => new AppError('provenance_invalid', badRequestShape(reason)),
+
+  helmProvenanceMismatch: (reason: string) => new AppError('provenance_mismatch', badRequestShape(reason)),
+
+  // ---- 405, 409
+
+  /** An npm request this endpoint exists for but cannot serve (unpublish through a group endpoint). */
+  npmMethodNotAllowed: (message: string) =>
+    new AppError('unpublish_unsupported', { message: `405 Method Not Allowed - ${message}`, error: message }),
+
+  memberExists: () => new AppError('member_exists', { message: 'Member already exists' }),
+
+  emailTaken: () => new AppError('email_taken', { message: 'Email has already been taken' }),
+
+  usernameTaken: () => new AppError('username_taken', { message: 'Username has already been taken' }),
 
   /** A chart version the instance's overwrite policy keeps (ChartMuseum answers 409 the same way). */
   helmChartExists: (fileName: string, channel: string, hint: string) =>
-    new AppError('conflict', {
+    new AppError('chart_exists', {
       message: `409 Conflict - ${fileName} already exists in channel ${channel}`,
       error: `${fileName} already exists in channel ${channel}${hint ? `; ${hint}` : ''}`,
     }),
@@ -172,20 +370,28 @@ export const errors = {
    * An npm write whose `-rev` is not the package's current revision (CouchDB's optimistic locking, which
    * `npm unpublish` relies on): the client re-reads the packument and tries again.
    */
-  npmConflict: (message: string) => new AppError('conflict', { message: `409 Conflict - ${message}`, error: message }),
+  npmConflict: (message: string) => new AppError('revision_conflict', { message: `409 Conflict - ${message}`, error: message }),
 
-  /** An npm request this endpoint exists for but cannot serve (e.g. unpublish through a group endpoint). */
-  npmMethodNotAllowed: (message: string) => new AppError('method_not_allowed', { message: `405 Method Not Allowed - ${message}`, error: message }),
+  /** `wharf transfer` will not write into this target. */
+  transferRefused: (message: string) => new AppError('transfer_refused', { message }),
 
-  /** `npm login` with a wrong user name or password: npm prints `error`, so it says what failed. */
-  npmLoginFailed: () =>
-    new AppError('unauthorized', { message: '401 Unauthorized', error: 'Incorrect username or password.' }),
+  /** The data itself is at fault (a blob missing or corrupt); the operator must repair it before a re-run can finish. */
+  transferDataBroken: (message: string) => new AppError('transfer_data_broken', { message }),
 
-  /**
-   * A personal access token asked to live longer than the instance allows (GitLab's
-   * `expires_at_before_instance_max_expiry_date` validation, rendered by `render_api_error!`).
-   */
-  tokenExpiryTooLate: (maxDate: string) => new AppError('bad_request', { message: `Expiration date must be before ${maxDate}` }),
+  // ---- 413, 415
+
+  bodyTooLarge: (reason: string) =>
+    new AppError('body_too_large', { message: `413 Request Entity Too Large - ${reason}`, error: reason }),
+
+  unsupportedMediaType: (reason: string) =>
+    new AppError('unsupported_media_type', { message: `415 Unsupported Media Type - ${reason}`, error: reason }),
+
+  npmUnsupportedContentEncoding: (encoding: string) => {
+    const reason = `Content-Encoding ${encoding} is not supported; send gzip or nothing.`;
+    return new AppError('unsupported_content_encoding', { message: `415 Unsupported Media Type - ${reason}`, error: reason });
+  },
+
+  // ---- 429
 
   /**
    * Too many wrong passwords for this account or from this address. `error` is what npm prints; `Retry-After` says
@@ -193,44 +399,39 @@ export const errors = {
    */
   signInThrottled: (retryAfterSeconds: number) =>
     new AppError(
-      'too_many_requests',
+      'sign_in_throttled',
       { message: '429 Too Many Requests', error: `Too many failed sign-in attempts. Try again in ${retryAfterSeconds} seconds.` },
       { 'retry-after': String(retryAfterSeconds) },
     ),
 
   /** A package API rate limit (GitLab's Rack::Attack throttles answer `Retry later` with these headers). */
   rateLimited: (headers: Record<string, string>) =>
-    new AppError('too_many_requests', { message: 'Retry later', error: 'Retry later' }, headers),
+    new AppError('rate_limited', { message: 'Retry later', error: 'Retry later' }, headers),
 
-  /** A chart or provenance file that is not there: GitLab's `RecordNotFound` body, with `error` for ChartMuseum scripts. */
-  helmNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
+  // ---- 5xx
 
-  /**
-   * A package protection rule refuses this push or delete, in GitLab's words (`Package protected.`, `Package is
-   * deletion protected.`) and in the shape of the route family: npm's `{message, error}`, the API's
-   * `{"message":"403 Forbidden - …"}`, and for Helm the API shape plus `error`, the field `helm cm-push` prints.
-   */
-  packageProtected: (action: 'push' | 'delete', surface: 'npm' | 'helm' | 'api') => {
-    const reason = action === 'push' ? 'Package protected.' : 'Package is deletion protected.';
-    if (surface === 'npm') return new AppError('forbidden', { message: reason, error: reason });
-    return new AppError('forbidden', { message: `403 Forbidden - ${reason}`, ...(surface === 'helm' ? { error: reason } : {}) });
-  },
+  internal: () => new AppError('internal', { message: '500 Internal Server Error' }),
+
+  blobMissing: (fileName: string) =>
+    new AppError('blob_missing', { message: `503 Service Unavailable - the stored file ${fileName} is missing from the blob store` }),
+
+  // ---- errors Wharf did not raise
 
   /**
-   * An npm publish of a name another project of the same top-level namespace owns (Wharf's rule, stricter than
-   * GitLab's). `owner` is the owning project's full path, or null when the caller may not see that project.
+   * Fastify's or a plugin's own error with an HTTP status (a 406, a multipart limit, …), answered with its status
+   * and message under the generic code for that status; undefined when the catalogue has no code for it.
    */
-  packageNameOwned: (name: string, owner: string | null, rootPath: string) => {
-    const message = owner
-      ? `Package name ${name} belongs to the project ${owner}: publish new versions of it there.`
-      : `Package name ${name} belongs to another project of the ${rootPath} namespace: publish new versions of it there.`;
-    return new AppError('forbidden', { message, error: message });
+  fromStatus: (status: number, message: string): AppError | undefined => {
+    const code = CODE_BY_STATUS[status];
+    return code ? new AppError(code, { message: `${status} ${message}` }) : undefined;
   },
-
-  /** A provenance file on its own for a chart version the channel does not hold (it would sign nothing). */
-  helmProvenanceWithoutChart: (fileName: string, channel: string) =>
-    new AppError('not_found', {
-      message: '404 Not found',
-      error: `Chart ${fileName} not found in channel ${channel}: upload the chart first, or send the provenance file with it (multipart field prov)`,
-    }),
 } as const;
+
+/** GitLab's OAuth-style 401 for a token it knows but will not accept. */
+function invalidToken(code: 'token_expired' | 'token_revoked', description: string): AppError {
+  return new AppError(
+    code,
+    { message: '401 Unauthorized', error: 'invalid_token', error_description: description },
+    { 'www-authenticate': `Bearer realm="Wharf", error="invalid_token", error_description="${description}"` },
+  );
+}

@@ -20,7 +20,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { ChangeSignal } from '../services/ports.js';
-import type { AccessLog, PreparedLine } from './plugins/access-log.js';
+import { errorCodeOf, type AccessLog, type PreparedLine } from './plugins/access-log.js';
 
 /** Statuses worth replaying: a document, a revalidation, a name that does not exist. */
 const REPLAYED_STATUSES = new Set([200, 304, 404]);
@@ -145,7 +145,7 @@ export class HotLane {
         const body = typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : payload == null ? Buffer.alloc(0) : undefined;
         // Streams (blobs not held in memory) are not replayed.
         if (body !== undefined) {
-          const logLine = this.#accessLog.prepare('GET', request.raw.url!, request.routeOptions.url ?? null, reply.statusCode);
+          const logLine = this.#accessLog.prepare('GET', request.raw.url!, request.routeOptions.url ?? null, reply.statusCode, errorCodeOf(reply));
           this.#keep(request.raw, r[kVersion], reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body, logLine);
         }
       }

@@ -1,6 +1,6 @@
 /** Groups: nested namespaces with a visibility, whose members' roles flow down to subgroups and projects. */
 import { iso, type Clock } from '../domain/clock.js';
-import { AppError, errors, type FieldErrors } from '../domain/errors.js';
+import { errors, type FieldErrors } from '../domain/errors.js';
 import { canAdminister, canReadGroup, type Visibility } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { nameProblems, pathProblems } from '../domain/paths.js';
@@ -19,14 +19,6 @@ export interface CreateGroupInput {
 export const VISIBILITY_RANK: Record<Visibility, number> = { private: 0, internal: 10, public: 20 };
 /** GitLab's `Namespace::NUMBER_OF_ANCESTORS_ALLOWED`: a group may have at most 20 ancestors. */
 const MAX_ANCESTORS = 20;
-
-/** GitLab's group-create failure is a string with the Ruby hash inside: `Failed to save group {:path=>["…"]}`. */
-const failedToSave = (fields: FieldErrors): AppError =>
-  new AppError('bad_request', {
-    message: `Failed to save group {${Object.entries(fields)
-      .map(([k, v]) => `:${k}=>${JSON.stringify(v)}`)
-      .join(', ')}}`,
-  });
 
 /** ActiveRecord reports errors in validation order: name, path, then the rest. */
 const FIELD_ORDER = ['name', 'path', 'description', 'visibility_level', 'parent_id'];
@@ -86,7 +78,7 @@ export class GroupsService {
       const ctx = await access.groupContext(caller, found);
       if (!canReadGroup(caller, ctx)) throw errors.notFound('Group');
       // Creating subgroups is a Maintainer's right (GitLab's default `subgroup_creation_level`).
-      if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+      if (!canAdminister(caller, ctx.memberLevel)) throw errors.insufficientAccess();
       parent = found;
     }
 
@@ -110,7 +102,7 @@ export class GroupsService {
       problems.name = ['has already been taken'];
     }
     if (!problems.path && (await namespaces.routeExists(db, fullPath.toLowerCase()))) problems.path = ['has already been taken'];
-    if (Object.keys(problems).length) throw failedToSave(sorted(problems));
+    if (Object.keys(problems).length) throw errors.groupSaveFailed(sorted(problems));
 
     const now = iso(clock.now());
     try {
@@ -145,7 +137,7 @@ export class GroupsService {
         return ns;
       });
     } catch (err) {
-      if (namespaces.isUniqueViolation(err)) throw failedToSave({ path: ['has already been taken'] });
+      if (namespaces.isUniqueViolation(err)) throw errors.groupSaveFailed({ path: ['has already been taken'] });
       throw err;
     }
   }

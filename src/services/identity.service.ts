@@ -77,14 +77,14 @@ export class IdentityService {
     if (hit && hit.cachedUntil > now && hit.epoch === epoch) {
       if (hit.tokenExpiresAt <= now) {
         this.#cache.delete(digest);
-        throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
+        throw errors.tokenExpired();
       }
       return hit.identity;
     }
     const found = credential.token.startsWith(TOKEN_PREFIX.deploy)
       ? ((await this.#lookupDeploy(digest)) ?? (await this.#lookupPersonal(digest)))
       : ((await this.#lookupPersonal(digest)) ?? (await this.#lookupDeploy(digest)));
-    if (!found) throw errors.unauthorized();
+    if (!found) throw errors.tokenUnknown();
     if (this.#cache.size >= MAX_CACHE_ENTRIES) this.#cache.clear();
     this.#cache.set(digest, { ...found, cachedUntil: now + this.#ttl, epoch });
     return found.identity;
@@ -104,14 +104,14 @@ export class IdentityService {
     const row = await tokens.findPersonalByDigest(db, digest);
     if (!row) return undefined;
     const now = clock.now();
-    if (row.revoked) throw errors.invalidToken('Token was revoked. You have to re-authorize from the user profile.');
+    if (row.revoked) throw errors.tokenRevoked();
     // A PAT expires at midnight UTC at the start of its expiry date, as in GitLab (and as token listings show it).
     const expiresAt = row.expires_at ? Date.parse(`${row.expires_at}T00:00:00Z`) : Number.POSITIVE_INFINITY;
     if (expiresAt <= now.getTime()) {
-      throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
+      throw errors.tokenExpired();
     }
     const user = await users.findById(db, row.user_id);
-    if (!user || user.state !== 'active') throw errors.unauthorized();
+    if (!user || user.state !== 'active') throw errors.userInactive();
     if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) > LAST_USED_THROTTLE_MS) {
       // Best effort and off the request path: a failed bookkeeping write must not fail the request.
       void tokens.touchPersonal(db, row.id, iso(now)).catch(() => undefined);
@@ -134,10 +134,10 @@ export class IdentityService {
     const row = await tokens.findDeployByDigest(db, digest);
     if (!row) return undefined;
     const now = clock.now();
-    if (row.revoked) throw errors.invalidToken('Token was revoked. You have to re-authorize from the user profile.');
+    if (row.revoked) throw errors.tokenRevoked();
     const expiresAt = row.expires_at ? Date.parse(row.expires_at) : Number.POSITIVE_INFINITY;
     if (expiresAt <= now.getTime()) {
-      throw errors.invalidToken('Token is expired. You can either do re-authorization or token refresh.');
+      throw errors.tokenExpired();
     }
     return {
       identity: Object.freeze({

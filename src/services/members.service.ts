@@ -61,19 +61,19 @@ export class MembersService {
   async add(caller: Identity, source: MemberSource, input: AddMemberInput, audit: AuditContext = contextOf(caller)): Promise<MemberWithUser> {
     const { db, members, users, clock } = this.#d;
     if (caller.kind !== 'user') throw errors.unauthorized();
-    if (!canAdminister(caller, source.callerLevel)) throw errors.forbidden();
+    if (!canAdminister(caller, source.callerLevel)) throw errors.insufficientAccess();
     if (input.user_id === undefined && input.username === undefined) {
       throw errors.params(['user_id, username are missing, at least one parameter must be provided']);
     }
     if (input.user_id !== undefined && input.username !== undefined) throw errors.params(['user_id, username are mutually exclusive']);
     if (!isAccessLevel(input.access_level)) throw errors.params(['access_level does not have a valid value']);
     // Only Owners hand out the Owner role.
-    if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
+    if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.insufficientAccess();
     const expiresAt = this.#expiry(input.expires_at);
 
     const user = input.user_id !== undefined ? await users.findById(db, input.user_id) : await users.findByUsername(db, input.username!);
     if (!user) throw errors.notFound('User');
-    if (await members.find(db, source.type, source.id, user.id)) throw errors.conflict('Member already exists');
+    if (await members.find(db, source.type, source.id, user.id)) throw errors.memberExists();
 
     const { level: inherited } = await members.maxLevel(db, user.id, source.inheritedFrom, null, iso(clock.now()));
     if (inherited !== null && input.access_level < inherited) {
@@ -98,7 +98,7 @@ export class MembersService {
       });
       return { ...row, username: user.username, name: user.name, state: user.state };
     } catch (err) {
-      if (isUniqueViolation(err)) throw errors.conflict('Member already exists');
+      if (isUniqueViolation(err)) throw errors.memberExists();
       throw err;
     }
   }
@@ -121,13 +121,13 @@ export class MembersService {
     audit: AuditContext = contextOf(caller),
   ): Promise<MemberWithUser> {
     if (caller.kind !== 'user') throw errors.unauthorized();
-    if (!canAdminister(caller, source.callerLevel)) throw errors.forbidden();
+    if (!canAdminister(caller, source.callerLevel)) throw errors.insufficientAccess();
     if (!isAccessLevel(input.access_level)) throw errors.params(['access_level does not have a valid value']);
-    if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
+    if (input.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.insufficientAccess();
     const existing = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
     if (!existing) throw errors.recordNotFound();
     // Only Owners change an Owner's role: otherwise a Maintainer could demote the Owners above them.
-    if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
+    if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.insufficientAccess();
     const patch: { access_level: number; expires_at?: string | null } = { access_level: input.access_level };
     if (input.expires_at !== undefined) patch.expires_at = this.#expiry(input.expires_at);
     await this.#d.members.update(this.#d.db, existing.id, patch);
@@ -141,9 +141,9 @@ export class MembersService {
     if (caller.kind !== 'user') throw errors.unauthorized();
     const existing: MemberRow | undefined = await this.#d.members.find(this.#d.db, source.type, source.id, userId);
     // Members may leave on their own; removing others needs Maintainer.
-    if (!(existing && existing.user_id === caller.userId) && !canAdminister(caller, source.callerLevel)) throw errors.forbidden();
+    if (!(existing && existing.user_id === caller.userId) && !canAdminister(caller, source.callerLevel)) throw errors.insufficientAccess();
     if (!existing) throw errors.recordNotFound();
-    if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.forbidden();
+    if (existing.access_level === 50 && !caller.isAdmin && (source.callerLevel ?? 0) < 50) throw errors.insufficientAccess();
     await this.#d.members.delete(this.#d.db, existing.id);
     const username = (await this.#d.users.findById(this.#d.db, userId))?.username ?? null;
     const level = LEVEL_NAMES[existing.access_level] ?? String(existing.access_level);

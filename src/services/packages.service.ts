@@ -82,7 +82,7 @@ export class PackagesService {
     if (!file) throw errors.notFound('Package file');
     const stream = await this.#d.blobs.get(file.blob_key);
     // A row without its blob means storage was damaged or restored inconsistently: say so, do not pretend 404.
-    if (!stream) throw errors.unavailable(`the stored file ${file.file_name} is missing from the blob store`);
+    if (!stream) throw errors.blobMissing(file.file_name);
     return { file, stream };
   }
 

@@ -124,7 +124,7 @@ export class ProjectsService {
   async update(caller: Identity, idOrPath: string, input: UpdateProjectInput): Promise<ProjectRow> {
     const { db, projects, namespaces, access, clock } = this.#d;
     const { project, ctx } = await access.readableProject(caller, idOrPath);
-    if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+    if (!canAdminister(caller, ctx.memberLevel)) throw errors.insufficientAccess();
     const given = Object.entries(input).filter(([, v]) => v !== undefined);
     if (given.length === 0) {
       throw errors.params(['name, description, visibility, package_registry_access_level are missing, at least one parameter must be provided']);

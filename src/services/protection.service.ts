@@ -156,7 +156,7 @@ export class ProtectionService {
     // GitLab authenticates these routes before anything else, reads included.
     if (caller.kind === 'anonymous') throw errors.unauthorized();
     const { project, ctx } = await this.#d.access.readableProject(caller, idOrPath);
-    if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+    if (!canAdminister(caller, ctx.memberLevel)) throw errors.insufficientAccess();
     return project;
   }
 

@@ -176,7 +176,7 @@ export class TokensService {
     if (caller.kind !== 'user') throw errors.unauthorized();
     const row = await this.#d.tokens.findPersonalById(this.#d.db, id);
     if (!row) throw errors.recordNotFound();
-    if (!caller.isAdmin && row.user_id !== caller.userId) throw errors.badRequest('Not permitted to revoke');
+    if (!caller.isAdmin && row.user_id !== caller.userId) throw errors.revokeNotPermitted();
     await this.#d.tokens.revokePersonal(this.#d.db, row.id);
     this.#d.identity.forget(row.token_digest);
     await this.#patRevoked(audit, row);

@@ -18,7 +18,7 @@ import type { Kysely } from 'kysely';
 import type { BlobStore } from '../storage/blobs/blob-store.js';
 import type { Database } from '../storage/db/schema.js';
 import { TRANSFER_TABLES, type Row, type TransferRepository } from '../storage/db/repositories/transfer.repository.js';
-import { AppError } from '../domain/errors.js';
+import { errors, type AppError } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 
 export interface TransferEndpoint {
@@ -55,9 +55,9 @@ interface Marker {
 const isMarker = (v: unknown): v is Marker =>
   typeof v === 'object' && v !== null && (v as Marker).version === 1 && typeof (v as Marker).source === 'string';
 
-const refuse = (message: string): AppError => new AppError('conflict', { message });
+const refuse = (message: string): AppError => errors.transferRefused(message);
 /** The data itself is at fault (a blob missing or corrupt); the operator must repair it before a re-run can finish. */
-const broken = (message: string): AppError => new AppError('unprocessable', { message });
+const broken = (message: string): AppError => errors.transferDataBroken(message);
 
 export class TransferService {
   constructor(

@@ -35,7 +35,7 @@ export interface UsersServiceDeps {
 
 export const requireAdmin = (identity: Identity): void => {
   if (identity.kind === 'anonymous') throw errors.unauthorized();
-  if (identity.kind !== 'user' || !identity.isAdmin) throw errors.forbidden();
+  if (identity.kind !== 'user' || !identity.isAdmin) throw errors.insufficientAccess();
 };
 
 export class UsersService {
@@ -48,8 +48,8 @@ export class UsersService {
   async create(input: CreateUserInput, audit: AuditContext = contextOf(undefined)): Promise<UserRow> {
     const { db, users, namespaces, members, clock } = this.#d;
     // GitLab answers a duplicate user with 409 and a sentence, before any other validation error.
-    if (await users.findByEmail(db, input.email)) throw errors.conflict('Email has already been taken');
-    if (await users.findByUsername(db, input.username)) throw errors.conflict('Username has already been taken');
+    if (await users.findByEmail(db, input.email)) throw errors.emailTaken();
+    if (await users.findByUsername(db, input.username)) throw errors.usernameTaken();
 
     const problems: FieldErrors = {};
     const usernameProblems = pathProblems(input.username, 'user');
@@ -116,7 +116,7 @@ export class UsersService {
       });
     } catch (err) {
       // Lost a race with a concurrent create of the same username, e-mail or path.
-      if (isUniqueViolation(err)) throw errors.conflict('Username has already been taken');
+      if (isUniqueViolation(err)) throw errors.usernameTaken();
       throw err;
     }
   }

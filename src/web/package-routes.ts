@@ -45,10 +45,8 @@ ${filterForm('/explore', f)}${summaryList(result, f, '/explore', PER_PAGE)}`;
     /** Every other page: the package routes above, or a 404 (JSON under `/api/`, as GitLab answers there). */
     const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
       const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
-      if (path.startsWith('/api/')) {
-        const e = errors.routeNotFound();
-        return reply.code(e.status).type('application/json').send(e.body);
-      }
+      // Through the error handler, as every JSON error, so the access line names its code.
+      if (path.startsWith('/api/')) throw errors.routeNotFound();
       const state = await webState(deps, request, reply);
       const ctx: PageContext = { user: state.user, csrfToken: state.csrfToken, path };
       const m = PACKAGES_PATH.exec(path);

@@ -31,6 +31,24 @@ describe('request logging', () => {
     assert.equal(lines().length, 1, 'no other line for a plain request');
   });
 
+  it('names the error code of a refused request, so refusals can be counted by kind', async () => {
+    t.logs.length = 0;
+    await t.call('GET', '/api/v4/projects/12345', { token: ROOT_TOKEN });
+    await t.call('GET', '/api/v4/no-such-route');
+    await t.call('GET', '/api/v4/user', { headers: { 'private-token': 'glpat-no-such-token-000000' } });
+    await t.call('GET', '/-/health');
+    const logged = lines().filter((l) => l.msg === 'request');
+    assert.deepEqual(
+      logged.map((l) => [l.status, l.code]),
+      [
+        [404, 'not_found'],
+        [404, 'route_not_found'],
+        [401, 'token_unknown'],
+        [200, undefined],
+      ],
+    );
+  });
+
   it('gives every request a unique id when the client sends none', async () => {
     const a = await t.call('GET', '/-/health');
     const b = await t.call('GET', '/-/health');

@@ -67,6 +67,16 @@ describe('access log', () => {
     for (const [url, expected] of cases) assert.equal(redactUrl(url), expected, url);
   });
 
+  it('names the error code after the status when the answer is an error, and only then', () => {
+    const { log, lines } = capture('info');
+    log.write(line({ status: 403, code: 'package_protected' }));
+    log.write(line());
+    const [refused, ok] = lines();
+    assert.deepEqual(Object.keys(refused!), ['level', 'time', 'pid', 'hostname', 'reqId', 'method', 'url', 'route', 'status', 'code', 'durationMs', 'remoteAddress', 'msg']);
+    assert.equal(refused!.code, 'package_protected');
+    assert.equal('code' in ok!, false);
+  });
+
   it('honours the log level: 5xx at error, everything else at info', () => {
     const warn = capture('warn');
     warn.log.write(line());

@@ -28,7 +28,7 @@ const tokens = { ensurePersonal: async () => undefined } as unknown as TokensSer
 
 describe('bootstrap race', () => {
   for (const [how, failure] of [
-    ['a unique-constraint conflict', errors.conflict('Username has already been taken')],
+    ['a unique-constraint conflict', errors.usernameTaken()],
     ['a "has already been taken" validation error', errors.validation({ username: ['has already been taken'] })],
   ] as const) {
     it(`uses the other instance's root after ${how}`, async () => {

@@ -88,13 +88,13 @@ export function authorizeProject(
     throw notFound();
   }
   if (!can(identity, 'read_package', ctx)) {
-    if (canReadProject(identity, ctx)) throw errors.forbidden();
+    if (canReadProject(identity, ctx)) throw errors.insufficientAccess();
     if (anonymous && route === 'authenticate-non-public') throw errors.unauthorized();
     throw notFound();
   }
   if (ability !== 'read_package') {
     if (anonymous) throw errors.unauthorized();
-    if (!can(identity, ability, ctx)) throw errors.forbidden();
+    if (!can(identity, ability, ctx)) throw errors.insufficientAccess();
   }
 }
 

@@ -119,8 +119,8 @@ export const SAFE_YAML_OPTIONS: YAML.ParseOptions & YAML.DocumentOptions & YAML.
   customTags: (tags: YAML.Tags) => tags.filter((t) => typeof t === 'string' ? t !== 'timestamp' : t.tag !== 'tag:yaml.org,2002:timestamp'),
 };
 
-const parseError = (detail: string) => errors.helmBadRequest(`Error while parsing Chart.yaml: ${detail}`);
-const invalid = (detail: string) => errors.helmBadRequest(`Chart.yaml is invalid: ${detail}`);
+const parseError = (detail: string) => errors.helmChartInvalid(`Error while parsing Chart.yaml: ${detail}`);
+const invalid = (detail: string) => errors.helmChartInvalid(`Chart.yaml is invalid: ${detail}`);
 
 /**
  * The YAML parser spends tens of microseconds per node and recurses per nesting level, so a 1 MB document of tiny
@@ -316,7 +316,7 @@ function conform(value: unknown, spec: Spec, path: string): unknown {
  * types, no unknown keys), then the name and version rules with GitLab's messages.
  */
 export function parseChartYaml(bytes: Uint8Array): ChartMetadata {
-  if (bytes.length > MAX_CHART_YAML_BYTES) throw errors.helmBadRequest('Chart.yaml too big');
+  if (bytes.length > MAX_CHART_YAML_BYTES) throw errors.helmChartInvalid('Chart.yaml too big');
   const text = decodeYamlText(bytes, parseError);
   const raw = parseSafeYaml(text, parseError);
   if (!isPlainObject(raw)) throw invalid(`it must be a mapping of keys to values, not ${describe(raw)}`);
@@ -329,7 +329,7 @@ export function parseChartYaml(bytes: Uint8Array): ChartMetadata {
       throw invalid(`dependencies[${i}].alias must contain only letters, digits, '-' and '_'`);
     }
   });
-  if (!isValidChartName(metadata.name!)) throw errors.helmBadRequest('Validation failed: Name is invalid');
-  if (!isValidChartVersion(metadata.version!)) throw errors.helmBadRequest('Validation failed: Version is invalid');
+  if (!isValidChartName(metadata.name!)) throw errors.helmChartInvalid('Validation failed: Name is invalid');
+  if (!isValidChartVersion(metadata.version!)) throw errors.helmChartInvalid('Validation failed: Version is invalid');
   return metadata as ChartMetadata;
 }

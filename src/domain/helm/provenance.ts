@@ -25,10 +25,10 @@ const BEGIN_MESSAGE = '-----BEGIN PGP SIGNED MESSAGE-----';
 const BEGIN_SIGNATURE = '-----BEGIN PGP SIGNATURE-----';
 const END_SIGNATURE = '-----END PGP SIGNATURE-----';
 
-const refuse = (detail: string) => errors.helmBadRequest(`The provenance file is invalid: ${detail}`);
+const refuse = (detail: string) => errors.helmProvenanceInvalid(`The provenance file is invalid: ${detail}`);
 
 export function parseProvenance(bytes: Uint8Array): Provenance {
-  if (bytes.length > MAX_PROVENANCE_BYTES) throw errors.helmBadRequest('Provenance file is too large');
+  if (bytes.length > MAX_PROVENANCE_BYTES) throw errors.helmProvenanceInvalid('Provenance file is too large');
   const text = decodeYamlText(bytes, refuse).replace(/\r\n/g, '\n');
   const start = text.indexOf(`${BEGIN_MESSAGE}\n`);
   if (start < 0 || text.slice(0, start).trim() !== '') throw refuse('it is not an OpenPGP clear-signed message');

@@ -144,7 +144,7 @@ export function installFieldsOf(facts: TarballFacts): Json {
   for (const field of DEPENDENCY_MAPS) {
     const value = m[field];
     if (value === undefined || value === null) continue;
-    if (!isPlainObject(value)) throw errors.npmBadRequest(`Invalid package file: "${field}" in the tarball's package.json must be an object.`);
+    if (!isPlainObject(value)) throw errors.npmPackageFileInvalid(`Invalid package file: "${field}" in the tarball's package.json must be an object.`);
     out[field] = value;
   }
   for (const field of COPIED) if (m[field] !== undefined && m[field] !== null) out[field] = m[field];

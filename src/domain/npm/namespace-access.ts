@@ -23,6 +23,6 @@ export function refuseGroup(identity: Identity, route: AccessRouteKind): Error {
  */
 export function readableProjects<T extends { ctx: ProjectAccessContext }>(identity: Identity, candidates: readonly T[]): T[] {
   const readable = candidates.filter((c) => can(identity, 'read_package', c.ctx));
-  if (candidates.length > 0 && readable.length === 0) throw identity.kind === 'anonymous' ? errors.unauthorized() : errors.forbidden();
+  if (candidates.length > 0 && readable.length === 0) throw identity.kind === 'anonymous' ? errors.unauthorized() : errors.insufficientAccess();
   return readable;
 }

@@ -38,20 +38,20 @@ export interface PublishDocument {
  * says what is wrong is more use to whoever hand-crafted the request.
  */
 export function readPublishDocument(body: unknown): PublishDocument {
-  if (!isPlainObject(body)) throw errors.npmBadRequest('Invalid json: the publish body must be a JSON object.');
+  if (!isPlainObject(body)) throw errors.npmPublishInvalid('Invalid json: the publish body must be a JSON object.');
   const versions = body.versions;
-  if (versions === undefined || versions === null) throw errors.npmBadRequest('Versions key is missing from the JSON upload');
-  if (!isPlainObject(versions)) throw errors.npmBadRequest('Invalid json: "versions" must be an object of version → manifest.');
+  if (versions === undefined || versions === null) throw errors.npmPublishInvalid('Versions key is missing from the JSON upload');
+  if (!isPlainObject(versions)) throw errors.npmPublishInvalid('Invalid json: "versions" must be an object of version → manifest.');
   const keys = Object.keys(versions);
   const version = keys[0];
-  if (version === undefined || version.trim() === '') throw errors.npmBadRequest('Version is empty.');
+  if (version === undefined || version.trim() === '') throw errors.npmPublishInvalid('Version is empty.');
   if (keys.length > 1) {
-    throw errors.npmBadRequest(`Only one version can be published at a time; the body has ${keys.length}: ${keys.slice(0, 5).join(', ')}.`);
+    throw errors.npmPublishInvalid(`Only one version can be published at a time; the body has ${keys.length}: ${keys.slice(0, 5).join(', ')}.`);
   }
   const versionData = versions[version];
-  if (!isPlainObject(versionData)) throw errors.npmBadRequest(`Invalid json: "versions"."${version}" must be an object.`);
+  if (!isPlainObject(versionData)) throw errors.npmPublishInvalid(`Invalid json: "versions"."${version}" must be an object.`);
   // Without a name the attachment key cannot even be computed; say so rather than "attachment missing".
-  if (typeof body.name !== 'string' || body.name.trim() === '') throw errors.npmBadRequest(`Validation failed: ${NAME_MESSAGE}`);
+  if (typeof body.name !== 'string' || body.name.trim() === '') throw errors.npmPublishInvalid(`Validation failed: ${NAME_MESSAGE}`);
   const name = body.name;
 
   const distTags = body['dist-tags'];
@@ -64,7 +64,7 @@ export function readPublishDocument(body: unknown): PublishDocument {
   if (!isPlainObject(attachment) || typeof attachment.data !== 'string' || attachment.data === '') {
     const offered = Object.keys(attachments).filter((k) => k.endsWith('.tgz'));
     const hint = offered.length ? ` (found ${offered.slice(0, 3).map((k) => `"${k}"`).join(', ')})` : '';
-    throw errors.npmBadRequest(`Attachment data is empty. Expected the tarball in _attachments["${attachmentKey}"]${hint}.`);
+    throw errors.npmPublishInvalid(`Attachment data is empty. Expected the tarball in _attachments["${attachmentKey}"]${hint}.`);
   }
   const readme = typeof versionData.readme === 'string' ? versionData.readme : typeof body.readme === 'string' ? body.readme : undefined;
   const readmeFilename =
@@ -109,25 +109,25 @@ export function strippedVersionData(versionData: Json): Json {
  * hand-made request that would otherwise store a version under a name its tarball URL does not match).
  */
 export function validatePublishDocument(doc: PublishDocument, urlName: string): void {
-  if (!isValidNpmName(doc.name)) throw errors.npmBadRequest(`Validation failed: ${NAME_MESSAGE}`);
-  if (!isStrictSemver(doc.version)) throw errors.npmBadRequest(`Validation failed: ${VERSION_MESSAGE}`);
+  if (!isValidNpmName(doc.name)) throw errors.npmPublishInvalid(`Validation failed: ${NAME_MESSAGE}`);
+  if (!isStrictSemver(doc.version)) throw errors.npmPublishInvalid(`Validation failed: ${VERSION_MESSAGE}`);
   if (doc.name !== urlName) {
-    throw errors.npmBadRequest(`Validation failed: the package name in the URL ("${urlName}") differs from the body's name ("${doc.name}").`);
+    throw errors.npmPublishInvalid(`Validation failed: the package name in the URL ("${urlName}") differs from the body's name ("${doc.name}").`);
   }
   const data = doc.versionData;
   if (data.name !== doc.name || data.version !== doc.version) {
-    throw errors.npmBadRequest(
+    throw errors.npmPublishInvalid(
       `Validation failed: versions["${doc.version}"] must have name "${doc.name}" and version "${doc.version}".`,
     );
   }
   const stored = strippedVersionData(data);
   if (JSON.stringify(stored).length >= MAX_PACKAGE_JSON_SIZE) {
-    throw errors.npmBadRequest(`Validation failed: Package json structure is too large. Maximum size is ${MAX_PACKAGE_JSON_SIZE} characters`);
+    throw errors.npmPublishInvalid(`Validation failed: Package json structure is too large. Maximum size is ${MAX_PACKAGE_JSON_SIZE} characters`);
   }
   // The `npm_package_json` JSON schema: name, version and dist {tarball, shasum} are required.
   const dist = data.dist;
   if (!isPlainObject(dist) || typeof dist.tarball !== 'string' || typeof dist.shasum !== 'string') {
-    throw errors.npmBadRequest('Validation failed: Package json must be a valid json schema (dist.tarball and dist.shasum are required)');
+    throw errors.npmPublishInvalid('Validation failed: Package json must be a valid json schema (dist.tarball and dist.shasum are required)');
   }
 }
 
@@ -135,7 +135,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Strict Base64: `Buffer.from(…, 'base64')` would silently skip garbage and store something else. */
 export function decodeAttachment(data: string): Buffer {
-  if (data.length % 4 !== 0 || !BASE64.test(data)) throw errors.npmBadRequest('Attachment data is not valid base64.');
+  if (data.length % 4 !== 0 || !BASE64.test(data)) throw errors.npmPublishInvalid('Attachment data is not valid base64.');
   return Buffer.from(data, 'base64');
 }
 
@@ -163,22 +163,22 @@ const SRI_STRENGTH: Record<string, number> = { sha1: 1, sha256: 2, sha384: 3, sh
  */
 export function verifyAttachment(doc: PublishDocument, bytes: Buffer, digests: Digests): void {
   if (doc.attachmentLength !== undefined && doc.attachmentLength !== bytes.length) {
-    throw errors.npmBadRequest(`Attachment length ${doc.attachmentLength} does not match the decoded data (${bytes.length} bytes).`);
+    throw errors.npmPublishInvalid(`Attachment length ${doc.attachmentLength} does not match the decoded data (${bytes.length} bytes).`);
   }
   const dist = doc.versionData.dist as Json;
   const shasum = String(dist.shasum).toLowerCase();
   if (shasum !== digests.sha1) {
-    throw errors.npmBadRequest(`dist.shasum ${String(dist.shasum)} does not match the attached tarball (SHA-1 ${digests.sha1}).`);
+    throw errors.npmPublishInvalid(`dist.shasum ${String(dist.shasum)} does not match the attached tarball (SHA-1 ${digests.sha1}).`);
   }
   if (dist.integrity === undefined || dist.integrity === null) return;
-  if (typeof dist.integrity !== 'string') throw errors.npmBadRequest('dist.integrity must be a Subresource Integrity string.');
+  if (typeof dist.integrity !== 'string') throw errors.npmPublishInvalid('dist.integrity must be a Subresource Integrity string.');
   const entries = dist.integrity
     .trim()
     .split(/\s+/)
     .map((token) => /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})(?:\?.*)?$/.exec(token))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ algorithm: m[1]!, digest: m[2]! }));
-  if (entries.length === 0) throw errors.npmBadRequest(`dist.integrity "${dist.integrity}" names no supported hash (sha512, sha384, sha256, sha1).`);
+  if (entries.length === 0) throw errors.npmPublishInvalid(`dist.integrity "${dist.integrity}" names no supported hash (sha512, sha384, sha256, sha1).`);
   const strongest = Math.max(...entries.map((e) => SRI_STRENGTH[e.algorithm]!));
   const candidates = entries.filter((e) => SRI_STRENGTH[e.algorithm] === strongest);
   const algorithm = candidates[0]!.algorithm;
@@ -189,7 +189,7 @@ export function verifyAttachment(doc: PublishDocument, bytes: Buffer, digests: D
         ? Buffer.from(digests.sha1, 'hex').toString('base64')
         : createHash(algorithm).update(bytes).digest('base64');
   if (!candidates.some((c) => c.digest === actual)) {
-    throw errors.npmBadRequest(`dist.integrity does not match the attached tarball (${algorithm}-${actual}).`);
+    throw errors.npmPublishInvalid(`dist.integrity does not match the attached tarball (${algorithm}-${actual}).`);
   }
 }
 
@@ -206,7 +206,7 @@ const canonical = (v: unknown): string =>
  */
 export function checkManifestCoherence(doc: PublishDocument, facts: TarballFacts): void {
   const m = facts.manifest;
-  const problem = (detail: string) => errors.npmBadRequest(`Package manifest is not coherent: ${detail}`);
+  const problem = (detail: string) => errors.npmPublishInvalid(`Package manifest is not coherent: ${detail}`);
   const tarName = typeof m.name === 'string' ? m.name.trim() : undefined;
   if (tarName !== doc.name) throw problem(`the tarball's package.json has name ${JSON.stringify(m.name)}, the publish body "${doc.name}".`);
   const tarVersion = typeof m.version === 'string' ? m.version : undefined;
@@ -249,7 +249,7 @@ export function storedVersion(doc: PublishDocument, extras: StoredVersionExtras)
   Object.assign(out, installFieldsOf(extras.tarball));
   // The tarball's package.json may hold far more than the body did; the stored document keeps GitLab's bound.
   if (JSON.stringify(out).length >= MAX_PACKAGE_JSON_SIZE) {
-    throw errors.npmBadRequest(`Validation failed: Package json structure is too large. Maximum size is ${MAX_PACKAGE_JSON_SIZE} characters`);
+    throw errors.npmPublishInvalid(`Validation failed: Package json structure is too large. Maximum size is ${MAX_PACKAGE_JSON_SIZE} characters`);
   }
   out.dist = {
     integrity: integrityOf(extras.digests.sha512),

@@ -18,7 +18,22 @@ export interface AccessLine {
   remoteAddress: string | undefined;
   /** Answered by the hot lane (`hot-lane.ts`) rather than by a route handler. */
   hot?: true;
+  /** The error catalogue's code when the answer is an error (`package_protected`, `not_found`, …). */
+  code?: string;
 }
+
+const kErrorCode = Symbol('wharf.errorCode');
+type Coded = { [kErrorCode]?: string };
+
+/**
+ * Called where an error becomes the answer: the access line of this reply carries the error's catalogue code, so
+ * operators can count refusals by kind. Only error answers pay for it (one property on the reply).
+ */
+export const noteErrorCode = (reply: object, code: string): void => {
+  (reply as Coded)[kErrorCode] = code;
+};
+
+export const errorCodeOf = (reply: object): string | undefined => (reply as Coded)[kErrorCode];
 
 /** What `AccessLog.prepare` returns: the line's level and its method-to-status fields, serialised. */
 export interface PreparedLine {
@@ -92,17 +107,19 @@ export class AccessLog {
 
   write(line: AccessLine): void {
     if ((line.status >= 500 ? ERROR : INFO) < this.#threshold) return;
-    this.writePrepared(this.prepare(line.method, line.url, line.route, line.status), line.reqId, line.durationMs, line.remoteAddress, line.hot);
+    this.writePrepared(this.prepare(line.method, line.url, line.route, line.status, line.code), line.reqId, line.durationMs, line.remoteAddress, line.hot);
   }
 
   /**
    * The part of a line that method, URL, route and status fix, serialised once: the hot lane keeps one with each
    * answer it replays, so a replayed request only adds its id, duration and address.
    */
-  prepare(method: string, url: string, route: string | null, status: number): PreparedLine {
+  prepare(method: string, url: string, route: string | null, status: number, code?: string): PreparedLine {
     return {
       level: status >= 500 ? ERROR : INFO,
-      text: `"method":${JSON.stringify(method)},"url":${JSON.stringify(redactUrl(url))},"route":${route === null ? 'null' : JSON.stringify(route)},"status":${status},`,
+      text:
+        `"method":${JSON.stringify(method)},"url":${JSON.stringify(redactUrl(url))},"route":${route === null ? 'null' : JSON.stringify(route)},"status":${status},` +
+        (code === undefined ? '' : `"code":${JSON.stringify(code)},`),
     };
   }
 

@@ -4,7 +4,8 @@
  * id and answered with a bare 500, so internals never leak.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_STATUS, errors, type ErrorCode } from '../../domain/errors.js';
+import { AppError, errors } from '../../domain/errors.js';
+import { noteErrorCode } from './access-log.js';
 
 interface AjvError {
   keyword: string;
@@ -57,51 +58,48 @@ export function validationMessage(validation: readonly AjvError[]): string[] {
   return [...new Set(messages)];
 }
 
-/** Fastify's own 4xx errors (for example 406 or 414) keep their status, mapped onto the catalogue. */
-const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = Object.fromEntries(
-  Object.entries(ERROR_STATUS)
-    .filter(([code]) => !['param_invalid', 'validation_failed', 'invalid_token', 'insufficient_scope', 'route_not_found'].includes(code))
-    .map(([code, status]) => [status, code as ErrorCode]),
-);
-
 function toAppError(err: FastifyError): AppError | undefined {
   if (err instanceof AppError) return err;
   if (err.validation) return errors.params(validationMessage(err.validation as unknown as AjvError[]));
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return errors.payloadTooLarge('request body is larger than this route accepts');
+      return errors.bodyTooLarge('request body is larger than this route accepts');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return errors.unsupportedMediaType('this content type is not accepted here');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return errors.badRequest('the JSON body is empty');
+      return errors.jsonEmpty();
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return errors.badRequest('the body is not valid JSON');
+      return errors.jsonInvalid();
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return errors.badRequest('Content-Length does not match the body');
+      return errors.contentLengthMismatch();
     default:
       break;
   }
   // JSON.parse failures from the content-type parser arrive as SyntaxErrors with status 400.
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
-    return errors.badRequest('the body is not valid JSON');
+    return errors.jsonInvalid();
   }
-  const code = err.statusCode ? CODE_BY_STATUS[err.statusCode] : undefined;
-  return code ? new AppError(code, { message: `${err.statusCode} ${err.message}` }) : undefined;
+  // Fastify's own 4xx errors (for example a multipart limit) keep their status and message.
+  return err.statusCode ? errors.fromStatus(err.statusCode, err.message) : undefined;
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const known = toAppError(err);
     if (known) {
+      noteErrorCode(reply, known.code);
       request.log.debug({ code: known.code, status: known.status }, known.message);
       return reply.code(known.status).headers(known.headers).type('application/json').send(known.body);
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.code(500).type('application/json').send(errors.internal().body);
+    const e = errors.internal();
+    noteErrorCode(reply, e.code);
+    return reply.code(e.status).type('application/json').send(e.body);
   });
 
   app.setNotFoundHandler((_request, reply) => {
     const e = errors.routeNotFound();
+    noteErrorCode(reply, e.code);
     return reply.code(e.status).type('application/json').send(e.body);
   });
 }

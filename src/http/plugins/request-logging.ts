@@ -1,10 +1,10 @@
 /**
- * One structured log line per request (request id, method, route, status, duration), written when the response is
+ * One structured log line per request (request id, method, route, status, error code, duration), written when the response is
  * done. Secrets never reach the log: credential headers are not logged at all and token-like query parameters are
  * masked in the URL.
  */
 import type { FastifyInstance } from 'fastify';
-import type { AccessLog } from './access-log.js';
+import { errorCodeOf, type AccessLog } from './access-log.js';
 
 export { redactUrl } from './access-log.js';
 
@@ -35,6 +35,7 @@ export function registerRequestLogging(app: FastifyInstance, accessLog: AccessLo
       status: reply.statusCode,
       durationMs: reply.elapsedTime,
       remoteAddress: request.ip,
+      code: errorCodeOf(reply),
     });
     done();
   });

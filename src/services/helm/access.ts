@@ -16,7 +16,7 @@ export function requireValidChannel(channel: string): void {
 
 /** A 401 from any layer, answered as the Helm routes answer it. */
 export function asHelmUnauthorized(err: unknown): unknown {
-  return isAppError(err) && err.status === 401 ? errors.helmUnauthorized() : err;
+  return isAppError(err) && err.status === 401 ? errors.helmUnauthorized(err) : err;
 }
 
 export async function authorizeHelm(access: AccessService, identity: Identity, idOrPath: string, ability: PackageAbility): Promise<ProjectRow> {

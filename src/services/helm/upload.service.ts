@@ -168,8 +168,8 @@ export class HelmUploadService {
       }
       if (!prov) throw errors.params(['prov is missing']);
       const { name, version } = prov.provenance;
-      if (!isValidChartName(name)) throw errors.helmBadRequest('Validation failed: Name is invalid');
-      if (!isValidChartVersion(version)) throw errors.helmBadRequest('Validation failed: Version is invalid');
+      if (!isValidChartName(name)) throw errors.helmProvenanceInvalid('Validation failed: Name is invalid');
+      if (!isValidChartVersion(version)) throw errors.helmProvenanceInvalid('Validation failed: Version is invalid');
       const ctx = await this.#d.access.projectContext(identity, project);
       const write = { action: 'push', identity, project, ctx, type: 'helm', name, surface: 'helm' } as const;
       await this.#commitProvenance(write, channel, prov, settings.helm_chart_overwrite_policy, options.force);
@@ -208,7 +208,7 @@ export class HelmUploadService {
     try {
       blob = await this.#d.blobs.put(tee, { maxBytes });
     } catch (err) {
-      if (err instanceof BlobTooLargeError) throw errors.helmBadRequest('File is too large');
+      if (err instanceof BlobTooLargeError) throw errors.helmFileTooLarge();
       throw refusal ?? err;
     }
     received.push(blob);
@@ -217,7 +217,7 @@ export class HelmUploadService {
   }
 
   async #receiveProvenance(stream: Readable, received: PutResult[]): Promise<ReceivedProvenance> {
-    const bytes = await readLimited(stream, MAX_PROVENANCE_BYTES, () => errors.helmBadRequest('Provenance file is too large'));
+    const bytes = await readLimited(stream, MAX_PROVENANCE_BYTES, () => errors.helmProvenanceInvalid('Provenance file is too large'));
     const provenance = parseProvenance(bytes);
     const blob = await this.#d.blobs.put(bytes);
     received.push(blob);
@@ -228,10 +228,10 @@ export class HelmUploadService {
   #checkSignsChart(prov: Provenance, chart: ReceivedChart): void {
     const { name, version } = chart.metadata;
     if (prov.name !== name || prov.version !== version) {
-      throw errors.helmBadRequest(`The provenance file is for ${prov.name} ${prov.version}, not for ${name} ${version}`);
+      throw errors.helmProvenanceMismatch(`The provenance file is for ${prov.name} ${prov.version}, not for ${name} ${version}`);
     }
     if (signedSha256(prov) !== chart.blob.sha256) {
-      throw errors.helmBadRequest(`The provenance file does not sign this chart: its digest for ${chartFileName(name, version)} differs`);
+      throw errors.helmProvenanceMismatch(`The provenance file does not sign this chart: its digest for ${chartFileName(name, version)} differs`);
     }
   }
 
@@ -298,7 +298,7 @@ export class HelmUploadService {
         const from = (await this.#d.revisions.changed(trx, helmIndexKey(projectId, channel), now)) - 1;
         // Served next to a chart it does not sign, it would make `helm install --verify` fail for everyone.
         if (signedSha256(prov.provenance) !== chart.sha256) {
-          throw errors.helmBadRequest(`The provenance file does not sign the chart ${chart.file_name} stored in channel ${channel}`);
+          throw errors.helmProvenanceMismatch(`The provenance file does not sign the chart ${chart.file_name} stored in channel ${channel}`);
         }
         const old = live.filter((f) => f.kind === 'provenance');
         if (old.length > 0) {

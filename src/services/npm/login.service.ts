@@ -39,7 +39,7 @@ export class NpmLoginService {
     const { users, tokens, clock } = this.#d;
     const doc = isPlainObject(body) ? body : {};
     const name = typeof doc.name === 'string' && doc.name !== '' ? doc.name : pathName;
-    if (name !== pathName) throw errors.npmBadRequest(`The user name in the body ("${name}") is not the one in the URL ("${pathName}").`);
+    if (name !== pathName) throw errors.npmLoginNameMismatch(name, pathName);
     if (typeof doc.password !== 'string' || doc.password === '') throw errors.npmMissingAttribute('password');
     const user = await users.authenticate(name, doc.password, audit.ip ?? undefined);
     if (!user) {

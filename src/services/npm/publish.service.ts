@@ -65,8 +65,6 @@ export interface PublishResult {
   created: boolean;
 }
 
-const PACKAGE_EXISTS = 'Package already exists.';
-
 const publisherOf = (identity: Identity): string | null => (identity.kind === 'anonymous' ? null : actorName(identity));
 
 export class NpmPublishService {
@@ -94,7 +92,7 @@ export class NpmPublishService {
 
     // 6: the size, computed from the Base64 text as GitLab does.
     const { npm_max_file_size: maxSize } = await settings.get();
-    if (decodedSizeOf(doc.attachmentData) > maxSize) throw errors.npmBadRequest('File is too large.');
+    if (decodedSizeOf(doc.attachmentData) > maxSize) throw errors.npmFileTooLarge();
 
     // 8a–8e: the model validations, with Wharf's name-consistency rule.
     validatePublishDocument(doc, input.urlName);
@@ -102,7 +100,7 @@ export class NpmPublishService {
     const root = rootId !== undefined ? await namespaces.findById(db, rootId) : undefined;
     if (root && followsNamingConvention(doc.name, root.path)) {
       if (await packages.existsElsewhereInRoot(db, root.id, project.id, 'npm', doc.name, doc.version)) {
-        throw errors.npmBadRequest('Validation failed: Package already exists');
+        throw errors.npmPackageExistsInNamespace();
       }
     }
 
@@ -184,7 +182,7 @@ export class NpmPublishService {
         same = false;
       }
     }
-    if (!same) throw errors.npmForbidden(PACKAGE_EXISTS);
+    if (!same) throw errors.npmPackageExists();
     return { package: existing, created: false };
   }
 

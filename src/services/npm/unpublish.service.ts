@@ -67,7 +67,7 @@ export class NpmUnpublishService {
   async keepVersions(caller: Unpublisher, name: string, rev: string, body: unknown): Promise<UnpublishResult> {
     const { project } = caller;
     if (!isPlainObject(body) || !isPlainObject(body.versions)) {
-      throw errors.npmBadRequest('Only unpublishing is supported on this route: the body must be the packument with a "versions" object.');
+      throw errors.npmUnpublishBodyInvalid();
     }
     const keep = new Set(Object.keys(body.versions));
     return this.#remove(caller, name, rev, async (trx) => {

@@ -27,11 +27,11 @@ export const deployTokenRoutes =
       const caller = await apiCaller(request, services.identity, true);
       if (kind === 'projects') {
         const { project, ctx } = await services.access.readableProject(caller, id);
-        if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+        if (!canAdminister(caller, ctx.memberLevel)) throw errors.insufficientAccess();
         return { projectId: project.id };
       }
       const { group, ctx } = await services.access.readableGroup(caller, id);
-      if (!canAdminister(caller, ctx.memberLevel)) throw errors.forbidden();
+      if (!canAdminister(caller, ctx.memberLevel)) throw errors.insufficientAccess();
       return { groupId: group.id };
     };
 

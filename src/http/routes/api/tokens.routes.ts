@@ -51,7 +51,7 @@ export const tokenRoutes =
 
     app.post('/user/personal_access_tokens', { schema: { body: CreatePatBody } }, async (request, reply) => {
       const caller = await apiCaller(request, services.identity, true);
-      if (caller.kind !== 'user') throw errors.forbidden();
+      if (caller.kind !== 'user') throw errors.insufficientAccess();
       const b = request.body;
       const { row, token } = await services.tokens.createPersonal(
         caller.userId,

@@ -47,7 +47,7 @@ export const userRoutes =
         const caller = await apiCaller(request, services.identity, false);
         const q = request.query;
         if (caller.kind === 'anonymous' && q.username === undefined) {
-          throw errors.forbidden('Not authorized to access /api/v4/users');
+          throw errors.usersListingForbidden();
         }
         const page = pageOf(q);
         const admin = caller.kind === 'user' && caller.isAdmin;

@@ -55,7 +55,7 @@ export const helmRoutes =
         checkTokenScope(identity, request.method);
         return identity;
       } catch (err) {
-        throw isAppError(err) && err.status === 401 ? errors.helmUnauthorized() : err;
+        throw isAppError(err) && err.status === 401 ? errors.helmUnauthorized(err) : err;
       }
     }
 

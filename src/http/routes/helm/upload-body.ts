@@ -20,7 +20,7 @@ export async function registerHelmBodyParsers(app: FastifyInstance): Promise<voi
   await app.register(multipart, { throwFileSizeLimit: true });
 }
 
-const TOO_LARGE = () => errors.helmBadRequest('File is too large');
+const TOO_LARGE = () => errors.helmFileTooLarge();
 
 /** Multipart failures in the transport, answered as the 400s they are. */
 function uploadError(err: unknown): Error {
@@ -28,10 +28,10 @@ function uploadError(err: unknown): Error {
   const code = (err as { code?: string } | null)?.code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return TOO_LARGE();
   if (code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT') {
-    return errors.helmBadRequest('Too many parts in the multipart body');
+    return errors.helmMultipartInvalid('Too many parts in the multipart body');
   }
   const message = err instanceof Error ? err.message : String(err);
-  return errors.helmBadRequest(`The multipart body is malformed (${message})`);
+  return errors.helmMultipartInvalid(`The multipart body is malformed (${message})`);
 }
 
 /**

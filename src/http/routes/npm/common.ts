@@ -136,7 +136,7 @@ export function npmPutBodyLimit(services: Services, remainder: (request: Fastify
           : (request.routeOptions.bodyLimit ?? LOGIN_BODY_LIMIT);
     setBodyLimit(request, limit);
     if (Number(request.headers['content-length']) > limit) {
-      throw errors.payloadTooLarge(`the request body is larger than ${limit} bytes, the most this request may send (npm_max_file_size sets it for publish documents)`);
+      throw errors.bodyTooLarge(`the request body is larger than ${limit} bytes, the most this request may send (npm_max_file_size sets it for publish documents)`);
     }
     return payload;
   };
@@ -159,7 +159,7 @@ export const npmPostOptions: RouteShorthandOptions<RawServerDefault> = {
   preParsing: async (request, _reply, payload) => {
     const encoding = String(request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding === 'identity' || encoding === '') return payload;
-    if (encoding !== 'gzip' && encoding !== 'x-gzip') throw errors.unsupportedMediaType(`Content-Encoding ${encoding} is not supported; send gzip or nothing.`);
+    if (encoding !== 'gzip' && encoding !== 'x-gzip') throw errors.npmUnsupportedContentEncoding(encoding);
     let encoded = 0;
     const gunzip = createGunzip();
     const out = new PassThrough() as PassThrough & { receivedEncodedLength?: number };
@@ -178,7 +178,7 @@ export const npmPostOptions: RouteShorthandOptions<RawServerDefault> = {
       out.end();
     });
     // zlib's own message ("incorrect header check") would tell an npm user nothing.
-    gunzip.on('error', () => out.destroy(errors.npmBadRequest('The request body is not valid gzip data (Content-Encoding: gzip).')));
+    gunzip.on('error', () => out.destroy(errors.npmGzipInvalid()));
     out.on('close', () => gunzip.destroy());
     payload.pipe(gunzip);
     return out;

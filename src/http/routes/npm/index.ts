@@ -32,7 +32,7 @@ function registerNpmBodyParsers(app: FastifyInstance): void {
   const read = async (request: FastifyRequest, payload: Readable, lenient: boolean): Promise<unknown> => {
     const body = await collectBody(request, payload, bodyLimitOf(request));
     if (isBlank(body)) return undefined;
-    const tooDeep = () => errors.npmBadRequest(`Invalid json: the body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+    const tooDeep = () => errors.npmJsonTooDeep(MAX_JSON_DEPTH);
     if (!lenient) return parseJsonBuffer(body, parseText(request), { attachments: true, tooDeep });
     try {
       return parseJsonBuffer(body, parseText(request), { attachments: true, tooDeep });
