@@ -129,7 +129,6 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       deletion,
       documents: new PackageDocumentsRepository(),
       helm: new HelmRepository(),
-      namespaces,
       access,
       protection,
       blobs: storage.blobs,
@@ -137,7 +136,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       audit,
     }),
     gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }),
-    packagePages: new PackagePagesService(db, new PackagePagesRepository(), access, clock),
+    packagePages: new PackagePagesService(db, new PackagePagesRepository(), access),
     protection,
     audit,
   };
