@@ -213,20 +213,32 @@ export class AccessService {
     return { project: project!, ctx: ctx! };
   }
 
+  /** The project when the caller may see it (`read_project`), else undefined: missing and invisible look alike. */
+  async visibleProject(identity: Identity, idOrPath: string): Promise<{ project: ProjectRow; ctx: ProjectAccessContext } | undefined> {
+    const project = await this.findProject(idOrPath);
+    if (!project) return undefined;
+    const ctx = await this.projectContext(identity, project);
+    return canReadProject(identity, ctx) ? { project, ctx } : undefined;
+  }
+
+  /** The group when the caller may see it (`read_group`), else undefined: missing and invisible look alike. */
+  async visibleGroup(identity: Identity, idOrPath: string): Promise<{ group: NamespaceRow; ctx: GroupAccessContext } | undefined> {
+    const group = await this.findGroup(idOrPath);
+    if (!group) return undefined;
+    const ctx = await this.groupContext(identity, group);
+    return canReadGroup(identity, ctx) ? { group, ctx } : undefined;
+  }
+
   /** A project the caller may see (`read_project`), else GitLab's 404 — never revealing that it exists. */
   async readableProject(identity: Identity, idOrPath: string): Promise<{ project: ProjectRow; ctx: ProjectAccessContext }> {
-    const project = await this.findProject(idOrPath);
-    if (!project) throw errors.notFound('Project');
-    const ctx = await this.projectContext(identity, project);
-    if (!canReadProject(identity, ctx)) throw errors.notFound('Project');
-    return { project, ctx };
+    const visible = await this.visibleProject(identity, idOrPath);
+    if (!visible) throw errors.notFound('Project');
+    return visible;
   }
 
   async readableGroup(identity: Identity, idOrPath: string): Promise<{ group: NamespaceRow; ctx: GroupAccessContext }> {
-    const group = await this.findGroup(idOrPath);
-    if (!group) throw errors.notFound('Group');
-    const ctx = await this.groupContext(identity, group);
-    if (!canReadGroup(identity, ctx)) throw errors.notFound('Group');
-    return { group, ctx };
+    const visible = await this.visibleGroup(identity, idOrPath);
+    if (!visible) throw errors.notFound('Group');
+    return visible;
   }
 }

@@ -75,6 +75,17 @@ const VISIBLE_GROUPS: Record<Caller, GroupPath[]> = {
   deployLib: ['pubg'],
 };
 
+/** The projects each user or anonymous caller may see at all (`read_project`), whatever their registry. */
+const VISIBLE_PROJECTS: Record<'anonymous' | (typeof USERS)[number], Key[]> = {
+  anonymous: ['open', 'closed', 'off'],
+  outsider: ['open', 'closed', 'off', 'intlib'],
+  privgGuest: [...KEYS],
+  teamReporter: ['open', 'closed', 'off', 'intlib', 'nested'],
+  closedGuest: ['open', 'closed', 'off', 'intlib'],
+  lapsed: ['open', 'closed', 'off', 'intlib'],
+  admin: [...KEYS],
+};
+
 const viaGroups = (caller: Caller): Key[] => READABLE[caller].filter((k) => groupsHolding(k).some((g) => VISIBLE_GROUPS[caller].includes(g)));
 const sorted = (keys: Iterable<Key>): Key[] => [...new Set(keys)].sort();
 const mentions = (html: string, name: string): boolean => new RegExp(`${name.replace(/[/.]/g, '\\$&')}(?![\\w.-])`).test(html);
@@ -217,6 +228,25 @@ for (const dialect of DIALECTS) {
           }
         }
         assert.deepEqual(sorted(seen), sorted(READABLE[caller]), caller);
+      }
+    });
+
+    it('the project and group listings show exactly what fetching each one by id shows', async () => {
+      // Deploy tokens are left out: listings show them public rows only, while by id they reach their own project
+      // or group (listingScope in domain/access/abilities.ts).
+      for (const caller of WEB_CALLERS) {
+        const byId: Key[] = [];
+        for (const key of KEYS) if ((await get(`${API}/projects/${projectId[key]}`, caller)).status === 200) byId.push(key);
+        const listed = (await get(`${API}/projects?per_page=100`, caller)).body as Array<{ id: number }>;
+        const inList = KEYS.filter((k) => listed.some((p) => p.id === projectId[k]));
+        assert.deepEqual(sorted(byId), sorted(VISIBLE_PROJECTS[caller]), `${caller}: projects by id`);
+        assert.deepEqual(sorted(inList), sorted(VISIBLE_PROJECTS[caller]), `${caller}: project listing`);
+
+        const seenById: GroupPath[] = [];
+        for (const g of GROUP_PATHS) if ((await get(`${API}/groups/${groupId[g]}`, caller)).status === 200) seenById.push(g);
+        const groups = (await get(`${API}/groups?per_page=100`, caller)).body as Array<{ full_path: string }>;
+        assert.deepEqual(seenById, VISIBLE_GROUPS[caller], `${caller}: groups by id`);
+        assert.deepEqual(GROUP_PATHS.filter((g) => groups.some((x) => x.full_path === g)), VISIBLE_GROUPS[caller], `${caller}: group listing`);
       }
     });
 
