@@ -1,12 +1,15 @@
 /**
- * Finds projects and groups by `:id` (numeric id or full path, as GitLab's `find_project`) and assembles the
- * contexts the pure rules in `domain/access` decide on.
+ * Who may read what, in one service: finds projects and groups by `:id` (numeric id or full path, as GitLab's
+ * `find_project`), assembles the contexts the pure rules in `domain/access` decide on (one project, or many at once
+ * with one membership query), and answers which projects' packages a caller may read. Every package endpoint,
+ * listing and page asks here; none loads memberships or derives roles itself (docs/design/access-model.md).
  */
 import type { Kysely } from 'kysely';
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import {
   authorizeProject,
+  can,
   canReadGroup,
   canReadProject,
   type AccessRouteKind,
@@ -15,6 +18,7 @@ import {
   type ProjectAccessContext,
 } from '../domain/access/abilities.js';
 import { isAccessLevel, type AccessLevel, type Identity } from '../domain/access/identity.js';
+import { MembershipLevels } from '../domain/access/memberships.js';
 import { errors } from '../domain/errors.js';
 import type { ChangeSignal } from '../storage/db/change-signal.js';
 import { FreshMemo } from '../storage/db/fresh-memo.js';
@@ -44,6 +48,12 @@ export interface ProjectFacts {
 
 /** GitLab's `^-?\d+$` rule: a numeric `:id` is an id, anything else a full path. */
 const NUMERIC_ID = /^-?\d+$/;
+
+/**
+ * Above this many namespace and project ids, a batched decision loads all the caller's memberships instead of
+ * passing the ids in an `in` list (a whole-instance listing would exceed the databases' bound-parameter limits).
+ */
+const IN_LIST_LIMIT = 500;
 
 const freeze = <T extends object>(row: T | undefined): T | undefined => (row === undefined ? undefined : Object.freeze(row));
 
@@ -112,31 +122,66 @@ export class AccessService {
 
   /**
    * Access contexts for many projects at once, from what the caller already loaded (visibility, registry level,
-   * traversal ids): one membership query instead of two per project. The npm group and instance endpoints and
-   * `npm search` decide over every project of a tree this way.
+   * traversal ids): one membership query for all of them, never one per project. Every decision over several
+   * projects (the npm group and instance endpoints, `npm search`, and every listing through `readableProjectsIn`)
+   * goes through here, so roles are derived in one place (`MembershipLevels`).
    */
   async projectContexts(identity: Identity, projects: readonly ProjectFacts[]): Promise<ProjectAccessContext[]> {
     const withIds = projects.map((p) => ({ p, namespaceIds: parseTraversal(p.traversalIds) }));
-    const levels = new Map<string, number>();
-    if (identity.kind === 'user' && projects.length > 0) {
-      const namespaceIds = [...new Set(withIds.flatMap((x) => x.namespaceIds))];
-      const projectIds = [...new Set(projects.map((p) => p.projectId))];
-      const rows = await this.#d.members.levels(this.#d.db, identity.userId, namespaceIds, projectIds, iso(this.#d.clock.now()));
-      for (const r of rows) levels.set(`${r.source_type}:${r.source_id}`, r.level);
-    }
-    return withIds.map(({ p, namespaceIds }) => {
-      let best = levels.get(`project:${p.projectId}`) ?? 0;
-      for (const id of namespaceIds) best = Math.max(best, levels.get(`namespace:${id}`) ?? 0);
-      return {
-        projectId: p.projectId,
-        visibility: p.visibility,
-        registryAccessLevel: p.registryAccessLevel,
-        namespaceIds,
-        memberLevel: isAccessLevel(best) ? best : null,
-      };
-    });
+    const levels = await this.#membershipLevels(
+      identity,
+      [...new Set(withIds.flatMap((x) => x.namespaceIds))],
+      [...new Set(projects.map((p) => p.projectId))],
+    );
+    return withIds.map(({ p, namespaceIds }) => ({
+      projectId: p.projectId,
+      visibility: p.visibility,
+      registryAccessLevel: p.registryAccessLevel,
+      namespaceIds,
+      memberLevel: levels.of(p.projectId, namespaceIds),
+    }));
   }
 
+  /** Of these projects, the ids of those whose packages the caller may read (`read_package`). */
+  async packageReadable(identity: Identity, projects: readonly ProjectFacts[]): Promise<Set<number>> {
+    const contexts = await this.projectContexts(identity, projects);
+    return new Set(contexts.filter((ctx) => can(identity, 'read_package', ctx)).map((ctx) => ctx.projectId));
+  }
+
+  /**
+   * Every project whose packages the caller may read, with its full path: on the whole instance, or in the tree of
+   * `within` (the group and its subgroups). Two queries whatever the number of projects: their access facts, and
+   * the caller's memberships. Every listing of packages across projects draws from here (the packages API's group
+   * listing, the web's explore and group pages), so they all show the same projects.
+   */
+  async readableProjectsIn(identity: Identity, within?: NamespaceRow): Promise<Map<number, string>> {
+    const rows = await this.#d.projects.accessFacts(this.#d.db, within?.traversal_ids);
+    const readable = await this.packageReadable(
+      identity,
+      rows.map((r) => ({ projectId: r.project_id, visibility: r.visibility, registryAccessLevel: r.package_registry_access_level, traversalIds: r.traversal_ids })),
+    );
+    const out = new Map<number, string>();
+    for (const r of rows) if (readable.has(r.project_id)) out.set(r.project_id, r.full_path);
+    return out;
+  }
+
+  /** The caller's memberships among these sources: through an `in` list, or all of them when the list is long. */
+  async #membershipLevels(identity: Identity, namespaceIds: readonly number[], projectIds: readonly number[]): Promise<MembershipLevels> {
+    if (identity.kind !== 'user' || (namespaceIds.length === 0 && projectIds.length === 0)) return MembershipLevels.NONE;
+    const { db, members, clock } = this.#d;
+    const now = iso(clock.now());
+    const rows =
+      namespaceIds.length + projectIds.length > IN_LIST_LIMIT
+        ? await members.allLevels(db, identity.userId, now)
+        : await members.levels(db, identity.userId, namespaceIds, projectIds, now);
+    return new MembershipLevels(rows);
+  }
+
+  /**
+   * The one-project (or one-group) form of `MembershipLevels.of`: the same memberships (the source's own and its
+   * ancestors', unexpired), aggregated by the database in one compiled query and remembered, because every
+   * authenticated package request asks it.
+   */
   async #memberLevel(identity: Identity, namespaceIds: readonly number[], projectId: number | null): Promise<AccessLevel | null> {
     if (identity.kind !== 'user') return null;
     const now = iso(this.#d.clock.now());
@@ -168,20 +213,32 @@ export class AccessService {
     return { project: project!, ctx: ctx! };
   }
 
+  /** The project when the caller may see it (`read_project`), else undefined: missing and invisible look alike. */
+  async visibleProject(identity: Identity, idOrPath: string): Promise<{ project: ProjectRow; ctx: ProjectAccessContext } | undefined> {
+    const project = await this.findProject(idOrPath);
+    if (!project) return undefined;
+    const ctx = await this.projectContext(identity, project);
+    return canReadProject(identity, ctx) ? { project, ctx } : undefined;
+  }
+
+  /** The group when the caller may see it (`read_group`), else undefined: missing and invisible look alike. */
+  async visibleGroup(identity: Identity, idOrPath: string): Promise<{ group: NamespaceRow; ctx: GroupAccessContext } | undefined> {
+    const group = await this.findGroup(idOrPath);
+    if (!group) return undefined;
+    const ctx = await this.groupContext(identity, group);
+    return canReadGroup(identity, ctx) ? { group, ctx } : undefined;
+  }
+
   /** A project the caller may see (`read_project`), else GitLab's 404 — never revealing that it exists. */
   async readableProject(identity: Identity, idOrPath: string): Promise<{ project: ProjectRow; ctx: ProjectAccessContext }> {
-    const project = await this.findProject(idOrPath);
-    if (!project) throw errors.notFound('Project');
-    const ctx = await this.projectContext(identity, project);
-    if (!canReadProject(identity, ctx)) throw errors.notFound('Project');
-    return { project, ctx };
+    const visible = await this.visibleProject(identity, idOrPath);
+    if (!visible) throw errors.notFound('Project');
+    return visible;
   }
 
   async readableGroup(identity: Identity, idOrPath: string): Promise<{ group: NamespaceRow; ctx: GroupAccessContext }> {
-    const group = await this.findGroup(idOrPath);
-    if (!group) throw errors.notFound('Group');
-    const ctx = await this.groupContext(identity, group);
-    if (!canReadGroup(identity, ctx)) throw errors.notFound('Group');
-    return { group, ctx };
+    const visible = await this.visibleGroup(identity, idOrPath);
+    if (!visible) throw errors.notFound('Group');
+    return visible;
   }
 }

@@ -1,7 +1,7 @@
 /** Groups: nested namespaces with a visibility, whose members' roles flow down to subgroups and projects. */
 import { iso, type Clock } from '../domain/clock.js';
 import { errors, type FieldErrors } from '../domain/errors.js';
-import { canAdminister, canReadGroup, type Visibility } from '../domain/access/abilities.js';
+import { canAdminister, canReadGroup, listingScope, type Visibility } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { nameProblems, pathProblems } from '../domain/paths.js';
 import type { MemberRow, NamespaceRow, Page, PageOf } from '../domain/records.js';
@@ -147,12 +147,9 @@ export class GroupsService {
   }
 
   async list(caller: Identity, filter: Omit<GroupListFilter, 'visibleToUserId' | 'publicOnly'>, page: Page): Promise<PageOf<NamespaceRow>> {
+    const scope = listingScope(caller);
     const scoped: GroupListFilter =
-      caller.kind === 'user'
-        ? caller.isAdmin
-          ? filter
-          : { ...filter, visibleToUserId: caller.userId }
-        : { ...filter, publicOnly: true };
+      scope.kind === 'all' ? filter : scope.kind === 'public' ? { ...filter, publicOnly: true } : { ...filter, visibleToUserId: scope.userId };
     return this.#d.namespaces.listGroups(this.#d.db, { ...scoped, nowIso: iso(this.#d.clock.now()) }, page);
   }
 

@@ -16,7 +16,7 @@
  * projects.
  */
 import type { Kysely } from 'kysely';
-import { canReadProject, type ProjectAccessContext } from '../domain/access/abilities.js';
+import type { ProjectAccessContext } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { errors, type AppError } from '../domain/errors.js';
 import type { Database, PackageType, ProjectRow } from '../storage/db/schema.js';
@@ -94,10 +94,9 @@ export class PackageNamesService {
   /** The 403 for a name `ownerProjectId` owns; it names the owner only to a caller who may see that project. */
   async refusal(use: NameUse, ownerProjectId: number): Promise<AppError> {
     const { access, namespaces, db } = this.#d;
-    const owner = await access.findProject(String(ownerProjectId));
-    const visible = owner !== undefined && canReadProject(use.identity, await access.projectContext(use.identity, owner));
+    const owner = await access.visibleProject(use.identity, String(ownerProjectId));
     const rootId = use.ctx.namespaceIds[0];
     const root = rootId !== undefined ? await namespaces.findById(db, rootId) : undefined;
-    return errors.packageNameOwned(use.name, visible ? owner.full_path : null, root?.full_path ?? 'same top-level');
+    return errors.packageNameOwned(use.name, owner ? owner.project.full_path : null, root?.full_path ?? 'same top-level');
   }
 }

@@ -1,18 +1,10 @@
 /** The read model behind the UI's package pages, with the same access rules as the package APIs. */
 import type { Kysely } from 'kysely';
-import { can, type ProjectAccessContext } from '../domain/access/abilities.js';
-import { isAccessLevel, type Identity } from '../domain/access/identity.js';
-import { iso, type Clock } from '../domain/clock.js';
+import { can } from '../domain/access/abilities.js';
+import type { Identity } from '../domain/access/identity.js';
 import { errors } from '../domain/errors.js';
 import type { Database, PackageRow, PackageType, ProjectRow } from '../storage/db/schema.js';
-import { parseTraversal } from '../storage/db/repositories/namespaces.repository.js';
-import {
-  projectAccessRows,
-  unexpiredMemberships,
-  type PackagePagesRepository,
-  type PackageSummary,
-  type VersionWithFiles,
-} from '../storage/db/repositories/package-pages.repository.js';
+import type { PackagePagesRepository, PackageSummary, VersionWithFiles } from '../storage/db/repositories/package-pages.repository.js';
 import type { Page, PageOf } from '../storage/db/repositories/types.js';
 import type { AccessService } from './access.service.js';
 
@@ -32,41 +24,14 @@ export class PackagePagesService {
   readonly #db: Kysely<Database>;
   readonly #repo: PackagePagesRepository;
   readonly #access: AccessService;
-  readonly #clock: Clock;
-  constructor(db: Kysely<Database>, repo: PackagePagesRepository, access: AccessService, clock: Clock) {
+  constructor(db: Kysely<Database>, repo: PackagePagesRepository, access: AccessService) {
     this.#db = db;
     this.#repo = repo;
     this.#access = access;
-    this.#clock = clock;
-  }
-
-  /** Ids (and paths) of every project whose packages the caller may read. */
-  async readableProjects(identity: Identity, within?: readonly number[]): Promise<Map<number, string>> {
-    const rows = await projectAccessRows(this.#db);
-    const memberships = identity.kind === 'user' ? await unexpiredMemberships(this.#db, identity.userId, iso(this.#clock.now())) : [];
-    const out = new Map<number, string>();
-    for (const p of rows) {
-      const namespaceIds = parseTraversal(p.traversal_ids);
-      if (within && !namespaceIds.some((id) => within.includes(id))) continue;
-      let level = 0;
-      for (const m of memberships) {
-        const applies = m.source_type === 'project' ? m.source_id === p.id : namespaceIds.includes(m.source_id);
-        if (applies && m.access_level > level) level = m.access_level;
-      }
-      const ctx: ProjectAccessContext = {
-        projectId: p.id,
-        visibility: p.visibility,
-        registryAccessLevel: p.package_registry_access_level,
-        namespaceIds,
-        memberLevel: isAccessLevel(level) ? level : null,
-      };
-      if (can(identity, 'read_package', ctx)) out.set(p.id, p.full_path);
-    }
-    return out;
   }
 
   async explore(identity: Identity, filter: { q?: string | undefined; type?: PackageType | undefined }, page: Page): Promise<PageOf<PackageSummary>> {
-    const readable = await this.readableProjects(identity);
+    const readable = await this.#access.readableProjectsIn(identity);
     return this.#repo.summaries(this.#db, [...readable.keys()], filter, page);
   }
 
@@ -74,14 +39,13 @@ export class PackagePagesService {
   async ofPath(identity: Identity, fullPath: string, filter: { q?: string | undefined; type?: PackageType | undefined }, page: Page) {
     const project = await this.#access.findProject(fullPath);
     if (project) {
-      const readable = await this.readableProjects(identity);
-      if (!readable.has(project.id)) throw errors.notFound('Project');
+      if (!can(identity, 'read_package', await this.#access.projectContext(identity, project))) throw errors.notFound('Project');
       return { kind: 'project' as const, title: project.full_path, result: await this.#repo.summaries(this.#db, [project.id], filter, page) };
     }
     const group = await this.#access.findGroup(fullPath).catch(() => undefined);
     if (!group) throw errors.notFound();
     const { group: visible } = await this.#access.readableGroup(identity, String(group.id));
-    const readable = await this.readableProjects(identity, [visible.id]);
+    const readable = await this.#access.readableProjectsIn(identity, visible);
     return { kind: 'group' as const, title: visible.full_path, result: await this.#repo.summaries(this.#db, [...readable.keys()], filter, page) };
   }
 

@@ -1,15 +1,15 @@
 /**
  * GitLab's package-management reads (gitlab-api.md §2.5): listing a project's or a group tree's packages, one
- * package, its files, and a file's bytes. Each project's packages are shown only to callers with `read_package`.
+ * package, its files, and a file's bytes. Each project's packages are shown only to callers with `read_package`,
+ * as the access service decides it.
  */
 import type { Kysely } from 'kysely';
 import type { Readable } from 'node:stream';
-import { can, type ProjectAccessContext } from '../domain/access/abilities.js';
+import type { ProjectAccessContext } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { errors } from '../domain/errors.js';
 import type { BlobStore } from '../storage/blobs/blob-store.js';
 import type { Database, PackageFileRow, PackageRow, ProjectRow } from '../storage/db/schema.js';
-import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
 import type { PackageFilter, PackageListingRepository, PackageListRow } from '../storage/db/repositories/package-listing.repository.js';
 import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';
 import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
@@ -26,7 +26,6 @@ export interface PackagesServiceDeps {
   deletion: PackageDeletionRepository;
   /** Deleting a package or file changes the documents that list it. */
   revisions: DocumentRevisions;
-  namespaces: NamespacesRepository;
   access: AccessService;
   protection: ProtectionService;
   blobs: BlobStore;
@@ -53,15 +52,10 @@ export class PackagesService {
 
   /** Packages of every project in the group's tree whose packages the caller may read. */
   async listGroup(identity: Identity, idOrPath: string, filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {
-    const { db, access, namespaces, listing } = this.#d;
+    const { db, access, listing } = this.#d;
     const { group } = await access.readableGroup(identity, idOrPath);
-    const subtree = await namespaces.subtreeIds(db, group);
-    const projects = await db.selectFrom('projects').selectAll().where('namespace_id', 'in', subtree).execute();
-    const readable: number[] = [];
-    for (const p of projects) {
-      if (can(identity, 'read_package', await access.projectContext(identity, p))) readable.push(p.id);
-    }
-    return listing.list(db, readable, filter, page);
+    const readable = await access.readableProjectsIn(identity, group);
+    return listing.list(db, [...readable.keys()], filter, page);
   }
 
   async get(identity: Identity, idOrPath: string, packageId: number): Promise<{ project: ProjectRow; pkg: PackageRow }> {

@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../domain/clock.js';
 import { errors, type FieldErrors } from '../domain/errors.js';
-import { canAdminister, type RegistryAccessLevel, type Visibility } from '../domain/access/abilities.js';
+import { canAdminister, listingScope, type RegistryAccessLevel, type Visibility } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { nameProblems, pathFromName, pathProblems } from '../domain/paths.js';
 import type { Database, NamespaceRow, ProjectRow } from '../storage/db/schema.js';
@@ -157,8 +157,9 @@ export class ProjectsService {
   }
 
   async list(caller: Identity, filter: Omit<ProjectListFilter, 'visibleToUserId'>, page: Page): Promise<PageOf<ProjectRow>> {
-    const scoped: ProjectListFilter =
-      caller.kind === 'user' ? (caller.isAdmin && filter.membershipUserId === undefined ? filter : { ...filter, visibleToUserId: caller.userId }) : { ...filter, visibleToUserId: null };
+    // `membershipUserId`, when given, narrows further in the repository, whatever the scope.
+    const scope = listingScope(caller);
+    const scoped: ProjectListFilter = scope.kind === 'all' ? filter : { ...filter, visibleToUserId: scope.kind === 'public' ? null : scope.userId };
     return this.#d.projects.list(this.#d.db, { ...scoped, nowIso: iso(this.#d.clock.now()) }, page);
   }
 

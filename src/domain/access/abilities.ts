@@ -129,6 +129,19 @@ export function canReadGroup(identity: Identity, ctx: GroupAccessContext): boole
   return ctx.memberLevel !== null || ctx.memberOfDescendant;
 }
 
+/**
+ * How the listings (`GET /projects`, `GET /groups`) apply `canReadProject` and `canReadGroup` in their queries:
+ * every row for administrators; public rows for anonymous callers and deploy tokens (a deploy token lists nothing
+ * of its own, as before: it may still fetch its project or group by id); for a user, public and internal rows and
+ * those their unexpired memberships reach (the repositories' `visibleToUserId` filters).
+ */
+export type ListingScope = { readonly kind: 'all' } | { readonly kind: 'public' } | { readonly kind: 'user'; readonly userId: number };
+
+export function listingScope(identity: Identity): ListingScope {
+  if (identity.kind !== 'user') return { kind: 'public' };
+  return identity.isAdmin ? { kind: 'all' } : { kind: 'user', userId: identity.userId };
+}
+
 /** Managing members, deploy tokens and settings of a project or group needs Maintainer (GitLab: `admin_project`). */
 export function canAdminister(identity: Identity, memberLevel: AccessLevel | null): boolean {
   if (isAdmin(identity)) return true;

@@ -8,7 +8,7 @@
  * metadata service's cache, keyed by those revisions.
  */
 import type { Kysely } from 'kysely';
-import { canReadGroup, type AccessRouteKind } from '../../domain/access/abilities.js';
+import type { AccessRouteKind } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { errors } from '../../domain/errors.js';
 import { scopeOf } from '../../domain/npm/names.js';
@@ -40,10 +40,9 @@ export class NpmNamespaceService {
 
   /** The group of `:id` if the caller may see it (GitLab's `find_group` + `check_group_access`). */
   async group(identity: Identity, idOrPath: string, route: AccessRouteKind): Promise<NamespaceRow> {
-    const { access } = this.#d;
-    const group = await access.findGroup(idOrPath);
-    if (!group || !canReadGroup(identity, await access.groupContext(identity, group))) throw refuseGroup(identity, route);
-    return group;
+    const visible = await this.#d.access.visibleGroup(identity, idOrPath);
+    if (!visible) throw refuseGroup(identity, route);
+    return visible.group;
   }
 
   /**

@@ -5,7 +5,6 @@
  */
 import type { Kysely } from 'kysely';
 import type { Identity } from '../../domain/access/identity.js';
-import { can } from '../../domain/access/abilities.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { buildSearchResults, matchesSearch, parseSearchText, type SearchCandidate, type SearchPage } from '../../domain/npm/search.js';
@@ -36,11 +35,10 @@ export class NpmSearchService {
     const projectFacts = new Map<number, (typeof rows)[number]>();
     for (const r of rows) projectFacts.set(r.project_id, r);
     const facts = [...projectFacts.values()];
-    const contexts = await access.projectContexts(
+    const readable = await access.packageReadable(
       identity,
       facts.map((r) => ({ projectId: r.project_id, visibility: r.visibility, registryAccessLevel: r.package_registry_access_level, traversalIds: r.traversal_ids })),
     );
-    const readable = new Set(contexts.filter((ctx) => can(identity, 'read_package', ctx)).map((ctx) => ctx.projectId));
     const candidates: SearchCandidate[] = rows
       .filter((r) => readable.has(r.project_id))
       .map((r) => ({

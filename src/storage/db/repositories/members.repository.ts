@@ -143,6 +143,21 @@ export class MembersRepository {
     return rows.map((r) => ({ source_type: r.source_type, source_id: Number(r.source_id), level: Number(r.level) }));
   }
 
+  /**
+   * Every unexpired membership of the user, highest level per source: for decisions over more projects than an
+   * `in` list should carry (the whole instance). A user is a member of few sources, so this stays small.
+   */
+  async allLevels(db: Db, userId: number, nowIso: string): Promise<Array<{ source_type: SourceType; source_id: number; level: number }>> {
+    const rows = await db
+      .selectFrom('members')
+      .select((eb) => ['source_type', 'source_id', eb.fn.max<number>('access_level').as('level')])
+      .where('user_id', '=', userId)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]))
+      .groupBy(['source_type', 'source_id'])
+      .execute();
+    return rows.map((r) => ({ source_type: r.source_type, source_id: Number(r.source_id), level: Number(r.level) }));
+  }
+
   /** Is the user a member of any group or project strictly below the namespace with these traversal ids? */
   async memberBelow(db: Db, userId: number, traversalIds: string, nowIso: string): Promise<boolean> {
     const r = await db

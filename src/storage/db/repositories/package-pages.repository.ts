@@ -87,35 +87,3 @@ export class PackagePagesRepository {
     return r?.metadata;
   }
 }
-
-export interface ProjectAccessRow {
-  id: number;
-  full_path: string;
-  visibility: 'public' | 'internal' | 'private';
-  package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
-  traversal_ids: string;
-}
-
-export interface MembershipRow {
-  source_type: 'namespace' | 'project';
-  source_id: number;
-  access_level: number;
-}
-
-/** The rows needed to decide `read_package` for every project at once. */
-export async function projectAccessRows(db: Db): Promise<ProjectAccessRow[]> {
-  return db
-    .selectFrom('projects')
-    .innerJoin('namespaces', 'namespaces.id', 'projects.namespace_id')
-    .select(['projects.id', 'projects.full_path', 'projects.visibility', 'projects.package_registry_access_level', 'namespaces.traversal_ids'])
-    .execute();
-}
-
-export async function unexpiredMemberships(db: Db, userId: number, nowIso: string): Promise<MembershipRow[]> {
-  return db
-    .selectFrom('members')
-    .select(['source_type', 'source_id', 'access_level'])
-    .where('user_id', '=', userId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]))
-    .execute();
-}

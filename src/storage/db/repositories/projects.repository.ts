@@ -15,6 +15,15 @@ const PROJECT_BY_ID = new PreparedQuery((db, id: number) =>
     .where('projects.id', '=', id),
 );
 
+/** What an access decision needs of a project, for many projects at once (see `AccessService.readableProjectsIn`). */
+export interface ProjectAccessFacts {
+  project_id: number;
+  full_path: string;
+  visibility: ProjectRow['visibility'];
+  package_registry_access_level: ProjectRow['package_registry_access_level'];
+  traversal_ids: string;
+}
+
 export interface ProjectListFilter {
   /** null = anonymous: public projects only. A number: public, internal, and projects the user is a member of
    *  directly or through a group. undefined = no visibility filter (admins). */
@@ -53,6 +62,20 @@ export class ProjectsRepository {
   /** A project in the namespace with exactly this name (GitLab: project names are unique per namespace). */
   async findByName(db: Db, namespaceId: number, name: string): Promise<ProjectRow | undefined> {
     return db.selectFrom('projects').selectAll().where('namespace_id', '=', namespaceId).where('name', '=', name).executeTakeFirst();
+  }
+
+  /**
+   * The access facts of every project, or of every project in the tree of the namespace with these traversal ids:
+   * one query, whatever the number of projects.
+   */
+  async accessFacts(db: Db, withinTraversalIds?: string): Promise<ProjectAccessFacts[]> {
+    let q = db
+      .selectFrom('projects')
+      .innerJoin('namespaces', 'namespaces.id', 'projects.namespace_id')
+      .select(['projects.id as project_id', 'projects.full_path', 'projects.visibility', 'projects.package_registry_access_level', 'namespaces.traversal_ids']);
+    // traversal ids hold only digits and '/', so they need no LIKE escaping.
+    if (withinTraversalIds !== undefined) q = q.where('namespaces.traversal_ids', 'like', `${withinTraversalIds}%`);
+    return q.execute();
   }
 
   async update(db: Db, id: number, patch: Partial<Omit<ProjectRow, 'id'>>): Promise<ProjectRow | undefined> {
