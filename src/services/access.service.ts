@@ -195,7 +195,7 @@ export class AccessService {
   }
 
   /**
-   * Resolves `:id` and applies GitLab's package-route decision procedure (gitlab-api.md §3.4); returns the project
+   * Resolves `:id` and applies GitLab's package-route decision procedure (docs/design/gitlab-compatibility.md#npm-decision-procedure); returns the project
    * and its context when the caller may go on.
    */
   async authorizePackageAccess(

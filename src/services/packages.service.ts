@@ -1,5 +1,5 @@
 /**
- * GitLab's package-management reads (gitlab-api.md §2.5): listing a project's or a group tree's packages, one
+ * GitLab's package-management reads (docs/design/gitlab-compatibility.md#package-management-api): listing a project's or a group tree's packages, one
  * package, its files, and a file's bytes. Each project's packages are shown only to callers with `read_package`,
  * as the access service decides it.
  */

@@ -1,5 +1,5 @@
 /**
- * Package protection rules (gitlab-api.md §7.5, GitLab's `project_packages_protection_rules` API): managed by a
+ * Package protection rules (docs/design/gitlab-compatibility.md#protection-rules, GitLab's `project_packages_protection_rules` API): managed by a
  * project's Maintainers, checked by `require` on every push and every delete of a matching package, whichever route
  * it comes through.
  */

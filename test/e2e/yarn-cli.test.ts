@@ -97,7 +97,7 @@ describe('Yarn Berry against Wharf (project, group and instance endpoints)', () 
     const group = await api('/groups', { name: 'Acme', path: 'acme', visibility: 'private' });
     const proj = await api('/projects', { name: 'gadgets', namespace_id: group.id, visibility: 'private' });
     const user = await api('/users', { username: 'yuki', name: 'Yuki', email: 'yuki@example.com', password: 'password123' });
-    // Maintainer: removing a dist-tag needs `destroy_package` (GitLab §3.5.5).
+    // Maintainer: removing a dist-tag needs `destroy_package` (docs/design/gitlab-compatibility.md#matrix-dist-tag-writes).
     await api(`/projects/${proj.id}/members`, { user_id: user.id, access_level: 40 });
     const token = (await api(`/users/${user.id}/personal_access_tokens`, { name: 'yarn', scopes: ['api'] })).token;
     const registry = `${base}/api/v4/projects/${proj.id}/packages/npm/`;

@@ -1,7 +1,7 @@
 /**
  * npm test material made in memory: tar archives written byte by byte (so hostile ones — `../` paths, absolute
  * paths, links, huge `package.json` — can be made at all; real packers refuse to), gzipped tarballs, and publish
- * bodies shaped exactly as libnpmpublish builds them (clients.md A.5.2).
+ * bodies shaped exactly as libnpmpublish builds them (docs/design/client-protocols.md#publish-body).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

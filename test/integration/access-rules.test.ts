@@ -1,5 +1,5 @@
 /**
- * gitlab-api.md §3.1–§3.4 against a real database: tokens created through the API, roles inherited through
+ * docs/design/gitlab-compatibility.md#credentials, #abilities, #npm-decision-procedure against a real database: tokens created through the API, roles inherited through
  * nested groups, each credential form resolved the way the npm and Helm routes resolve it, and the package
  * abilities decided by the access service those routes call.
  */

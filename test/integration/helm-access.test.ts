@@ -1,6 +1,6 @@
 /**
- * Every cell of gitlab-api.md §3.5.9 (Helm status matrices) on SQLite and PostgreSQL, with HTTP Basic credentials
- * only, plus the rules around them (§3.2): other credential forms are anonymous, both halves of Basic must be
+ * Every cell of docs/design/gitlab-compatibility.md#matrix-helm (Helm status matrices) on SQLite and PostgreSQL, with HTTP Basic credentials
+ * only, plus the rules around them (docs/design/gitlab-compatibility.md#helm-credentials): other credential forms are anonymous, both halves of Basic must be
  * non-empty, every 401 carries the Basic challenge, read_api tokens only read, deletes need Maintainer.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { basic, buildChart, send, upload, type RawResult } from '../helpers/helm
 const REALM = 'Basic realm="GitLab Packages Registry"';
 
 for (const dialect of DIALECTS) {
-  describe(`Helm access rules, gitlab-api.md §3.5.9 [${dialect}]`, () => {
+  describe(`Helm access rules, docs/design/gitlab-compatibility.md#matrix-helm [${dialect}]`, () => {
     let t: TestApp;
     const ids: Record<string, number> = {};
     const auth: Record<string, string | undefined> = { anonymous: undefined };
@@ -69,7 +69,7 @@ for (const dialect of DIALECTS) {
       if (status === 404) assert.deepEqual(r.body, { message: '404 Project Not Found' });
     }
 
-    // Index and chart download: one table for both (gitlab-api.md §3.5.9, first table).
+    // Index and chart download: one table for both (docs/design/gitlab-compatibility.md#matrix-helm, first table).
     const READS: Array<[project: string, who: string, status: number]> = [
       ['public', 'guest', 200],
       ['public', 'outsider', 200],

@@ -1,5 +1,5 @@
 /**
- * Every cell of gitlab-api.md §3.5.1, §3.5.4, §3.5.5, §3.5.7 and §3.5.8 at project scope, on SQLite and
+ * Every cell of docs/design/gitlab-compatibility.md#matrix-project-packument, #matrix-dist-tag-reads, #matrix-dist-tag-writes, #matrix-tarball, #matrix-publish at project scope, on SQLite and
  * PostgreSQL: who gets 200/204, 401, 403 or 404 on packuments, dist-tags, tarballs and publishes, with GitLab's
  * bodies. (Wharf has no CI job tokens or OAuth applications; PATs and deploy tokens stand in for those rows, and
  * the "finished job token" row becomes "a revoked or unknown token".)
@@ -38,7 +38,7 @@ for (const dialect of DIALECTS) {
     });
     after(async () => t.close());
 
-    describe('§3.5.1 packument GET P/*package_name', () => {
+    describe('packument GET P/*package_name (docs/design/gitlab-compatibility.md#matrix-project-packument)', () => {
       const expected: Record<string, Record<Visibility, number>> = {
         anonymous: { public: 200, internal: 401, private: 401 },
         guest: { public: 200, internal: 200, private: 200 },
@@ -130,7 +130,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('§3.5.4 dist-tags GET P/-/package/*name/dist-tags', () => {
+    describe('dist-tags GET P/-/package/*name/dist-tags (docs/design/gitlab-compatibility.md#matrix-dist-tag-reads)', () => {
       const tagsUrl = (v: Visibility | 'everyone', name = pkg(v)) => `${npmBase(w.project[v])}/-/package/${esc(name)}/dist-tags`;
       const expected: Record<string, Partial<Record<Visibility, number>>> = {
         anonymous: { public: 200, internal: 401, private: 401 },
@@ -164,7 +164,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('§3.5.5 dist-tag PUT/DELETE P/-/package/*name/dist-tags/:tag', () => {
+    describe('dist-tag PUT/DELETE P/-/package/*name/dist-tags/:tag (docs/design/gitlab-compatibility.md#matrix-dist-tag-writes)', () => {
       const tagUrl = (v: Visibility, tag: string, name = pkg(v)) => `${npmBase(w.project[v])}/-/package/${esc(name)}/dist-tags/${tag}`;
       const put = (v: Visibility, tag: string, version: unknown, token?: string, name?: string) =>
         t.call('PUT', tagUrl(v, tag, name), { headers: bearer(token), body: JSON.stringify(version) });
@@ -261,7 +261,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('§3.5.7 tarball GET P/*package_name/-/*file_name', () => {
+    describe('tarball GET P/*package_name/-/*file_name (docs/design/gitlab-compatibility.md#matrix-tarball)', () => {
       const tarUrl = (v: Visibility | 'everyone') => `${npmBase(w.project[v])}/${pkg(v)}/-/${pkg(v)}-1.0.0.tgz`;
       const cases: [string, Visibility | 'everyone', string | undefined, number][] = [
         ['public project, anonymous', 'public', undefined, 200],
@@ -290,7 +290,7 @@ for (const dialect of DIALECTS) {
       }
     });
 
-    describe('§3.5.8 publish PUT P/:package_name', () => {
+    describe('publish PUT P/:package_name (docs/design/gitlab-compatibility.md#matrix-publish)', () => {
       const body = (v: Visibility, version: string) => publishBody(pkg(v), version).body;
       it('anonymous → 401', async () => {
         for (const v of VISIBILITIES) {

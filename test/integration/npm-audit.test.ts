@@ -1,6 +1,6 @@
 /**
- * `npm audit` routes on SQLite and PostgreSQL: every cell of gitlab-api.md §3.5.6 at project (P4/P5), group
- * (G4/G5) and instance (I4/I5) scope, with the gzip-compressed bodies npm sends (clients.md A.16).
+ * `npm audit` routes on SQLite and PostgreSQL: every cell of docs/design/gitlab-compatibility.md#matrix-audit at project (P4/P5), group
+ * (G4/G5) and instance (I4/I5) scope, with the gzip-compressed bodies npm sends (docs/design/client-protocols.md#npm-audit).
  */
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
@@ -13,7 +13,7 @@ const PATHS = ['advisories/bulk', 'audits/quick'] as const;
 const BODY = { '@gitlab-org/npm-test': ['1.0.6'], 'call-bind': ['1.0.2'] };
 
 for (const dialect of DIALECTS) {
-  describe(`npm audit endpoints (§3.5.6) [${dialect}]`, () => {
+  describe(`npm audit endpoints (docs/design/gitlab-compatibility.md#matrix-audit) [${dialect}]`, () => {
     let t: TestApp;
     let w: NpmWorld;
     let groupId: number;

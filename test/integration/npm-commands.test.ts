@@ -1,6 +1,6 @@
 /**
- * The npm commands GitLab does not implement (gitlab-api.md §2.6) that Wharf answers at project, group and
- * instance level, on SQLite and PostgreSQL: `npm whoami`, `npm ping`, `npm search` (shapes of clients.md A.14,
+ * The npm commands GitLab does not implement (docs/design/gitlab-compatibility.md#what-gitlab-leaves-out) that Wharf answers at project, group and
+ * instance level, on SQLite and PostgreSQL: `npm whoami`, `npm ping`, `npm search` (shapes of docs/design/client-protocols.md#npm-search,
  * and a private project's packages never shown to outsiders, not even in `total`), and `npm login
  * --auth-type=legacy` (a new `api` token for a user name and password).
  */

@@ -1,6 +1,6 @@
 /**
  * What npm, pnpm and yarn read from the project endpoint, on SQLite and PostgreSQL: the full and abbreviated
- * packuments (gitlab-api.md §4.1, clients.md A.3), `latest` chosen as GitLab does, validators and 304s, gzip,
+ * packuments (docs/design/gitlab-compatibility.md#packument-shape, docs/design/client-protocols.md#packuments), `latest` chosen as GitLab does, validators and 304s, gzip,
  * the three spellings of a scoped name, route precedence, and tarball downloads.
  */
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * The npm group endpoint `G = /api/v4/groups/:id/-/packages/npm` and instance endpoint `I = /api/v4/packages/npm`
- * on SQLite and PostgreSQL: every cell of gitlab-api.md §3.5.2 and §3.5.3, and the G and I columns of §3.5.4 and
- * §3.5.5, plus what §3.4 and §4.1 say about them — versions merged across the readable projects of the tree,
+ * on SQLite and PostgreSQL: every cell of docs/design/gitlab-compatibility.md#matrix-group-packument, #matrix-instance-packument, and the G and I columns of docs/design/gitlab-compatibility.md#matrix-dist-tag-reads and
+ * docs/design/gitlab-compatibility.md#matrix-dist-tag-writes, plus what docs/design/gitlab-compatibility.md#npm-decision-procedure, #packument-shape say about them — versions merged across the readable projects of the tree,
  * tarball URLs pointing at each version's project, the dist-tag routes acting on the project of the last package,
  * forwarding, and revision-validated caching (ETag / 304, invalidated by a write anywhere in the tree).
  */
@@ -11,7 +11,7 @@ import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { bearer, createNpmWorld, esc, npmBase, published, type NpmWorld, type Visibility } from '../helpers/npm.js';
 
-/** The group/project visibility pairs of §3.5.2: the project is never more visible than its group. */
+/** The group/project visibility pairs of docs/design/gitlab-compatibility.md#matrix-group-packument: the project is never more visible than its group. */
 const COMBOS = [
   ['public', 'public'],
   ['public', 'internal'],
@@ -94,7 +94,7 @@ for (const dialect of DIALECTS) {
       return w.token[caller as keyof NpmWorld['token']];
     };
 
-    describe('§3.5.2 packument GET G/*package_name', () => {
+    describe('packument GET G/*package_name (docs/design/gitlab-compatibility.md#matrix-group-packument)', () => {
       const expected: Record<string, (c: Combo) => number> = {
         anonymous: ([g, p]) => (g === 'public' && p === 'public' ? 200 : 401),
         guest: () => 200,
@@ -112,7 +112,7 @@ for (const dialect of DIALECTS) {
             if (r.status === 200) {
               assert.equal(r.body.name, pkgOf(combo));
               assert.deepEqual(Object.keys(r.body.versions), ['1.0.0']);
-              // Tarballs are served by the project route only (§4.1.2), numeric id, external URL.
+              // Tarballs are served by the project route only (docs/design/gitlab-compatibility.md#tarball-urls), numeric id, external URL.
               assert.equal(
                 r.body.versions['1.0.0'].dist.tarball,
                 `http://wharf.test/api/v4/projects/${x.projectOf.get(comboName(combo))}/packages/npm/${pkgOf(combo)}/-/${pkgOf(combo)}-1.0.0.tgz`,
@@ -168,7 +168,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('§3.5.3 packument GET I/*package_name', () => {
+    describe('packument GET I/*package_name (docs/design/gitlab-compatibility.md#matrix-instance-packument)', () => {
       const expected: Record<string, Record<Visibility, number>> = {
         anonymous: { public: 200, internal: 401, private: 401 },
         guest: { public: 200, internal: 200, private: 200 },
@@ -229,7 +229,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('§4.1 merging the projects of a namespace', () => {
+    describe('merging the projects of a namespace (docs/design/gitlab-compatibility.md#packument-shape)', () => {
       const NAME = '@pubgrp/merged';
       let a: number;
       let b: number;
@@ -306,7 +306,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('§3.5.4 dist-tags GET {G,I}/-/package/*name/dist-tags', () => {
+    describe('dist-tags GET {G,I}/-/package/*name/dist-tags (docs/design/gitlab-compatibility.md#matrix-dist-tag-reads)', () => {
       const same = (v: Visibility): Combo => COMBOS.find(([g, p]) => g === v && p === v)!;
       const urls = (v: Visibility, name = pkgOf(same(v))) => ({
         G: `${groupBase(x.groupId[v])}/-/package/${esc(name)}/dist-tags`,
@@ -358,7 +358,7 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('§3.5.5 dist-tag PUT/DELETE {G,I}/-/package/*name/dist-tags/:tag', () => {
+    describe('dist-tag PUT/DELETE {G,I}/-/package/*name/dist-tags/:tag (docs/design/gitlab-compatibility.md#matrix-dist-tag-writes)', () => {
       const combo: Combo = ['private', 'private'];
       const tagUrl = (level: 'G' | 'I', tag: string, name = pkgOf(combo)) =>
         level === 'G' ? `${groupBase(x.groupId.private)}/-/package/${esc(name)}/dist-tags/${tag}` : `${INSTANCE}/-/package/${esc(name)}/dist-tags/${tag}`;

@@ -1,6 +1,6 @@
 /**
  * `npm publish` through the project endpoint on SQLite and PostgreSQL: GitLab's validation messages and
- * statuses (gitlab-api.md §5.1.3), the hostile uploads of issue 3 — each refused with a 4xx and a clear message
+ * statuses (docs/design/gitlab-compatibility.md#publish-checks), the hostile uploads of issue 3 — each refused with a 4xx and a clear message
  * and with nothing stored (no rows, no revision bump, no blob) — idempotent retries, concurrent publishes of one
  * version, the naming-convention rule, and `npm deprecate`.
  */
@@ -102,7 +102,7 @@ for (const dialect of DIALECTS) {
       assert.equal(rows.length, 1);
     });
 
-    describe('GitLab’s checks (§5.1.3)', () => {
+    describe('GitLab’s checks (docs/design/gitlab-compatibility.md#publish-checks)', () => {
       it('a file larger than npm_max_file_size → 400 File is too large.', async () => {
         const set = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_max_file_size: 100 } });
         assert.equal(set.status, 200, set.text);
@@ -309,7 +309,7 @@ for (const dialect of DIALECTS) {
       }
     });
 
-    describe('npm deprecate (§6.2)', () => {
+    describe('npm deprecate (docs/design/gitlab-compatibility.md#deprecation)', () => {
       const deprecate = (versions: Record<string, unknown>, token = w.token.maintainer, command = 'deprecate') =>
         t.call('PUT', `${npmBase(pid)}/${esc(NAME)}`, { headers: { ...bearer(token), 'npm-command': command }, body: { _id: NAME, name: NAME, versions } });
       const doc = async () => (await t.call('GET', `${npmBase(pid)}/${esc(NAME)}`, { headers: bearer(w.token.guest) })).body;

@@ -1,5 +1,5 @@
 /**
- * `npm unpublish` at project level (clients.md A.6; GitLab answers 404, gitlab-api.md §2.6) on SQLite and
+ * `npm unpublish` at project level (docs/design/client-protocols.md#npm-unpublish; GitLab answers 404, docs/design/gitlab-compatibility.md#what-gitlab-leaves-out) on SQLite and
  * PostgreSQL: the exact request sequence libnpmpublish sends, `_rev` checks, who may do it (GitLab's
  * `destroy_package`: Maintainers and write deploy tokens), packuments, dist-tags and revisions updated together,
  * rows retired and blobs kept for `gc`, and the group/instance endpoints pointing users to the project endpoint.

@@ -1,4 +1,4 @@
-/** GitLab's package-management reads (§2.5): listing, filters, one package, its files, downloads, and who may see. */
+/** GitLab's package-management reads (docs/design/gitlab-compatibility.md#package-management-api): listing, filters, one package, its files, downloads, and who may see. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../helpers/databases.js';

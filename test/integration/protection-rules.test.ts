@@ -1,5 +1,5 @@
 /**
- * Package protection rules (gitlab-api.md §7.5): the management API, and what they refuse — npm publish, Helm
+ * Package protection rules (docs/design/gitlab-compatibility.md#protection-rules): the management API, and what they refuse — npm publish, Helm
  * upload, package and file deletion, npm unpublish — on both databases.
  */
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-/** The rules of gitlab-api.md §3.3 (abilities) and §3.4 (decision order), one assertion per rule. */
+/** The rules of docs/design/gitlab-compatibility.md#abilities (abilities) and docs/design/gitlab-compatibility.md#npm-decision-procedure (decision order), one assertion per rule. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -33,7 +33,7 @@ const statusOf = (fn: () => void): number | 'ok' => {
   }
 };
 
-describe('read_package (§3.3)', () => {
+describe('read_package (docs/design/gitlab-compatibility.md#abilities)', () => {
   it('anyone, anonymous included, on a public project with the registry enabled', () => {
     assert.equal(can(ANONYMOUS, 'read_package', project('public')), true);
     assert.equal(can(user(), 'read_package', project('public')), true);
@@ -74,7 +74,7 @@ describe('read_package (§3.3)', () => {
   });
 });
 
-describe('create_package and destroy_package (§3.3)', () => {
+describe('create_package and destroy_package (docs/design/gitlab-compatibility.md#abilities)', () => {
   it('Developer and above create; Reporter and Guest do not', () => {
     assert.equal(can(user(), 'create_package', project('private', 30)), true);
     assert.equal(can(user(), 'create_package', project('private', 20)), false);
@@ -96,7 +96,7 @@ describe('create_package and destroy_package (§3.3)', () => {
   });
 });
 
-describe('decision order (§3.4)', () => {
+describe('decision order (docs/design/gitlab-compatibility.md#npm-decision-procedure)', () => {
   it('missing project: 401 for anonymous on authenticate_non_public routes, else 404', () => {
     assert.equal(statusOf(() => authorizeProject(ANONYMOUS, null, 'read_package', 'authenticate-non-public')), 401);
     assert.equal(statusOf(() => authorizeProject(ANONYMOUS, null, 'read_package', 'plain')), 404);
@@ -119,7 +119,7 @@ describe('decision order (§3.4)', () => {
   });
 });
 
-describe('token scopes (§3.1)', () => {
+describe('token scopes (docs/design/gitlab-compatibility.md#npm-credential-lookup)', () => {
   it('read_api tokens read and may not write; api tokens do both', () => {
     const reader: Identity = user({ scopes: ['read_api'] });
     assert.equal(statusOf(() => checkTokenScope(reader, 'GET')), 'ok');

@@ -1,4 +1,4 @@
-/** Which token a request presents, in which form (gitlab-api.md §3.1 and §3.2). */
+/** Which token a request presents, in which form (docs/design/gitlab-compatibility.md#npm-credential-lookup, #helm-credentials). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { extractCredential } from '../../src/domain/access/credentials.js';
@@ -30,7 +30,7 @@ describe('standard credentials (npm and management routes)', () => {
   });
 });
 
-describe('Helm credentials: HTTP Basic only (§3.2)', () => {
+describe('Helm credentials: HTTP Basic only (docs/design/gitlab-compatibility.md#helm-credentials)', () => {
   it('ignores Bearer, PRIVATE-TOKEN, Deploy-Token and query tokens', () => {
     assert.equal(extractCredential({ authorization: 'Bearer abc' }, {}, 'basic-only'), undefined);
     assert.equal(extractCredential({ 'private-token': 'abc', 'deploy-token': 'x' }, { private_token: 'y' }, 'basic-only'), undefined);

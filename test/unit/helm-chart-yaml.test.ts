@@ -1,4 +1,4 @@
-/** Chart.yaml parsing and GitLab's validation (gitlab-api.md §5.3), with the messages users see. */
+/** Chart.yaml parsing and GitLab's validation (docs/design/gitlab-compatibility.md#helm-upload), with the messages users see. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readChartArchive } from '../../src/archive/helm-chart.js';

@@ -1,4 +1,4 @@
-/** index.yaml rendering: GitLab's bytes (gitlab-api.md §4.6), Helm's strict reading (clients.md C.2, C.5). */
+/** index.yaml rendering: GitLab's bytes (docs/design/gitlab-compatibility.md#helm-index), Helm's strict reading (docs/design/client-protocols.md#helm-repo-add, #reading-indexyaml). */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';

@@ -13,7 +13,7 @@ const refusal = (fn: () => unknown): { status: number; body: unknown } => {
   assert.fail('expected a refusal');
 };
 
-describe('npm path segments (gitlab-api.md §2.7)', () => {
+describe('npm path segments (docs/design/gitlab-compatibility.md#path-segments)', () => {
   it('decodes the three spellings of a scoped name to one name', () => {
     assert.equal(decodePackageName('@acme%2fwidget'), '@acme/widget');
     assert.equal(decodePackageName('@acme%2Fwidget'), '@acme/widget');

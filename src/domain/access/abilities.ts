@@ -1,5 +1,5 @@
 /**
- * Who may do what with a project's packages (gitlab-api.md §3.3, §3.4). Pure decisions over an identity and a
+ * Who may do what with a project's packages (docs/design/gitlab-compatibility.md#abilities, #npm-decision-procedure). Pure decisions over an identity and a
  * project context the services assemble; no route decides access inline.
  */
 import { errors } from '../errors.js';
@@ -72,7 +72,7 @@ export type AccessRouteKind =
   | 'plain';
 
 /**
- * GitLab's `user_project_with_read_package` followed by the write checks (§3.4): throws the error GitLab would
+ * GitLab's `user_project_with_read_package` followed by the write checks (docs/design/gitlab-compatibility.md#npm-decision-procedure): throws the error GitLab would
  * answer, or returns when the caller may proceed. `ctx` is null for a project that does not exist.
  */
 export function authorizeProject(
@@ -98,7 +98,7 @@ export function authorizeProject(
   }
 }
 
-/** PATs with only `read_api` may read (GET/HEAD) and nothing else (gitlab-api.md §3.1 "Scopes"). */
+/** PATs with only `read_api` may read (GET/HEAD) and nothing else (docs/design/gitlab-compatibility.md#token-scopes). */
 export function checkTokenScope(identity: Identity, method: string): void {
   if (identity.kind !== 'user') return;
   if (identity.scopes.includes('api')) return;

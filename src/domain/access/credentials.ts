@@ -1,5 +1,5 @@
 /**
- * Which token a request carries, and in which form (gitlab-api.md §3.1, §3.2). Pure: takes headers and query,
+ * Which token a request carries, and in which form (docs/design/gitlab-compatibility.md#npm-credential-lookup, #helm-credentials). Pure: takes headers and query,
  * returns the candidate token; looking it up is the identity service's job.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Package protection rules (gitlab-api.md §7.5), as pure decisions: a rule names a package type, a name pattern
+ * Package protection rules (docs/design/gitlab-compatibility.md#protection-rules), as pure decisions: a rule names a package type, a name pattern
  * with `*` wildcards, and the least role that may push and/or delete the packages it matches.
  *
  * As GitLab: instance administrators are never refused; a deploy token is refused by any matching rule (it has no

@@ -1,10 +1,10 @@
 /**
- * `Chart.yaml`: safe parsing and GitLab's validation (gitlab-api.md §5.3, `helm_metadata.json`), so that only
+ * `Chart.yaml`: safe parsing and GitLab's validation (docs/design/gitlab-compatibility.md#helm-upload, `helm_metadata.json`), so that only
  * metadata Helm can read ever reaches an `index.yaml`.
  *
  * The result keeps exactly the keys Helm's `chart.Metadata` knows, nested ones included, in the order the file
  * had them. Helm ≥ 3.4 parses `index.yaml` strictly and refuses a whole repository for one unknown key
- * (clients.md C.2), and `helm package` writes only these keys, so anything else is refused at upload with a message
+ * (docs/design/client-protocols.md#helm-repo-add), and `helm package` writes only these keys, so anything else is refused at upload with a message
  * naming the key, instead of being stored and breaking every client later.
  */
 import YAML from 'yaml';

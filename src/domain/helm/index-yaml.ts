@@ -1,5 +1,5 @@
 /**
- * A channel's `index.yaml`, in GitLab's layout (gitlab-api.md §4.6; clients.md C.5) with every string double-quoted
+ * A channel's `index.yaml`, in GitLab's layout (docs/design/gitlab-compatibility.md#helm-index; docs/design/client-protocols.md#reading-indexyaml) with every string double-quoted
  * (`yaml-emit.ts` says why):
  *
  * ```yaml

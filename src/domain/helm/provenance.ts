@@ -1,5 +1,5 @@
 /**
- * Helm provenance files (`<chart>.tgz.prov`, clients.md D.4): an OpenPGP clear-signed message whose body is the
+ * Helm provenance files (`<chart>.tgz.prov`, docs/design/client-protocols.md#provenance-files): an OpenPGP clear-signed message whose body is the
  * chart's metadata as YAML, a `...` line, then `files:` mapping archive names to `sha256:<hex>`.
  *
  * Wharf stores them byte for byte and never checks the signature (that is `helm verify`'s job, with the user's

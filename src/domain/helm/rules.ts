@@ -1,5 +1,5 @@
 /**
- * GitLab's naming rules for Helm (gitlab-api.md §2.7, Appendix A: `helm_channel_regex`, `helm_package_regex`,
+ * GitLab's naming rules for Helm (docs/design/gitlab-compatibility.md#path-segments, #names-and-versions: `helm_channel_regex`, `helm_package_regex`,
  * `helm_version_regex`), and the file names derived from them. Pure.
  */
 import semver from 'semver';
@@ -32,7 +32,7 @@ export const isValidChartVersion = (version: string): boolean => version.length 
 /** The stored and served file name, as GitLab and ChartMuseum name it: `<name>-<version>.tgz`. */
 export const chartFileName = (name: string, version: string): string => `${name}-${version}.tgz`;
 
-/** A provenance file is served next to its chart: `<name>-<version>.tgz.prov` (clients.md D.4). */
+/** A provenance file is served next to its chart: `<name>-<version>.tgz.prov` (docs/design/client-protocols.md#provenance-files). */
 export const provenanceFileName = (name: string, version: string): string => `${chartFileName(name, version)}.prov`;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * npm package names and versions as GitLab validates them (gitlab-api.md §2.7, Appendix A). GitLab's rules, not
+ * npm package names and versions as GitLab validates them (docs/design/gitlab-compatibility.md#path-segments, #names-and-versions). GitLab's rules, not
  * npmjs's: uppercase is accepted, and after the scope only letters, digits and `-+._` may appear.
  */
 

@@ -1,6 +1,5 @@
 /**
- * The access rules of GitLab's npm group and instance endpoints (gitlab-api.md §2.2, §2.3, §3.4 "Group/instance
- * metadata"). Pure: the namespace service feeds in what it found, these decide what the caller is told.
+ * The access rules of GitLab's npm group and instance endpoints (docs/design/gitlab-compatibility.md#group-and-instance-endpoints, #group-and-instance-metadata). Pure: the namespace service feeds in what it found, these decide what the caller is told.
  */
 import { can, type AccessRouteKind, type ProjectAccessContext } from '../access/abilities.js';
 import type { Identity } from '../access/identity.js';

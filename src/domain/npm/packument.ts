@@ -1,6 +1,6 @@
 /**
- * Packuments (npm package documents) built from stored versions and dist-tags (gitlab-api.md §4.1,
- * clients.md A.3). Pure: the metadata service feeds rows in and keeps the result as bytes.
+ * Packuments (npm package documents) built from stored versions and dist-tags (docs/design/gitlab-compatibility.md#packument-shape,
+ * docs/design/client-protocols.md#packuments). Pure: the metadata service feeds rows in and keeps the result as bytes.
  *
  * Two shapes:
  * - full (`Accept: application/json` or none): GitLab's `name`, `versions`, `dist-tags` first, then what npm,
@@ -48,7 +48,7 @@ export interface Packuments {
   readonly versionCount: number;
 }
 
-/** The fields an installer needs (npm registry docs ∪ what pnpm keeps, clients.md A.3.4). */
+/** The fields an installer needs (npm registry docs ∪ what pnpm keeps, docs/design/client-protocols.md#abbreviated-packuments). */
 const ABBREVIATED_FIELDS = [
   'name',
   'version',
@@ -75,7 +75,7 @@ const ABBREVIATED_FIELDS = [
 
 /**
  * Always the project-level route with the numeric id, whichever endpoint served the packument, and from the
- * configured external URL, never the request's Host (gitlab-api.md §4.1.2): lockfiles keep these URLs forever.
+ * configured external URL, never the request's Host (docs/design/gitlab-compatibility.md#tarball-urls): lockfiles keep these URLs forever.
  */
 export const tarballUrl = (externalUrl: string, projectId: number, name: string, fileName: string): string =>
   `${externalUrl}/api/v4/projects/${projectId}/packages/npm/${name}/-/${fileName}`;
@@ -150,7 +150,7 @@ export function buildPackuments(input: PackumentInput): Packuments {
   return { full, abbreviated, versionCount: byVersion.size };
 }
 
-/** The dist-tag map the `dist-tags` route answers: stored tags plus the automatic `latest` (gitlab-api.md §4.2). */
+/** The dist-tag map the `dist-tags` route answers: stored tags plus the automatic `latest` (docs/design/gitlab-compatibility.md#automatic-latest). */
 export function distTagsOf(versions: Iterable<string>, tags: ReadonlyArray<{ tag: string; version: string }>): Record<string, string> {
   const known = new Set(versions);
   const out: Record<string, string> = {};

@@ -1,5 +1,5 @@
 /**
- * Package names, file names and tags as they arrive in npm route paths (gitlab-api.md §2.7).
+ * Package names, file names and tags as they arrive in npm route paths (docs/design/gitlab-compatibility.md#path-segments).
  *
  * Clients spell a scoped name three ways: `@scope%2fname` (npm, yarn), `@scope%2Fname` (pnpm) and `@scope/name`
  * (GitLab's specs, yarn's tarball retry). Each piece of the raw path is percent-decoded exactly once here; the

@@ -1,6 +1,6 @@
 /**
- * The npm publish document (`PUT P/:package_name`, gitlab-api.md §5.1, clients.md A.5) read and checked without
- * I/O. The publish service calls these in GitLab's order (§5.1.3), interleaved with the checks that need the
+ * The npm publish document (`PUT P/:package_name`, docs/design/gitlab-compatibility.md#npm-publish, docs/design/client-protocols.md#npm-publish) read and checked without
+ * I/O. The publish service calls these in GitLab's order (docs/design/gitlab-compatibility.md#publish-checks), interleaved with the checks that need the
  * database; each refusal carries GitLab's message where GitLab has one, and a precise one where GitLab crashes.
  */
 import { createHash } from 'node:crypto';
@@ -231,7 +231,7 @@ export interface StoredVersionExtras {
 
 /**
  * The version object kept in `npm_metadata`: the client's manifest without the bulky fields, with `dist` replaced
- * by what the server computed (the client's `dist.tarball` is wrong by design, clients.md A.5.2), and every
+ * by what the server computed (the client's `dist.tarball` is wrong by design, docs/design/client-protocols.md#publish-body), and every
  * install-relevant field (dependencies, scripts, `bin`, engines, os/cpu/libc…, `hasInstallScript`,
  * `_hasShrinkwrap`) taken from the tarball's own `package.json`, so the packument describes what an install of the
  * tarball does. The tarball URL is added when a packument is built, because it depends on the configured

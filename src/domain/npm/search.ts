@@ -1,5 +1,5 @@
 /**
- * `npm search` results (clients.md A.14): one entry per package name, in the shape libnpmsearch stream-parses
+ * `npm search` results (docs/design/client-protocols.md#npm-search): one entry per package name, in the shape libnpmsearch stream-parses
  * (`objects.*`). Pure: the search service hands in the readable candidates.
  *
  * Hard client requirements honoured here: `maintainers` is always an array (npm maps over it) and `date` is an

@@ -13,7 +13,7 @@ export function compareVersionsDesc(a: string, b: string): number {
 
 /**
  * The version GitLab tags `latest` when no `latest` tag exists: the highest one, pre-releases included
- * (`tags['latest'] ||= latest_version`, gitlab-api.md §4.1.1).
+ * (`tags['latest'] ||= latest_version`, docs/design/gitlab-compatibility.md#packument-shape).
  */
 export function highestVersion(versions: Iterable<string>): string | undefined {
   let best: string | undefined;

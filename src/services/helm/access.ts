@@ -1,6 +1,6 @@
 /**
- * Who may use a project's Helm repository: GitLab's package-access procedure (gitlab-api.md §3.4) with Helm's
- * difference that every 401 carries the Basic challenge (§1.2, §3.2).
+ * Who may use a project's Helm repository: GitLab's package-access procedure (docs/design/gitlab-compatibility.md#npm-decision-procedure) with Helm's
+ * difference that every 401 carries the Basic challenge (docs/design/gitlab-compatibility.md#npm-credential-lookup, #helm-credentials).
  */
 import type { PackageAbility } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';

@@ -1,5 +1,5 @@
 /**
- * Chart and provenance downloads (GitLab's `GET H/:channel/charts/:file_name.tgz`, §4.7, plus `.tgz.prov`), and
+ * Chart and provenance downloads (GitLab's `GET H/:channel/charts/:file_name.tgz`, docs/design/gitlab-compatibility.md#helm-chart-downloads, plus `.tgz.prov`), and
  * ChartMuseum's `DELETE /api/charts/:name/:version` scoped to one channel.
  */
 import type { Readable } from 'node:stream';

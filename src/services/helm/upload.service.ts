@@ -1,6 +1,6 @@
 /**
- * Chart uploads (GitLab's `POST H/api/:channel/charts`, gitlab-api.md §5.3) and provenance uploads (ChartMuseum's
- * `POST /api/prov`, clients.md C.7, D.4).
+ * Chart uploads (GitLab's `POST H/api/:channel/charts`, docs/design/gitlab-compatibility.md#helm-upload) and provenance uploads (ChartMuseum's
+ * `POST /api/prov`, docs/design/client-protocols.md#chartmuseum-api, #provenance-files).
  *
  * Unlike GitLab, which answers 201 and extracts `Chart.yaml` in a background job, everything is checked while the
  * request is open: the archive streams into the blob store and, through a tee, into the archive reader at the same

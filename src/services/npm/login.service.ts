@@ -1,8 +1,8 @@
 /**
- * `npm login --auth-type=legacy` (clients.md A.11.2), which GitLab does not route (gitlab-api.md §2.6): the user
+ * `npm login --auth-type=legacy` (docs/design/client-protocols.md#legacy-login), which GitLab does not route (docs/design/gitlab-compatibility.md#what-gitlab-leaves-out): the user
  * name and password become a new personal access token with the `api` scope, which npm stores under the
  * registry's nerf dart. The token is an ordinary PAT: listed, expiring and revocable like any other.
- * `npm logout` (A.11.3) revokes the token it names.
+ * `npm logout` (docs/design/client-protocols.md#npm-logout) revokes the token it names.
  */
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';

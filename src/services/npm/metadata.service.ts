@@ -120,7 +120,7 @@ export class NpmMetadataService {
 
   /**
    * A group or instance packument: the versions of `name` merged across the given projects (those the caller may
-   * read, gitlab-api.md §3.4 step 4), tarball URLs still pointing at each version's project (§4.1.2).
+   * read, docs/design/gitlab-compatibility.md#npm-decision-procedure step 4), tarball URLs still pointing at each version's project (docs/design/gitlab-compatibility.md#tarball-urls).
    *
    * The document is a function of the projects' document revisions, which the caller has just read in one query,
    * so the cache key holds them: a write anywhere in the tree bumps a revision and the next read builds anew; an

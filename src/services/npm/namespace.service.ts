@@ -1,7 +1,7 @@
 /**
  * The npm group endpoint (`/groups/:id/-/packages/npm/`) and instance endpoint (`/packages/npm/`): packuments
  * merged across the projects of a namespace tree, and the project the dist-tag and audit routes act on
- * (gitlab-api.md §2.2, §2.3, §3.4, §4.1.3).
+ * (docs/design/gitlab-compatibility.md#group-and-instance-endpoints, #npm-decision-procedure, #merging-across-projects).
  *
  * A namespace packument read costs two queries while nothing changed: one for the projects holding the name (with
  * their document revisions), one for the caller's memberships. The merged document itself comes from the
@@ -56,7 +56,7 @@ export class NpmNamespaceService {
   }
 
   /**
-   * §3.4 "Group/instance metadata", steps 2–4: every project of the tree holding the name (whatever the caller's
+   * docs/design/gitlab-compatibility.md#group-and-instance-metadata, steps 2–4: every project of the tree holding the name (whatever the caller's
    * rights), then only those the caller may read — 401/403 when there are some but none readable.
    */
   async packument(identity: Identity, namespace: NamespaceRow | undefined, name: string): Promise<NamespacePackument> {
@@ -69,7 +69,7 @@ export class NpmNamespaceService {
       name,
       readable.map((c) => ({ projectId: c.row.project_id, revision: c.row.revision, modified: c.row.modified_at })),
     );
-    // Every matching package lost its last installable file: GitLab answers 404 first in that case (§4.1.1).
+    // Every matching package lost its last installable file: GitLab answers 404 first in that case (docs/design/gitlab-compatibility.md#packument-shape).
     return set ? { kind: 'found', set } : { kind: 'missing' };
   }
 

@@ -1,7 +1,7 @@
 /**
  * `npm publish` and `npm deprecate` (both `PUT P/:package_name`, told apart by the `npm-command` header).
  *
- * Publish runs GitLab's checks in GitLab's order (gitlab-api.md §5.1.3), synchronously, then the stricter ones
+ * Publish runs GitLab's checks in GitLab's order (docs/design/gitlab-compatibility.md#publish-checks), synchronously, then the stricter ones
  * GitLab leaves to a background job or skips (attachment digests, tarball safety and coherence). Only then are
  * the exact uploaded bytes written to the blob store, and the rows committed in one transaction under the
  * database's uniqueness rules: a refused publish leaves nothing visible, an acknowledged one is complete.
@@ -170,7 +170,7 @@ export class NpmPublishService {
 
   /**
    * An existing version answers 200 when the upload is byte-for-byte the stored tarball (npm re-PUTs after a
-   * timeout or 5xx, clients.md A.1.4), and GitLab's 403 otherwise.
+   * timeout or 5xx, docs/design/client-protocols.md#npm-errors-and-retries), and GitLab's 403 otherwise.
    */
   async #retryOrRefuse(existing: PackageRow, doc: PublishDocument): Promise<PublishResult> {
     const file = await this.#d.packages.newestFile(this.#d.db, existing.id);
@@ -188,7 +188,7 @@ export class NpmPublishService {
 
   /**
    * `npm deprecate` / `npm undeprecate`: the body is the packument with `versions[v].deprecated` set on the
-   * versions to change; an empty message removes the deprecation (gitlab-api.md §6.2). Versions that do not exist
+   * versions to change; an empty message removes the deprecation (docs/design/gitlab-compatibility.md#deprecation). Versions that do not exist
    * here are ignored; identical messages change nothing.
    *
    * A deprecation message is shown by every `npm install` of the version, and removing one hides a warning: it is a

@@ -1,6 +1,6 @@
 /**
- * `npm search` (`GET …/-/v1/search?text=&size=&from=`, clients.md A.14), which GitLab does not implement
- * (gitlab-api.md §2.6): packages of one project, a namespace tree or the whole instance, filtered to what the
+ * `npm search` (`GET …/-/v1/search?text=&size=&from=`, docs/design/client-protocols.md#npm-search), which GitLab does not implement
+ * (docs/design/gitlab-compatibility.md#what-gitlab-leaves-out): packages of one project, a namespace tree or the whole instance, filtered to what the
  * caller may read *before* counting and paging, so a private project's packages never show, not even in `total`.
  */
 import type { Kysely } from 'kysely';

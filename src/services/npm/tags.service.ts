@@ -1,5 +1,5 @@
 /**
- * `npm dist-tag add` and `npm dist-tag rm` (gitlab-api.md §5.2), for the project, group and instance routes alike.
+ * `npm dist-tag add` and `npm dist-tag rm` (docs/design/gitlab-compatibility.md#dist-tags), for the project, group and instance routes alike.
  * Each write bumps the package's document revision in the same transaction, so the next packument read shows the
  * change.
  *

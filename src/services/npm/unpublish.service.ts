@@ -1,5 +1,5 @@
 /**
- * `npm unpublish` (clients.md A.6) at project level, which GitLab does not route (gitlab-api.md §2.6, §6.3):
+ * `npm unpublish` (docs/design/client-protocols.md#npm-unpublish) at project level, which GitLab does not route (docs/design/gitlab-compatibility.md#what-gitlab-leaves-out, #unpublish):
  *
  *   one version   PUT    P/<pkg>/-rev/<rev>            body = the packument without that version
  *                 DELETE P/<pkg>/-/<file>/-rev/<rev>   (after re-reading `_rev`)

@@ -1,5 +1,5 @@
 /**
- * GitLab's package-management API (gitlab-api.md §2.5; `lib/api/project_packages.rb`, `group_packages.rb`,
+ * GitLab's package-management API (docs/design/gitlab-compatibility.md#package-management-api; `lib/api/project_packages.rb`, `group_packages.rb`,
  * `package_files.rb`). Registered in its own scope: unlike the rest of the management API, deploy tokens may use it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';

@@ -1,8 +1,8 @@
 /**
- * GitLab's Helm API (gitlab-api.md §2.4) under `/api/v4/projects/:id/packages/helm`, plus what ChartMuseum users
- * expect beyond it (clients.md C.7): provenance files and deletion.
+ * GitLab's Helm API (docs/design/gitlab-compatibility.md#helm-routes) under `/api/v4/projects/:id/packages/helm`, plus what ChartMuseum users
+ * expect beyond it (docs/design/client-protocols.md#chartmuseum-api): provenance files and deletion.
  *
- * What the clients do here (clients.md C.2, C.4, C.6):
+ * What the clients do here (docs/design/client-protocols.md#helm-repo-add, #helm-install, #helm-cm-push):
  *
  * - `helm repo add proj https://host/api/v4/projects/42/packages/helm/stable --username u --password <token>`
  *   then `helm repo update`: `GET …/stable/index.yaml` with HTTP Basic (sent pre-emptively; helm sends no Accept

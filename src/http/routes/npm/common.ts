@@ -1,7 +1,7 @@
 /**
- * What the three npm endpoints (project `P`, group `G`, instance `I`, gitlab-api.md §2.1–2.3) share: the caller
+ * What the three npm endpoints (project `P`, group `G`, instance `I`, docs/design/gitlab-compatibility.md#npm-routes) share: the caller
  * rules, packument delivery (ETag, 304, gzip), forwarding, the audit routes, and the registry-level commands
- * GitLab does not implement (§2.6) that Wharf answers at every level:
+ * GitLab does not implement (docs/design/gitlab-compatibility.md#what-gitlab-leaves-out) that Wharf answers at every level:
  *
  *   npm whoami       GET  …/-/whoami                          → {"username": "<token's user>"}; anonymous 401
  *   npm ping         GET  …/-/ping                            → 200 {}
@@ -74,7 +74,7 @@ export async function npmCaller(services: Services, request: FastifyRequest): Pr
 }
 
 /**
- * GitLab's forwarding of a package it does not have (§6.1): `302` to the upstream registry with the decoded name
+ * GitLab's forwarding of a package it does not have (docs/design/gitlab-compatibility.md#forwarding): `302` to the upstream registry with the decoded name
  * (encodeURI keeps `@` and `/` and makes odd characters safe for a header); the query string is not kept.
  * Returns false when forwarding is off.
  */
@@ -150,7 +150,7 @@ export const AUDIT_PATHS = /^-\/npm\/v1\/security\/(advisories\/bulk|audits\/qui
 const AUDIT_BODY_LIMIT = 16 * 1024 * 1024;
 
 /**
- * Route options for the POST glob: npm gzips the audit body (`Content-Encoding: gzip`, clients.md A.16), which
+ * Route options for the POST glob: npm gzips the audit body (`Content-Encoding: gzip`, docs/design/client-protocols.md#npm-audit), which
  * Fastify does not undo. The body is inflated here before the JSON parser sees it; the route's body limit then
  * applies to the inflated bytes, which is what stops a gzip bomb.
  */
@@ -267,7 +267,7 @@ export const isLoginPath = (rest: string): boolean => LOGIN_PATH.test(rest);
 /**
  * `npm login --auth-type=legacy` (`PUT …/-/user/org.couchdb.user:<name>`) answered (true), or false for another path. The
  * request's Authorization header is deliberately not looked at: npm sends the stale token of the `.npmrc` it is
- * replacing (clients.md A.2.4), and that must not make the login fail.
+ * replacing (docs/design/client-protocols.md#npm-credentials), and that must not make the login fail.
  */
 export async function registryPut(services: Services, request: FastifyRequest, reply: FastifyReply, rest: string): Promise<boolean> {
   const m = LOGIN_PATH.exec(rest);
@@ -304,7 +304,7 @@ export async function registryDelete(services: Services, request: FastifyRequest
 
 /**
  * POST paths every scope shares: the web login (`-/v1/login`) is not offered, and says so with the 404 that makes
- * npm and pnpm fall back to the user-name-and-password prompt (pnpm falls back only on 404/405, clients.md A.11.1).
+ * npm and pnpm fall back to the user-name-and-password prompt (pnpm falls back only on 404/405, docs/design/client-protocols.md#web-login).
  */
 export function registryPost(rest: string): void {
   if (rest === '-/v1/login') throw errors.npmNotFound('Web login');

@@ -9,7 +9,7 @@ import { npmGroupRoutes, npmInstanceRoutes } from './namespace.routes.js';
 import { npmProjectRoutes } from './project.routes.js';
 
 /**
- * npm bodies are JSON of any kind: a publish document, or a bare string for `dist-tag add` (clients.md A.7), and
+ * npm bodies are JSON of any kind: a publish document, or a bare string for `dist-tag add` (docs/design/client-protocols.md#npm-dist-tag), and
  * an empty body must reach the handler so it can answer GitLab's `"Version" not given`. Bodies sent with another
  * content type are read as JSON when they parse, else as text. Registered inside this plugin only.
  *

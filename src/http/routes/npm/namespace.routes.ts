@@ -1,6 +1,6 @@
 /**
- * GitLab's npm API at group level, `G = /api/v4/groups/:id/-/packages/npm` (gitlab-api.md §2.2), and at instance
- * level, `I = /api/v4/packages/npm` (§2.3). Both are read-mostly views over a namespace tree:
+ * GitLab's npm API at group level, `G = /api/v4/groups/:id/-/packages/npm` (docs/design/gitlab-compatibility.md#group-and-instance-endpoints), and at instance
+ * level, `I = /api/v4/packages/npm` (docs/design/gitlab-compatibility.md#group-and-instance-endpoints). Both are read-mostly views over a namespace tree:
  *
  *   GET    {G,I}/@scope%2fpkg                         packument merged across the readable projects (G6, I6);
  *                                                    tarball URLs point at each version's project route
@@ -59,7 +59,7 @@ function registerNamespaceRoutes(app: FastifyInstance, services: Services, scope
   const npm = services.npm;
   const remainder = (request: FastifyRequest) => rawRemainder(request, scope.prefix);
 
-  /** G6/I6: §3.4 "Group/instance metadata" in order — namespace, packages, forwarding or 404, rights, merge. */
+  /** G6/I6: docs/design/gitlab-compatibility.md#group-and-instance-metadata in order — namespace, packages, forwarding or 404, rights, merge. */
   const packument = async (request: FastifyRequest, reply: FastifyReply, rawName: string) => {
     // Answers depend on the URL, Accept, Accept-Encoding, If-None-Match, the caller and the database only.
     replayable(request);

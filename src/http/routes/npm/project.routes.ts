@@ -1,7 +1,7 @@
 /**
- * GitLab's npm API at project level: `P = /api/v4/projects/:id/packages/npm` (gitlab-api.md §2.1).
+ * GitLab's npm API at project level: `P = /api/v4/projects/:id/packages/npm` (docs/design/gitlab-compatibility.md#npm-routes).
  *
- * What npm sends (clients.md A.4–A.8, captured from npm 11):
+ * What npm sends (docs/design/client-protocols.md#npm-requests, captured from npm 11):
  *
  *   npm install   GET  P/@scope%2fpkg                      (Accept: corgi or application/json)   → packument (P9)
  *                 GET  P/@scope/pkg/-/@scope/pkg-1.0.0.tgz  (the packument's dist.tarball)        → tarball   (P6)
@@ -14,7 +14,7 @@
  *                 DELETE P/-/package/@scope%2fpkg/dist-tags/next                                    (P3)
  *   npm audit     POST P/-/npm/v1/security/advisories/bulk (gzip body)  → 307 upstream, or 200 []     (P4, P5)
  *
- * Beyond GitLab (which answers these 404, §2.6), besides the registry-level commands of `common.ts`:
+ * Beyond GitLab (which answers these 404, docs/design/gitlab-compatibility.md#what-gitlab-leaves-out), besides the registry-level commands of `common.ts`:
  *
  *   npm unpublish <pkg>@<v>   GET P/@scope%2fpkg?write=true, PUT P/@scope%2fpkg/-rev/<rev> (packument without v),
  *                             DELETE P/@scope/pkg/-/@scope/pkg-<v>.tgz/-rev/<rev>            → 200 {ok, rev}
@@ -24,7 +24,7 @@
  * One wildcard route per method dispatches on the raw path, because names arrive as `@scope%2fpkg`,
  * `@scope%2Fpkg` or `@scope/pkg` and must be decoded exactly once; the order follows GitLab's route precedence
  * (dist-tags, then tarball, then the packument catch-all). Every decision goes through the access service with
- * GitLab's procedure (§3.4); handlers stay thin and the npm services do the work.
+ * GitLab's procedure (docs/design/gitlab-compatibility.md#npm-decision-procedure); handlers stay thin and the npm services do the work.
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
@@ -83,7 +83,7 @@ export const npmProjectRoutes =
       const id = projectId(request);
       const project = await services.access.findProject(id);
       const set = project ? await npm.metadata.packuments(project.id, name) : undefined;
-      // Forwarding is decided before authorisation and only for names this project does not have (§6.1), so an
+      // Forwarding is decided before authorisation and only for names this project does not have (docs/design/gitlab-compatibility.md#forwarding), so an
       // existing private package can never be shadowed by a public one of the same name.
       if (!set && (await forwardPackument(services, reply, name))) return reply;
       await services.access.authorizePackageAccess(identity, id, 'read_package', 'authenticate-non-public', undefined, project ?? null);
@@ -97,7 +97,7 @@ export const npmProjectRoutes =
       const name = decodePackageName(rawName);
       const fileName = decodeFileName(rawFile);
       const identity = await caller(request);
-      // No `authenticate_non_public` here: an anonymous caller of a private project gets 404, not 401 (§3.5.7).
+      // No `authenticate_non_public` here: an anonymous caller of a private project gets 404, not 401 (docs/design/gitlab-compatibility.md#matrix-tarball).
       const { project } = await services.access.authorizePackageAccess(identity, projectId(request), 'read_package', 'plain');
       const file = await npm.metadata.tarballFile(project.id, name, fileName);
       const etag = `"${file.sha256}"`;

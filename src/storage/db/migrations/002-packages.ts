@@ -4,7 +4,7 @@ import { idColumn } from './001-identity.js';
 
 /**
  * Packages, their files, npm version metadata, dist-tags, and the per-package document revisions that let reads
- * serve prebuilt packuments (architecture.md "Data model" and "Speed by design").
+ * serve prebuilt packuments (docs/design/gitlab-compatibility.md#metadata-caches).
  *
  * Uniqueness lives in the database, not in application checks, so two processes publishing the same version at
  * the same instant cannot both succeed: `packages_unique_version_idx` refuses the second insert.

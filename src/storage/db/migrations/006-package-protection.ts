@@ -2,7 +2,7 @@ import type { Kysely, Migration } from 'kysely';
 import type { DialectName } from '../database.js';
 import { idColumn } from './001-identity.js';
 
-/** Package protection rules (gitlab-api.md §7.5): who may push or delete the packages whose names match a pattern. */
+/** Package protection rules (docs/design/gitlab-compatibility.md#protection-rules): who may push or delete the packages whose names match a pattern. */
 export const migration006 = (dialect: DialectName): Migration => ({
   async up(db: Kysely<any>) {
     await db.schema

@@ -1,4 +1,4 @@
-/** Package and package-file listings for GitLab's packages API (gitlab-api.md §2.5) and the UI. */
+/** Package and package-file listings for GitLab's packages API (docs/design/gitlab-compatibility.md#package-management-api) and the UI. */
 import { sql } from 'kysely';
 import type { PackageFileRow, PackageRow, PackageStatus } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';

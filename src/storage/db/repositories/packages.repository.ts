@@ -13,7 +13,7 @@ import { likeEscape, type Db } from './types.js';
 import { PreparedQuery } from '../prepared.js';
 import type { NpmSearchScope } from '../../../domain/records.js';
 
-/** `INSTALLABLE_STATUSES` (gitlab-api.md Appendix B): what packuments, tags and downloads see. */
+/** `INSTALLABLE_STATUSES` (docs/design/gitlab-compatibility.md#package-statuses): what packuments, tags and downloads see. */
 export const INSTALLABLE_STATUSES: readonly PackageStatus[] = ['default', 'hidden', 'deprecated'];
 
 /** One installable npm version with its newest installable file and its stored metadata. */
@@ -151,7 +151,7 @@ export class PackagesRepository {
   }
 
   /**
-   * GitLab's naming-convention uniqueness (§5.1.3 8c): does a live package with this name and version exist in
+   * GitLab's naming-convention uniqueness (docs/design/gitlab-compatibility.md#publish-checks, step 8c): does a live package with this name and version exist in
    * another project under the same root namespace? Traversal ids hold only digits and `/`, so the prefix match
    * needs no LIKE escaping.
    */
@@ -215,7 +215,7 @@ export class PackagesRepository {
 
   /**
    * The projects of a namespace tree holding an installable npm package of exactly this name, with what access
-   * decisions need and the package document's revision (gitlab-api.md §3.4 "Group/instance metadata", step 2:
+   * decisions need and the package document's revision (docs/design/gitlab-compatibility.md#group-and-instance-metadata, step 2:
    * the caller's rights play no part here). One query; `last_package_id` orders projects by their newest package.
    */
   async npmProjectsInTree(db: Db, traversalPrefix: string, name: string): Promise<NpmTreeProject[]> {
@@ -334,7 +334,7 @@ export class PackagesRepository {
 
   /**
    * Tags of a name across several projects, least recently updated first: when a group packument merges them, the
-   * most recently updated tag of a name wins (gitlab-api.md §4.1.1).
+   * most recently updated tag of a name wins (docs/design/gitlab-compatibility.md#packument-shape).
    */
   async tagsIn(db: Db, projectIds: readonly number[], name: string): Promise<TagRecord[]> {
     if (projectIds.length === 0) return [];
