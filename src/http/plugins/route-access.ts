@@ -47,11 +47,22 @@ export interface RouteAccess {
   readonly decidedBy?: 'route' | 'service';
   /** GitLab's `authenticate_non_public` (the default for package routes): an anonymous caller of a private project gets 401. */
   readonly routeKind?: AccessRouteKind;
+  /**
+   * When a write is checked: `before-body` (the default), or `before-handler`, after its body was read within the
+   * route's limit — for a route that takes no body and always answered a large one with 413 (Helm's DELETE).
+   */
+  readonly checked?: CheckStage;
   /** Path checks GitLab makes before it looks at the caller (Helm's channel), run first; they throw the route's errors. */
   readonly precheck?: (request: FastifyRequest) => void;
-  /** The whole check of a route whose ability depends on what its path asks (npm); replaces the steps above. */
-  readonly decide?: (request: FastifyRequest) => Promise<void>;
+  /**
+   * The whole check of a route whose ability depends on what its path asks (npm); replaces the steps above. It is
+   * called at both stages (before the body of a write, and before the handler) and acts at the one its command needs.
+   */
+  readonly decide?: (request: FastifyRequest, stage: CheckStage) => Promise<void>;
 }
+
+/** `before-body`: `onRequest` of a write; `before-handler`: `preHandler`, after the body and parameter validation. */
+export type CheckStage = 'before-body' | 'before-handler';
 
 /** A project the caller was found to have a package ability on. */
 export interface ProjectAccess {
@@ -91,7 +102,6 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
 
   /** The declared check, in GitLab's order: path checks, caller, then the ability. */
   const decide = async (request: FastifyRequest, access: RouteAccess): Promise<void> => {
-    if (access.decide) return access.decide(request);
     if (access.credentials === 'none') return;
     access.precheck?.(request);
     const needsCaller = access.ability === 'signed_in' || access.ability === 'admin';
@@ -114,7 +124,8 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
 
   const beforeBody = async (request: FastifyRequest): Promise<void> => {
     const access = request.routeOptions.config.access!;
-    if (!isRead(request.method)) return decide(request, access);
+    if (access.decide) return access.decide(request, 'before-body');
+    if (!isRead(request.method) && access.checked !== 'before-handler') return decide(request, access);
     if (access.credentials === 'personal') {
       // The management API's `before { authenticate! }`: a bad token or a deploy token is refused first.
       const identity = await request.caller(access.ability === 'admin' ? { required: true } : {});
@@ -124,7 +135,9 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
   };
 
   const afterValidation = async (request: FastifyRequest): Promise<void> => {
-    if (isRead(request.method)) await decide(request, request.routeOptions.config.access!);
+    const access = request.routeOptions.config.access!;
+    if (access.decide) return access.decide(request, 'before-handler');
+    if (isRead(request.method) || access.checked === 'before-handler') await decide(request, access);
   };
 
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -134,6 +147,6 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
     const methods = [route.method].flat();
     // Route-level hooks run after the application's (request id, rate limits), as the handlers' checks did.
     if (access.credentials === 'personal' || methods.some((m) => !isRead(m))) route.onRequest = [...[route.onRequest ?? []].flat(), beforeBody];
-    if (methods.some(isRead)) route.preHandler = [...[route.preHandler ?? []].flat(), afterValidation];
+    if (access.decide || access.checked === 'before-handler' || methods.some(isRead)) route.preHandler = [...[route.preHandler ?? []].flat(), afterValidation];
   });
 }

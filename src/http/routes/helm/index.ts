@@ -48,8 +48,8 @@ const chartFileFirst = (request: FastifyRequest): void => {
  * Each Helm route's ability. Uploads are decided before a byte of the chart is read (`route`); the services
  * decide for every route too, in their order (channel, caller, ability), since they are what the routes call.
  */
-const helmAccess = (ability: PackageAbility, decidedBy: 'route' | 'service', precheck = channelFirst): { access: RouteAccess } => ({
-  access: { ability, scope: 'project', credentials: 'basic-only', decidedBy, precheck },
+const helmAccess = (ability: PackageAbility, decidedBy: 'route' | 'service', precheck = channelFirst, checked?: 'before-handler'): { access: RouteAccess } => ({
+  access: { ability, scope: 'project', credentials: 'basic-only', decidedBy, precheck, ...(checked ? { checked } : {}) },
 });
 
 /** ChartMuseum's `?force` is a bare flag (`…/charts?force`); `force=false` and `force=0` mean no. */
@@ -113,7 +113,8 @@ export const helmRoutes =
       `${base}/api/:channel/charts/:name/:version`,
       {
         schema: { params: Type.Object({ id: Type.String(), channel: Channel, name: Type.String(), version: Type.String() }) },
-        config: helmAccess('destroy_package', 'service'),
+        // It takes no body; one sent anyway is read within the default limit before the check, as always.
+        config: helmAccess('destroy_package', 'service', channelFirst, 'before-handler'),
       },
       async (request) => {
         const { id, channel, name, version } = request.params;

@@ -19,7 +19,7 @@ import { decodeFileName, decodePackageName, decodeTag } from '../../../domain/np
 import type { NpmSearchScope } from '../../../storage/db/repositories/packages.repository.js';
 import type { NamespaceRow, ProjectRow } from '../../../storage/db/schema.js';
 import { replayable } from '../../hot-lane.js';
-import type { ProjectAccess } from '../../plugins/route-access.js';
+import type { CheckStage, ProjectAccess } from '../../plugins/route-access.js';
 
 /** What one npm command needs at one endpoint. */
 export type NpmAccess =
@@ -164,11 +164,21 @@ async function checkPackageAbility(request: FastifyRequest, npm: NpmRequest, acc
   }
 }
 
-/** The npm routes' whole access check (`config.access.decide`): before the body for writes, after routing for reads. */
+/**
+ * Whether a command is checked before its body is read: every PUT (publish documents are large), and the audit
+ * POST. The other commands are checked before the handler, after the body: a DELETE's body is read within the
+ * route's limit first (a 300 MB one is a 413, whoever sends it), as before this check was declared.
+ */
+const checkedBeforeBody = (request: FastifyRequest, command: NpmCommand): boolean =>
+  request.method === 'PUT' || (request.method === 'POST' && command.kind === 'audit');
+
+/** The npm routes' whole access check (`config.access.decide`), at the stage its command needs. */
 export const decideNpm =
   (endpoint: NpmEndpoint) =>
-  async (request: FastifyRequest): Promise<void> => {
+  async (request: FastifyRequest, stage: CheckStage): Promise<void> => {
+    // Parsed at the first stage, whatever it checks there: the PUT body limit depends on the command.
     const npm = npmCommandOf(request, endpoint);
+    if (checkedBeforeBody(request, npm.command) !== (stage === 'before-body')) return;
     const entry = NPM_COMMAND_ACCESS[npm.command.kind];
     // Set first, as the handlers did: refusals (a 404 for an anonymous caller) are replayed too.
     if (entry.replayable) replayable(request);
