@@ -3,7 +3,7 @@
  * endpoint's four wildcard routes, which dispatch on the command parsed from the raw path (`domain/npm/npm-path.ts`).
  * Access was checked before a handler runs (`access.ts`); handlers take what it found from the request.
  *
- * Registry-level commands GitLab does not implement (§2.6), answered at every level:
+ * Registry-level commands GitLab does not implement, answered at every level:
  *
  *   npm whoami       GET  …/-/whoami                          → {"username": "<token's user>"}; anonymous 401
  *   npm ping         GET  …/-/ping                            → 200 {}
@@ -86,7 +86,7 @@ export function sharedHandlers(services: Services, auditLocal: (request: Fastify
 
     /**
      * `npm login --auth-type=legacy`. The request's Authorization header is deliberately not looked at: npm sends
-     * the stale token of the `.npmrc` it is replacing (clients.md A.2.4), and that must not make the login fail.
+     * the stale token of the `.npmrc` it is replacing, and that must not make the login fail.
      */
     login: async (request, reply, { command }) => {
       let name: string;
@@ -112,7 +112,7 @@ export function sharedHandlers(services: Services, auditLocal: (request: Fastify
       return reply.header('cache-control', 'no-store').send({ ok: true });
     },
 
-    // The web login is not offered; pnpm falls back to the legacy login only on 404/405 (clients.md A.11.1).
+    // The web login is not offered; pnpm falls back to the legacy login only on 404/405.
     webLogin: async () => {
       throw errors.npmNotFound('Web login');
     },

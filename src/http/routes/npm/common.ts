@@ -1,5 +1,5 @@
 /**
- * What the three npm endpoints (project `P`, group `G`, instance `I`, gitlab-api.md §2.1–2.3) share at the HTTP
+ * What the three npm endpoints (project `P`, group `G`, instance `I`) share at the HTTP
  * level: packument delivery (ETag, 304, gzip), forwarding, and the body limits and gzip decoding of their PUT
  * and POST routes. The commands themselves are in `commands.ts`, their abilities in `access.ts`.
  */

@@ -53,7 +53,7 @@ function registerNamespaceRoutes(app: Parameters<FastifyPluginAsync>[0], service
     endpoint: scope.searchScope,
   };
 
-  /** G6/I6: §3.4 "Group/instance metadata" in order — namespace (checked), packages, forwarding or 404, rights, merge. */
+  /** G6/I6: GitLab's group/instance metadata in order — namespace (checked), packages, forwarding or 404, rights, merge. */
   const packument: NpmHandler<'packument'> = async (request, reply, { name, namespace }) => {
     const found = await npm.namespaces.packument(await request.caller(), namespace, name!);
     if (found.kind === 'found') return sendPackument(request, reply, found.set);

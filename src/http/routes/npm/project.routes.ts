@@ -23,7 +23,7 @@
  *
  * One wildcard route per method dispatches on the command parsed from the raw path (`domain/npm/npm-path.ts`),
  * because names arrive as `@scope%2fpkg`, `@scope%2Fpkg` or `@scope/pkg` and must be decoded exactly once. Each
- * command's ability is in `access.ts` and checked before the handler with GitLab's procedure (§3.4); handlers
+ * command's ability is in `access.ts` and checked before the handler with GitLab's procedure; handlers
  * stay thin and the npm services do the work.
  */
 import { Readable } from 'node:stream';
@@ -75,7 +75,7 @@ export const npmProjectRoutes =
       return sendPackument(request, reply, set);
     };
 
-    // --- P6: tarball (no `authenticate_non_public`: an anonymous caller of a private project gets 404, §3.5.7) ---
+    // --- P6: tarball (no `authenticate_non_public`: an anonymous caller of a private project gets 404) ---------
     const tarball: NpmHandler<'tarball'> = async (request, reply, { name, file: fileName }) => {
       const file = await npm.metadata.tarballFile(target(request).project.id, name!, fileName!);
       const etag = `"${file.sha256}"`;
@@ -141,26 +141,26 @@ export const npmProjectRoutes =
     };
 
     registerNpmEndpoint(
-        app,
-        services,
-        endpoint,
-        {
-          ...sharedHandlers(services, async () => []), // GitLab has no advisories of its own: a reader gets `[]`.
-          packument,
-          tarball,
-          publish,
-          deprecate,
-          unpublishVersion: async (request, reply, { name, command }) =>
-            unpublished(request, reply, name!, await npm.unpublish.keepVersions(unpublisherOf(request), name!, revOf(command.rawRev), request.body)),
-          unpublishTarball: async (request, reply, { name, command }) => {
-            // `PUT <pkg>/-/<file>/-rev/<rev>` is no route; it is answered after the rights check, as before.
-            if (request.method === 'PUT') throw errors.routeNotFound();
-            const rev = revOf(command.rawRev);
-            return unpublished(request, reply, name!, await npm.unpublish.removeTarball(unpublisherOf(request), name!, decodeFileName(command.rawFile), rev));
-          },
-          unpublishPackage: async (request, reply, { name, command }) =>
-            unpublished(request, reply, name!, await npm.unpublish.removePackage(unpublisherOf(request), name!, revOf(command.rawRev))),
+      app,
+      services,
+      endpoint,
+      {
+        ...sharedHandlers(services, async () => []), // GitLab has no advisories of its own: a reader gets `[]`.
+        packument,
+        tarball,
+        publish,
+        deprecate,
+        unpublishVersion: async (request, reply, { name, command }) =>
+          unpublished(request, reply, name!, await npm.unpublish.keepVersions(unpublisherOf(request), name!, revOf(command.rawRev), request.body)),
+        unpublishTarball: async (request, reply, { name, command }) => {
+          // `PUT <pkg>/-/<file>/-rev/<rev>` is no route; it is answered after the rights check, as before.
+          if (request.method === 'PUT') throw errors.routeNotFound();
+          const rev = revOf(command.rawRev);
+          return unpublished(request, reply, name!, await npm.unpublish.removeTarball(unpublisherOf(request), name!, decodeFileName(command.rawFile), rev));
         },
-        true,
-      );
+        unpublishPackage: async (request, reply, { name, command }) =>
+          unpublished(request, reply, name!, await npm.unpublish.removePackage(unpublisherOf(request), name!, revOf(command.rawRev))),
+      },
+      true,
+    );
   };
