@@ -9,6 +9,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino, { type DestinationStream } from 'pino';
 import type { Deps } from './compose.js';
 import { registerBodyGuard } from './http/plugins/body-guard.js';
+import { registerIdentity } from './http/plugins/identity.js';
+import { registerRouteAccess, type DeclaredRoute } from './http/plugins/route-access.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { HotLane } from './http/hot-lane.js';
 import { applyServerTimeouts, serverOptions } from './http/server-timeouts.js';
@@ -27,6 +29,8 @@ import { webRoutes } from './web/routes.js';
 export interface BuildAppOptions {
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
+  /** Collects every route with its declared ability (`config.access`) as it is registered. */
+  declaredRoutes?: DeclaredRoute[];
 }
 
 export type App = FastifyInstance;
@@ -88,6 +92,8 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   registerErrorHandling(app);
   registerRequestLogging(app, accessLog);
   registerPackageRateLimits(app, rateLimits);
+  registerIdentity(app, deps.services.identity);
+  registerRouteAccess(app, deps.services, options.declaredRoutes);
   registerBodyGuard(app);
   registerBodyParsers(app);
 

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../app-deps.js';
 import { isoDate } from '../domain/clock.js';
+import { ifNoneMatchMatches } from '../domain/conditional.js';
 import { isAppError } from '../domain/errors.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { html } from './html.js';
@@ -39,7 +40,7 @@ export const webRoutes =
 
     app.get('/-/assets/style.css', async (request, reply) => {
       reply.header('etag', STYLE_ETAG).header('cache-control', 'public, max-age=3600');
-      if (request.headers['if-none-match'] === STYLE_ETAG) return reply.code(304).send();
+      if (ifNoneMatchMatches(request.headers['if-none-match'], STYLE_ETAG)) return reply.code(304).send();
       return reply.type('text/css; charset=utf-8').send(STYLE);
     });
 

@@ -7,6 +7,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { compose, type Deps } from '../../src/compose.js';
 import type { Clock } from '../../src/domain/clock.js';
+import type { DeclaredRoute } from '../../src/http/plugins/route-access.js';
 import { createTestDatabase, type TestDialect } from './databases.js';
 import { startS3 } from './s3.js';
 
@@ -39,6 +40,8 @@ export interface CallResult {
 export interface StartOptions {
   clock?: Clock;
   env?: Record<string, string>;
+  /** Collects every registered route with its declared ability (`buildApp`'s option of the same name). */
+  declaredRoutes?: DeclaredRoute[];
 }
 
 /** `WHARF_TEST_BLOB_STORE=s3` runs every app on a real S3-protocol server instead of the filesystem. */
@@ -75,7 +78,7 @@ export async function startApp(dialect: TestDialect, options: StartOptions = {})
       cb();
     },
   });
-  const app = await buildApp(deps, { logStream });
+  const app = await buildApp(deps, { logStream, ...(options.declaredRoutes ? { declaredRoutes: options.declaredRoutes } : {}) });
   await app.ready();
   return {
     app,

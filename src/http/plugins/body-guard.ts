@@ -3,9 +3,9 @@
  *
  * Fastify reads and parses a request body after the `onRequest` and `preParsing` hooks and before the handler,
  * so checks made in a handler come too late: an anonymous 450 MB PUT would be held in memory before its 401. A
- * route therefore declares, in `config.beforeBody`, the part of its checks that needs no body — the caller, the
- * token's scope, the caller's rights on the project the path names — and it runs in `onRequest`, with the same
- * errors (and so the same answers) the handler would give.
+ * route therefore declares its ability (`config.access`, `route-access.ts`), and a write's checks — the caller,
+ * the token's scope, the caller's rights on the project the path names — run in `onRequest`, with the same errors
+ * (and so the same answers) the handler would give.
  *
  * A refusal leaves the body unread. Node's HTTP server would then read and discard all the rest of it to keep the
  * connection alive, and closing at once instead makes the kernel answer the client's next bytes with a reset,
@@ -16,13 +16,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route's checks that need no body; they throw the route's own errors. */
-    beforeBody?: (request: FastifyRequest) => Promise<void>;
-  }
-}
 
 const limits = new WeakMap<FastifyRequest, number>();
 
@@ -43,10 +36,6 @@ export function hasBody(request: FastifyRequest): boolean {
 }
 
 export function registerBodyGuard(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
-    const check = request.routeOptions.config?.beforeBody;
-    if (check) await check(request);
-  });
   app.addHook('onSend', (request, reply, payload, done) => {
     // `complete` is false while body bytes are still due (it is absent on test requests made with `inject()`).
     if (request.raw.complete === false && hasBody(request)) {

@@ -83,9 +83,16 @@ function toAppError(err: FastifyError): AppError | undefined {
   return err.statusCode ? errors.fromStatus(err.statusCode, err.message) : undefined;
 }
 
+/**
+ * A route that accepts HTTP Basic only (Helm) answers every 401 with the Basic challenge (GitLab's
+ * `BasicAuthHelpers#unauthorized!`), whichever layer refused: the credential, or the access check.
+ */
+const challenged = (request: FastifyRequest, err: AppError | undefined): AppError | undefined =>
+  err?.status === 401 && request.routeOptions.config?.access?.credentials === 'basic-only' ? errors.helmUnauthorized() : err;
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const known = toAppError(err);
+    const known = challenged(request, toAppError(err));
     if (known) {
       noteErrorCode(reply, known.code);
       request.log.debug({ code: known.code, status: known.status }, known.message);

@@ -1,37 +1,62 @@
 /**
- * Credential extraction for routes. Resolution is lazy: only routes that need to know the caller pay for it, and
- * each request resolves at most once per credential mode.
+ * Who is calling: the one place a request's credential becomes an identity. Resolution is lazy (only routes that
+ * need to know the caller pay for it) and request-scoped: each request resolves at most once per credential mode,
+ * and every hook and handler of the request shares the answer (`request.identity()`, `request.caller()`).
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { checkTokenScope } from '../../domain/access/abilities.js';
 import { extractCredential, type CredentialMode } from '../../domain/access/credentials.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { errors } from '../../domain/errors.js';
 import type { IdentityService } from '../../services/identity.service.js';
 
-const resolved = new WeakMap<FastifyRequest, Map<CredentialMode, Promise<Identity>>>();
-
-export function identityOf(request: FastifyRequest, service: IdentityService, mode: CredentialMode = 'standard'): Promise<Identity> {
-  let perMode = resolved.get(request);
-  if (!perMode) {
-    perMode = new Map();
-    resolved.set(request, perMode);
-  }
-  let p = perMode.get(mode);
-  if (!p) {
-    p = service.resolve(extractCredential(request.headers, (request.query ?? {}) as Record<string, unknown>, mode));
-    perMode.set(mode, p);
-  }
-  return p;
+export interface CallerOptions {
+  /**
+   * Whether an anonymous caller is refused (401). By default only writes need a caller: GitLab's
+   * `authenticate_non_get!`. Routes that need a signed-in caller even to read pass `true`.
+   */
+  required?: boolean;
 }
 
-/**
- * The caller of a management API route: token scope checked against the HTTP method (a `read_api` token may only
- * read), and, with `required`, anonymous callers refused with 401.
- */
-export async function apiCaller(request: FastifyRequest, service: IdentityService, required: boolean): Promise<Identity> {
-  const identity = await identityOf(request, service, 'standard');
-  if (required && identity.kind === 'anonymous') throw errors.unauthorized();
-  checkTokenScope(identity, request.method);
-  return identity;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The identity behind the request's credential (anonymous without one; an unknown, expired or revoked token
+     * is a 401), with `mode` or else the credentials the route accepts (`config.access.credentials`). No rights
+     * are checked here.
+     */
+    identity(mode?: CredentialMode): Promise<Identity>;
+    /** The caller of a route: its identity, the token's scope checked against the method, and `required`. */
+    caller(options?: CallerOptions): Promise<Identity>;
+    /** Identities resolved for this request, per credential mode (null until the first resolution). */
+    resolvedIdentities: Map<CredentialMode, Promise<Identity>> | null;
+  }
+}
+
+const isRead = (method: string): boolean => method === 'GET' || method === 'HEAD';
+
+/** The credential mode of a route: Helm accepts HTTP Basic only; everything else the standard forms. */
+export function credentialModeOf(request: FastifyRequest): CredentialMode {
+  return request.routeOptions.config?.access?.credentials === 'basic-only' ? 'basic-only' : 'standard';
+}
+
+export function registerIdentity(app: FastifyInstance, service: IdentityService): void {
+  app.decorateRequest('resolvedIdentities', null);
+  app.decorateRequest('identity', function (this: FastifyRequest, mode?: CredentialMode): Promise<Identity> {
+    const m = mode ?? credentialModeOf(this);
+    this.resolvedIdentities ??= new Map();
+    let p = this.resolvedIdentities.get(m);
+    if (!p) {
+      p = service.resolve(extractCredential(this.headers, (this.query ?? {}) as Record<string, unknown>, m));
+      this.resolvedIdentities.set(m, p);
+    }
+    return p;
+  });
+  app.decorateRequest('caller', async function (this: FastifyRequest, options: CallerOptions = {}): Promise<Identity> {
+    const identity = await this.identity();
+    const required = options.required ?? !isRead(this.method);
+    if (required && identity.kind === 'anonymous') throw errors.unauthorized();
+    checkTokenScope(identity, this.method);
+    return identity;
+  });
 }

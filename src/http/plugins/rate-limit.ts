@@ -20,7 +20,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Deps } from '../../app-deps.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { errors } from '../../domain/errors.js';
-import { identityOf } from './identity.js';
 
 /** GitLab's `Gitlab::Regex::Packages::API_PATH_REGEX`. */
 const PACKAGE_API_PATH = /^\/api\/v\d+\/(?:projects\/[^/]+\/|groups?\/[^/]+\/-\/)?packages\/[A-Za-z]+/;
@@ -89,7 +88,7 @@ export class PackageRateLimits {
     if (!PACKAGE_API_PATH.test(path)) return;
     let identity: Identity;
     try {
-      identity = await identityOf(request, this.#deps.services.identity, HELM_PATH.test(path) ? 'basic-only' : 'standard');
+      identity = await request.identity(HELM_PATH.test(path) ? 'basic-only' : 'standard');
     } catch {
       // A bad credential is counted as an anonymous request (GitLab's unauthenticated throttle); the route answers 401.
       identity = { kind: 'anonymous' };

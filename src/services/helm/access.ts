@@ -4,7 +4,7 @@
  */
 import type { PackageAbility } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';
-import { errors, isAppError } from '../../domain/errors.js';
+import { errors } from '../../domain/errors.js';
 import { isValidChannel } from '../../domain/helm/rules.js';
 import type { ProjectRow } from '../../storage/db/schema.js';
 import type { AccessService } from '../access.service.js';
@@ -14,18 +14,8 @@ export function requireValidChannel(channel: string): void {
   if (!isValidChannel(channel)) throw errors.params(['channel is invalid']);
 }
 
-/** A 401 from any layer, answered as the Helm routes answer it. */
-export function asHelmUnauthorized(err: unknown): unknown {
-  return isAppError(err) && err.status === 401 ? errors.helmUnauthorized(err) : err;
-}
-
+/** GitLab's procedure with Helm's plain `404 Project Not Found`; a 401 gets its Basic challenge from the route (`error-handler.ts`). */
 export async function authorizeHelm(access: AccessService, identity: Identity, idOrPath: string, ability: PackageAbility): Promise<ProjectRow> {
-  try {
-    const { project } = await access.authorizePackageAccess(identity, idOrPath, ability, 'authenticate-non-public', () =>
-      errors.notFound('Project'),
-    );
-    return project;
-  } catch (err) {
-    throw asHelmUnauthorized(err);
-  }
+  const { project } = await access.authorizePackageAccess(identity, idOrPath, ability, 'authenticate-non-public', () => errors.notFound('Project'));
+  return project;
 }

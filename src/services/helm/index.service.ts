@@ -15,6 +15,7 @@ import type { Kysely } from 'kysely';
 import type { Identity } from '../../domain/access/identity.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
+import { ifNoneMatchMatches } from '../../domain/conditional.js';
 import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
 import { ChannelIndex } from '../../domain/helm/channel-index.js';
 import { helmContextPath, renderIndexFragment, type IndexChart, type IndexFragment } from '../../domain/helm/index-yaml.js';
@@ -84,16 +85,6 @@ export interface ChannelChange {
 /** Changes kept per channel: enough for bursts of uploads between two reads; older gaps mean a full build. */
 const MAX_CHANGES = 64;
 
-/** RFC 9110 §13.1.2: `*` or a list of entity tags, compared weakly (a `W/` prefix does not matter). */
-export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  return header
-    .split(',')
-    .map((t) => t.trim().replace(/^W\//, ''))
-    .includes(etag);
-}
-
 export class HelmIndexService {
   readonly #d: HelmIndexDeps;
   /** Built documents by channel; a document larger than a quarter of the bound is served but not kept. */
@@ -114,7 +105,7 @@ export class HelmIndexService {
     requireValidChannel(channel);
     const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
     const doc = await this.#document(project.id, channel);
-    return { parts: doc.parts, length: doc.length, etag: doc.etag, notModified: matchesIfNoneMatch(ifNoneMatch, doc.etag) };
+    return { parts: doc.parts, length: doc.length, etag: doc.etag, notModified: ifNoneMatchMatches(ifNoneMatch, doc.etag) };
   }
 
   /**

@@ -6,7 +6,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
 import type { AuditEventRow } from '../../../domain/records.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { adminOnly } from './guards.js';
 
@@ -37,7 +36,7 @@ export const auditEventRoutes =
     app.get(
       '/audit_events',
       {
-        onRequest: adminOnly(deps),
+        config: adminOnly(),
         schema: {
           querystring: Type.Object({
             ...PageQuery,
@@ -49,7 +48,7 @@ export const auditEventRoutes =
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, true);
+        const caller = await request.caller({ required: true });
         const page = pageOf(request.query);
         const { items, total } = await services.audit.list(caller, request.query, page);
         setPaginationHeaders(request, reply, config.externalUrl, page, total);
@@ -57,8 +56,8 @@ export const auditEventRoutes =
       },
     );
 
-    app.get('/audit_events/:id', { onRequest: adminOnly(deps), schema: { params: Type.Object({ id: Type.Integer() }) } }, async (request) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.get('/audit_events/:id', { config: adminOnly(), schema: { params: Type.Object({ id: Type.Integer() }) } }, async (request) => {
+      const caller = await request.caller({ required: true });
       return presentAuditEvent(await services.audit.get(caller, request.params.id));
     });
   };

@@ -6,12 +6,12 @@ import type { Deps } from '../../../app-deps.js';
 import { iso } from '../../../domain/clock.js';
 import { errors } from '../../../domain/errors.js';
 import { canAdminister } from '../../../domain/access/abilities.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { IdParams } from './groups.routes.js';
 import { Presenter } from './presenters.js';
 import { scopeList } from './tokens.routes.js';
+import { signedIn } from './guards.js';
 
 const TokenParams = Type.Object({ id: Type.String({ minLength: 1 }), token_id: Type.Integer() });
 
@@ -24,7 +24,7 @@ export const deployTokenRoutes =
 
     /** The token owner, after checking the caller may manage its deploy tokens. */
     const ownerFor = async (request: FastifyRequest, kind: 'projects' | 'groups', id: string) => {
-      const caller = await apiCaller(request, services.identity, true);
+      const caller = await request.caller({ required: true });
       if (kind === 'projects') {
         const { project, ctx } = await services.access.readableProject(caller, id);
         if (!canAdminister(caller, ctx.memberLevel)) throw errors.insufficientAccess();
@@ -38,7 +38,7 @@ export const deployTokenRoutes =
     for (const kind of ['projects', 'groups'] as const) {
       app.get(
         `/${kind}/:id/deploy_tokens`,
-        { schema: { params: IdParams, querystring: Type.Object({ ...PageQuery, active: Type.Optional(Type.Boolean()) }) } },
+        { config: signedIn(kind === 'projects' ? 'project' : 'group'), schema: { params: IdParams, querystring: Type.Object({ ...PageQuery, active: Type.Optional(Type.Boolean()) }) } },
         async (request, reply) => {
           const owner = await ownerFor(request, kind, request.params.id);
           const page = pageOf(request.query);
@@ -48,7 +48,7 @@ export const deployTokenRoutes =
         },
       );
 
-      app.get(`/${kind}/:id/deploy_tokens/:token_id`, { schema: { params: TokenParams } }, async (request) => {
+      app.get(`/${kind}/:id/deploy_tokens/:token_id`, { config: signedIn(kind === 'projects' ? 'project' : 'group'), schema: { params: TokenParams } }, async (request) => {
         const owner = await ownerFor(request, kind, request.params.id);
         return present(await services.tokens.getDeploy(owner, request.params.token_id));
       });
@@ -56,6 +56,7 @@ export const deployTokenRoutes =
       app.post(
         `/${kind}/:id/deploy_tokens`,
         {
+          config: signedIn(kind === 'projects' ? 'project' : 'group'),
           schema: {
             params: IdParams,
             body: Type.Object({
@@ -72,15 +73,15 @@ export const deployTokenRoutes =
           const { row, token } = await services.tokens.createDeploy(
             owner,
             { name: b.name, scopes: scopeList(b.scopes), expires_at: b.expires_at, username: b.username },
-            auditContext(request, await apiCaller(request, services.identity, true)),
+            auditContext(request, await request.caller({ required: true })),
           );
           return reply.code(201).send({ ...present(row), token });
         },
       );
 
-      app.delete(`/${kind}/:id/deploy_tokens/:token_id`, { schema: { params: TokenParams } }, async (request, reply) => {
+      app.delete(`/${kind}/:id/deploy_tokens/:token_id`, { config: signedIn(kind === 'projects' ? 'project' : 'group'), schema: { params: TokenParams } }, async (request, reply) => {
         const owner = await ownerFor(request, kind, request.params.id);
-        await services.tokens.revokeDeploy(owner, request.params.token_id, auditContext(request, await apiCaller(request, services.identity, true)));
+        await services.tokens.revokeDeploy(owner, request.params.token_id, auditContext(request, await request.caller({ required: true })));
         return reply.code(204).send();
       });
     }

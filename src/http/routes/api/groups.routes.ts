@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { Presenter } from './presenters.js';
+import { anyone, signedIn } from './guards.js';
 
 export const VisibilityParam = Type.Union([Type.Literal('private'), Type.Literal('internal'), Type.Literal('public')]);
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1 }) });
@@ -17,6 +17,7 @@ export const groupRoutes =
     app.post(
       '/groups',
       {
+        config: signedIn('instance'),
         schema: {
           body: Type.Object({
             name: Type.String(),
@@ -28,7 +29,7 @@ export const groupRoutes =
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, true);
+        const caller = await request.caller({ required: true });
         const group = await services.groups.create(caller, request.body);
         const p = presenter();
         await p.preload([group]);
@@ -39,6 +40,7 @@ export const groupRoutes =
     app.get(
       '/groups',
       {
+        config: anyone('instance'),
         schema: {
           querystring: Type.Object({
             ...PageQuery,
@@ -49,7 +51,7 @@ export const groupRoutes =
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, false);
+        const caller = await request.caller();
         const q = request.query;
         const page = pageOf(q);
         const { items, total } = await services.groups.list(
@@ -68,8 +70,8 @@ export const groupRoutes =
       },
     );
 
-    app.get('/groups/:id', { schema: { params: IdParams } }, async (request) => {
-      const caller = await apiCaller(request, services.identity, false);
+    app.get('/groups/:id', { config: anyone('group'), schema: { params: IdParams } }, async (request) => {
+      const caller = await request.caller();
       const group = await services.groups.get(caller, request.params.id);
       const { items } = await services.projects.list(caller, { namespaceIds: [group.id] }, { page: 1, perPage: 100 });
       const p = presenter();
@@ -80,13 +82,14 @@ export const groupRoutes =
     app.get(
       '/groups/:id/projects',
       {
+        config: anyone('group'),
         schema: {
           params: IdParams,
           querystring: Type.Object({ ...PageQuery, include_subgroups: Type.Optional(Type.Boolean()), search: Type.Optional(Type.String()) }),
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, false);
+        const caller = await request.caller();
         const group = await services.groups.get(caller, request.params.id);
         const q = request.query;
         const namespaceIds = q.include_subgroups ? await services.groups.subtreeIds(group) : [group.id];

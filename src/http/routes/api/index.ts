@@ -5,7 +5,6 @@ import { mergeQueryIntoBody, registerLenientJsonParser } from '../../plugins/bod
 import { auditEventRoutes } from './audit-events.routes.js';
 import { deployTokenRoutes } from './deploy-tokens.routes.js';
 import { groupRoutes } from './groups.routes.js';
-import { authenticateFirst } from './guards.js';
 import { memberRoutes } from './members.routes.js';
 import { projectRoutes } from './projects.routes.js';
 import { protectionRuleRoutes } from './protection-rules.routes.js';
@@ -18,7 +17,6 @@ export const apiRoutes =
   async (app) => {
     registerLenientJsonParser(app);
     app.addHook('preValidation', async (request) => mergeQueryIntoBody(request));
-    app.addHook('onRequest', authenticateFirst(deps));
     await app.register(userRoutes(deps));
     await app.register(tokenRoutes(deps));
     await app.register(groupRoutes(deps));

@@ -2,11 +2,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { IdParams } from './groups.routes.js';
 import { Presenter } from './presenters.js';
+import { anyone, signedIn } from './guards.js';
 
 const MemberParams = Type.Object({ id: Type.String({ minLength: 1 }), user_id: Type.Integer() });
 const ExpiresAt = Type.Optional(Type.Union([Type.String(), Type.Null()]));
@@ -22,9 +22,9 @@ export const memberRoutes =
 
       app.get(
         `/${kind}/:id/members`,
-        { schema: { params: IdParams, querystring: Type.Object({ ...PageQuery, query: Type.Optional(Type.String()) }) } },
+        { config: anyone(kind === 'projects' ? 'project' : 'group'), schema: { params: IdParams, querystring: Type.Object({ ...PageQuery, query: Type.Optional(Type.String()) }) } },
         async (request, reply) => {
-          const caller = await apiCaller(request, services.identity, false);
+          const caller = await request.caller();
           const source = await services.members.source(caller, type, request.params.id);
           const page = pageOf(request.query);
           const { items, total } = await services.members.list(source, page, request.query.query);
@@ -34,8 +34,8 @@ export const memberRoutes =
         },
       );
 
-      app.get(`/${kind}/:id/members/:user_id`, { schema: { params: MemberParams } }, async (request) => {
-        const caller = await apiCaller(request, services.identity, false);
+      app.get(`/${kind}/:id/members/:user_id`, { config: anyone(kind === 'projects' ? 'project' : 'group'), schema: { params: MemberParams } }, async (request) => {
+        const caller = await request.caller();
         const source = await services.members.source(caller, type, request.params.id);
         return presenter().member(await services.members.get(source, request.params.user_id));
       });
@@ -43,6 +43,7 @@ export const memberRoutes =
       app.post(
         `/${kind}/:id/members`,
         {
+          config: signedIn(kind === 'projects' ? 'project' : 'group'),
           schema: {
             params: IdParams,
             body: Type.Object({
@@ -54,7 +55,7 @@ export const memberRoutes =
           },
         },
         async (request, reply) => {
-          const caller = await apiCaller(request, services.identity, true);
+          const caller = await request.caller({ required: true });
           const source = await services.members.source(caller, type, request.params.id);
           const member = await services.members.add(caller, source, request.body, auditContext(request, caller));
           return reply.code(201).send(presenter().member(member));
@@ -63,16 +64,16 @@ export const memberRoutes =
 
       app.put(
         `/${kind}/:id/members/:user_id`,
-        { schema: { params: MemberParams, body: Type.Object({ access_level: Type.Integer(), expires_at: ExpiresAt }) } },
+        { config: signedIn(kind === 'projects' ? 'project' : 'group'), schema: { params: MemberParams, body: Type.Object({ access_level: Type.Integer(), expires_at: ExpiresAt }) } },
         async (request) => {
-          const caller = await apiCaller(request, services.identity, true);
+          const caller = await request.caller({ required: true });
           const source = await services.members.source(caller, type, request.params.id);
           return presenter().member(await services.members.update(caller, source, request.params.user_id, request.body, auditContext(request, caller)));
         },
       );
 
-      app.delete(`/${kind}/:id/members/:user_id`, { schema: { params: MemberParams } }, async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, true);
+      app.delete(`/${kind}/:id/members/:user_id`, { config: signedIn(kind === 'projects' ? 'project' : 'group'), schema: { params: MemberParams } }, async (request, reply) => {
+        const caller = await request.caller({ required: true });
         const source = await services.members.source(caller, type, request.params.id);
         await services.members.remove(caller, source, request.params.user_id, auditContext(request, caller));
         return reply.code(204).send();

@@ -3,14 +3,11 @@
  * `package_files.rb`). Registered in its own scope: unlike the rest of the management API, deploy tokens may use it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
-import { checkTokenScope } from '../../../domain/access/abilities.js';
-import type { Identity } from '../../../domain/access/identity.js';
+import type { PackageAbility } from '../../../domain/access/abilities.js';
 import type { PackageFileRow, PackageFilter, PackageListRow, PackageStatus } from '../../../domain/records.js';
-import { errors } from '../../../domain/errors.js';
-import { identityOf } from '../../plugins/identity.js';
+import type { RouteAccess } from '../../plugins/route-access.js';
 import { auditContext } from '../../audit-context.js';
 import { attachmentDisposition } from '../../content-disposition.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
@@ -39,6 +36,15 @@ type ListQueryValue = {
   order_by?: string | undefined;
   sort?: 'asc' | 'desc' | undefined;
 };
+/**
+ * The packages API's abilities. Deploy tokens may use it, unlike the rest of the management API. PackagesService
+ * decides them, in GitLab's order (project, package, then rights) and, for deletes, inside the write transaction
+ * with the protection check; the hook establishes the caller first (an anonymous delete is a 401 before anything).
+ */
+const packagesAccess = (ability: PackageAbility, scope: 'project' | 'group' = 'project'): { access: RouteAccess } => ({
+  access: { ability, scope, credentials: 'standard', decidedBy: 'service' },
+});
+
 const filterOf = (q: ListQueryValue): PackageFilter => ({
   packageType: q.package_type,
   packageName: q.package_name,
@@ -52,13 +58,6 @@ export const packageRoutes =
   (deps: Deps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { services, config } = deps;
-    const caller = async (request: FastifyRequest): Promise<Identity> => {
-      const identity = await identityOf(request, services.identity, 'standard');
-      // GitLab's `authenticate_non_get!`: an anonymous write is a 401 whatever the project's visibility.
-      if (identity.kind === 'anonymous' && request.method !== 'GET' && request.method !== 'HEAD') throw errors.unauthorized();
-      checkTokenScope(identity, request.method);
-      return identity;
-    };
 
     const presentPackage = (p: PackageListRow | (Omit<PackageListRow, 'project_path'> & { project_path?: string }), tags: string[]) => ({
       id: p.id,
@@ -94,50 +93,49 @@ export const packageRoutes =
       return items.map((p) => presentPackage(p, tags.get(p.id) ?? []));
     };
 
-    app.get('/projects/:id/packages', { schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
+    app.get('/projects/:id/packages', { config: packagesAccess('read_package'), schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
       const page = pageOf(request.query);
-      const { items, total } = await services.packages.listProject(await caller(request), request.params.id, filterOf(request.query), page);
+      const { items, total } = await services.packages.listProject(await request.caller(), request.params.id, filterOf(request.query), page);
       setPaginationHeaders(request, reply, config.externalUrl, page, total);
       return presentList(items);
     });
 
-    app.get('/groups/:id/packages', { schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
+    app.get('/groups/:id/packages', { config: packagesAccess('read_package', 'group'), schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
       const page = pageOf(request.query);
-      const { items, total } = await services.packages.listGroup(await caller(request), request.params.id, filterOf(request.query), page);
+      const { items, total } = await services.packages.listGroup(await request.caller(), request.params.id, filterOf(request.query), page);
       setPaginationHeaders(request, reply, config.externalUrl, page, total);
       return presentList(items);
     });
 
-    app.get('/projects/:id/packages/:package_id', { schema: { params: PackageParams } }, async (request) => {
-      const { project, pkg } = await services.packages.get(await caller(request), request.params.id, request.params.package_id);
+    app.get('/projects/:id/packages/:package_id', { config: packagesAccess('read_package'), schema: { params: PackageParams } }, async (request) => {
+      const { project, pkg } = await services.packages.get(await request.caller(), request.params.id, request.params.package_id);
       const tags = await services.packages.tagsOf([pkg.id]);
       return presentPackage({ ...pkg, project_path: project.full_path }, tags.get(pkg.id) ?? []);
     });
 
-    // Deletes take no body; whatever one is sent is not read for an anonymous caller.
-    const beforeBody = async (request: FastifyRequest): Promise<void> => void (await caller(request));
+    // Deletes take no body; whatever one is sent is not read for an anonymous caller (the hook checks it first).
 
-    app.delete('/projects/:id/packages/:package_id', { schema: { params: PackageParams }, config: { beforeBody } }, async (request, reply) => {
-      const identity = await caller(request);
+    app.delete('/projects/:id/packages/:package_id', { schema: { params: PackageParams }, config: packagesAccess('destroy_package') }, async (request, reply) => {
+      const identity = await request.caller();
       await services.packages.delete(identity, request.params.id, request.params.package_id, auditContext(request, identity));
       return reply.code(204).send();
     });
 
-    app.delete('/projects/:id/packages/:package_id/package_files/:package_file_id', { schema: { params: FileParams }, config: { beforeBody } }, async (request, reply) => {
-      const identity = await caller(request);
+    app.delete('/projects/:id/packages/:package_id/package_files/:package_file_id', { schema: { params: FileParams }, config: packagesAccess('destroy_package') }, async (request, reply) => {
+      const identity = await request.caller();
       await services.packages.deleteFile(identity, request.params.id, request.params.package_id, request.params.package_file_id, auditContext(request, identity));
       return reply.code(204).send();
     });
 
-    app.get('/projects/:id/packages/:package_id/package_files', { schema: { params: PackageParams, querystring: Type.Object(PageQuery) } }, async (request, reply) => {
+    app.get('/projects/:id/packages/:package_id/package_files', { config: packagesAccess('read_package'), schema: { params: PackageParams, querystring: Type.Object(PageQuery) } }, async (request, reply) => {
       const page = pageOf(request.query);
-      const { items, total } = await services.packages.files(await caller(request), request.params.id, request.params.package_id, page);
+      const { items, total } = await services.packages.files(await request.caller(), request.params.id, request.params.package_id, page);
       setPaginationHeaders(request, reply, config.externalUrl, page, total);
       return items.map(presentFile);
     });
 
-    app.get('/projects/:id/packages/:package_id/package_files/:package_file_id/download', { schema: { params: FileParams } }, async (request, reply) => {
-      const { file, stream } = await services.packages.download(await caller(request), request.params.id, request.params.package_id, request.params.package_file_id);
+    app.get('/projects/:id/packages/:package_id/package_files/:package_file_id/download', { config: packagesAccess('read_package'), schema: { params: FileParams } }, async (request, reply) => {
+      const { file, stream } = await services.packages.download(await request.caller(), request.params.id, request.params.package_id, request.params.package_file_id);
       return reply
         .type('application/octet-stream')
         .header('content-length', String(file.size))

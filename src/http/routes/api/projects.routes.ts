@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
 import { IdParams, VisibilityParam } from './groups.routes.js';
 import { Presenter } from './presenters.js';
+import { anyone, signedIn } from './guards.js';
 
 const RegistryAccessLevelParam = Type.Union([
   Type.Literal('disabled'),
@@ -27,6 +27,7 @@ export const projectRoutes =
     app.post(
       '/projects',
       {
+        config: signedIn('instance'),
         schema: {
           body: Type.Object({
             name: Type.Optional(Type.String()),
@@ -39,7 +40,7 @@ export const projectRoutes =
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, true);
+        const caller = await request.caller({ required: true });
         const project = await services.projects.create(caller, request.body);
         return reply.code(201).send(await presentOne(project));
       },
@@ -48,6 +49,7 @@ export const projectRoutes =
     app.get(
       '/projects',
       {
+        config: anyone('instance'),
         schema: {
           querystring: Type.Object({
             ...PageQuery,
@@ -58,7 +60,7 @@ export const projectRoutes =
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, false);
+        const caller = await request.caller();
         const q = request.query;
         const page = pageOf(q);
         const { items, total } = await services.projects.list(
@@ -73,14 +75,15 @@ export const projectRoutes =
       },
     );
 
-    app.get('/projects/:id', { schema: { params: IdParams } }, async (request) => {
-      const caller = await apiCaller(request, services.identity, false);
+    app.get('/projects/:id', { config: anyone('project'), schema: { params: IdParams } }, async (request) => {
+      const caller = await request.caller();
       return presentOne(await services.projects.get(caller, request.params.id));
     });
 
     app.put(
       '/projects/:id',
       {
+        config: signedIn('project'),
         schema: {
           params: IdParams,
           body: Type.Object({
@@ -92,7 +95,7 @@ export const projectRoutes =
         },
       },
       async (request) => {
-        const caller = await apiCaller(request, services.identity, true);
+        const caller = await request.caller({ required: true });
         return presentOne(await services.projects.update(caller, request.params.id, request.body ?? {}));
       },
     );

@@ -6,9 +6,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
 import type { ProtectionRuleRow } from '../../../domain/records.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { IdParams } from './groups.routes.js';
+import { anyone, signedIn } from './guards.js';
 
 const RuleParams = Type.Object({ id: Type.String({ minLength: 1 }), rule_id: Type.Integer() });
 const Level = Type.Optional(Type.Union([Type.String(), Type.Null()]));
@@ -36,21 +36,22 @@ export const protectionRuleRoutes =
     const { services } = deps;
     const base = '/projects/:id/packages/protection/rules';
 
-    app.get(base, { schema: { params: IdParams } }, async (request) => {
-      const caller = await apiCaller(request, services.identity, false);
+    app.get(base, { config: anyone('project'), schema: { params: IdParams } }, async (request) => {
+      const caller = await request.caller();
       return (await services.protection.list(caller, request.params.id)).map(present);
     });
 
     app.post(
       base,
       {
+        config: signedIn('project'),
         schema: {
           params: IdParams,
           body: RuleBody,
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, true);
+        const caller = await request.caller({ required: true });
         return reply.code(201).send(present(await services.protection.create(caller, request.params.id, request.body, auditContext(request, caller))));
       },
     );
@@ -58,19 +59,20 @@ export const protectionRuleRoutes =
     app.patch(
       `${base}/:rule_id`,
       {
+        config: signedIn('project'),
         schema: {
           params: RuleParams,
           body: RuleBody,
         },
       },
       async (request) => {
-        const caller = await apiCaller(request, services.identity, true);
+        const caller = await request.caller({ required: true });
         return present(await services.protection.update(caller, request.params.id, request.params.rule_id, request.body, auditContext(request, caller)));
       },
     );
 
-    app.delete(`${base}/:rule_id`, { schema: { params: RuleParams } }, async (request, reply) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.delete(`${base}/:rule_id`, { config: signedIn('project'), schema: { params: RuleParams } }, async (request, reply) => {
+      const caller = await request.caller({ required: true });
       await services.protection.remove(caller, request.params.id, request.params.rule_id, auditContext(request, caller));
       return reply.code(204).send();
     });

@@ -1,7 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../../app-deps.js';
-import { requireAdmin } from '../../../services/users.service.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { adminOnly } from './guards.js';
 
@@ -10,14 +8,12 @@ export const settingsRoutes =
   async (app) => {
     const { services } = deps;
 
-    app.get('/application/settings', { onRequest: adminOnly(deps) }, async (request) => {
-      requireAdmin(await apiCaller(request, services.identity, true));
+    app.get('/application/settings', { config: adminOnly() }, async (request) => {
       return { id: 1, ...(await services.settings.get()) };
     });
 
-    app.put('/application/settings', { onRequest: adminOnly(deps) }, async (request) => {
-      const caller = await apiCaller(request, services.identity, true);
-      requireAdmin(caller);
+    app.put('/application/settings', { config: adminOnly() }, async (request) => {
+      const caller = await request.caller({ required: true });
       return { id: 1, ...(await services.settings.update(request.body, auditContext(request, caller))) };
     });
   };

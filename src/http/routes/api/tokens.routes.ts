@@ -4,11 +4,9 @@ import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
 import { errors } from '../../../domain/errors.js';
 import type { Identity } from '../../../domain/access/identity.js';
-import { requireAdmin } from '../../../services/users.service.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
-import { adminOnly } from './guards.js';
+import { signedIn, adminOnly } from './guards.js';
 import { Presenter, today } from './presenters.js';
 
 /** GitLab accepts `scopes[]=api`, `scopes=api,read_api` and a JSON array. */
@@ -35,10 +33,9 @@ export const tokenRoutes =
 
     app.post(
       '/users/:user_id/personal_access_tokens',
-      { schema: { params: Type.Object({ user_id: Type.Integer() }), body: CreatePatBody }, onRequest: adminOnly(deps) },
+      { config: adminOnly(), schema: { params: Type.Object({ user_id: Type.Integer() }), body: CreatePatBody } },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, true);
-        requireAdmin(caller);
+        const caller = await request.caller({ required: true });
         const b = request.body;
         const { row, token } = await services.tokens.createPersonal(
           request.params.user_id,
@@ -49,8 +46,8 @@ export const tokenRoutes =
       },
     );
 
-    app.post('/user/personal_access_tokens', { schema: { body: CreatePatBody } }, async (request, reply) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.post('/user/personal_access_tokens', { config: signedIn('user'), schema: { body: CreatePatBody } }, async (request, reply) => {
+      const caller = await request.caller({ required: true });
       if (caller.kind !== 'user') throw errors.insufficientAccess();
       const b = request.body;
       const { row, token } = await services.tokens.createPersonal(
@@ -64,6 +61,7 @@ export const tokenRoutes =
     app.get(
       '/personal_access_tokens',
       {
+        config: signedIn('user'),
         schema: {
           querystring: Type.Object({
             ...PageQuery,
@@ -75,7 +73,7 @@ export const tokenRoutes =
         },
       },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, true);
+        const caller = await request.caller({ required: true });
         const q = request.query;
         const page = pageOf(q);
         const { items, total } = await services.tokens.listPersonal(caller, { userId: q.user_id, revoked: q.revoked, state: q.state, search: q.search }, page);
@@ -89,24 +87,24 @@ export const tokenRoutes =
       return caller.tokenId;
     };
 
-    app.get('/personal_access_tokens/self', async (request) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.get('/personal_access_tokens/self', { config: signedIn('user') }, async (request) => {
+      const caller = await request.caller({ required: true });
       return present(await services.tokens.getPersonal(caller, selfId(caller)));
     });
 
-    app.get('/personal_access_tokens/:token_id', { schema: { params: Type.Object({ token_id: Type.Integer() }) } }, async (request) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.get('/personal_access_tokens/:token_id', { config: signedIn('user'), schema: { params: Type.Object({ token_id: Type.Integer() }) } }, async (request) => {
+      const caller = await request.caller({ required: true });
       return present(await services.tokens.getPersonal(caller, request.params.token_id));
     });
 
-    app.delete('/personal_access_tokens/self', async (request, reply) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.delete('/personal_access_tokens/self', { config: signedIn('user') }, async (request, reply) => {
+      const caller = await request.caller({ required: true });
       await services.tokens.revokePersonal(caller, selfId(caller), auditContext(request, caller));
       return reply.code(204).send();
     });
 
-    app.delete('/personal_access_tokens/:token_id', { schema: { params: Type.Object({ token_id: Type.Integer() }) } }, async (request, reply) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.delete('/personal_access_tokens/:token_id', { config: signedIn('user'), schema: { params: Type.Object({ token_id: Type.Integer() }) } }, async (request, reply) => {
+      const caller = await request.caller({ required: true });
       await services.tokens.revokePersonal(caller, request.params.token_id, auditContext(request, caller));
       return reply.code(204).send();
     });

@@ -2,11 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
 import { errors } from '../../../domain/errors.js';
-import { requireAdmin } from '../../../services/users.service.js';
-import { apiCaller } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { PageQuery, pageOf, setPaginationHeaders } from '../../pagination.js';
-import { adminOnly } from './guards.js';
+import { anyone, signedIn, adminOnly } from './guards.js';
 import { Presenter } from './presenters.js';
 
 const CreateUserBody = Type.Object({
@@ -25,9 +23,8 @@ export const userRoutes =
     const { services, config } = deps;
     const presenter = () => new Presenter(config.externalUrl, services.groups);
 
-    app.post('/users', { schema: { body: CreateUserBody }, onRequest: adminOnly(deps) }, async (request, reply) => {
-      const caller = await apiCaller(request, services.identity, true);
-      requireAdmin(caller);
+    app.post('/users', { config: adminOnly(), schema: { body: CreateUserBody } }, async (request, reply) => {
+      const caller = await request.caller({ required: true });
       const b = request.body;
       if (b.password === undefined && !b.reset_password && !b.force_random_password) {
         throw errors.params(['password, reset_password, force_random_password are missing, at least one parameter must be provided']);
@@ -42,9 +39,9 @@ export const userRoutes =
 
     app.get(
       '/users',
-      { schema: { querystring: Type.Object({ ...PageQuery, username: Type.Optional(Type.String()), search: Type.Optional(Type.String()) }) } },
+      { config: anyone('instance'), schema: { querystring: Type.Object({ ...PageQuery, username: Type.Optional(Type.String()), search: Type.Optional(Type.String()) }) } },
       async (request, reply) => {
-        const caller = await apiCaller(request, services.identity, false);
+        const caller = await request.caller();
         const q = request.query;
         if (caller.kind === 'anonymous' && q.username === undefined) {
           throw errors.usersListingForbidden();
@@ -60,8 +57,8 @@ export const userRoutes =
       },
     );
 
-    app.get('/users/:user_id', { schema: { params: Type.Object({ user_id: Type.Integer() }) } }, async (request) => {
-      const caller = await apiCaller(request, services.identity, false);
+    app.get('/users/:user_id', { config: anyone('instance'), schema: { params: Type.Object({ user_id: Type.Integer() }) } }, async (request) => {
+      const caller = await request.caller();
       const user = await services.users.get(request.params.user_id);
       if (!user) throw errors.notFound('User');
       const p = presenter();
@@ -69,8 +66,8 @@ export const userRoutes =
       return admin ? p.user(user, true) : p.userBasic(user);
     });
 
-    app.get('/user', async (request) => {
-      const caller = await apiCaller(request, services.identity, true);
+    app.get('/user', { config: signedIn('user') }, async (request) => {
+      const caller = await request.caller({ required: true });
       if (caller.kind !== 'user') throw errors.unauthorized();
       const user = await services.users.get(caller.userId);
       if (!user) throw errors.unauthorized();

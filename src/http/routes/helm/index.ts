@@ -21,19 +21,36 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Deps } from '../../../app-deps.js';
-import { checkTokenScope } from '../../../domain/access/abilities.js';
-import type { Identity } from '../../../domain/access/identity.js';
-import { errors, isAppError } from '../../../domain/errors.js';
+import type { PackageAbility } from '../../../domain/access/abilities.js';
+import { errors } from '../../../domain/errors.js';
 import { CHANNEL_PATTERN } from '../../../domain/helm/rules.js';
-import { identityOf } from '../../plugins/identity.js';
 import { auditContext } from '../../audit-context.js';
 import { attachmentDisposition } from '../../content-disposition.js';
-import { authorizeHelm, requireValidChannel } from '../../../services/helm/access.js';
+import type { RouteAccess } from '../../plugins/route-access.js';
+import { requireValidChannel } from '../../../services/helm/access.js';
 import { openUploadParts, registerHelmBodyParsers } from './upload-body.js';
 
 /** `:channel` fails Grape's regexp check as `{"error":"channel is invalid"}`, before anything else happens. */
 const Channel = Type.String({ pattern: CHANNEL_PATTERN });
 const ProjectChannel = Type.Object({ id: Type.String(), channel: Channel });
+
+/** Grape validates `:channel` before anything else, the caller included. */
+const channelFirst = (request: FastifyRequest): void => requireValidChannel((request.params as { channel: string }).channel);
+
+/** GitLab's route adds `.tgz` itself; Wharf also serves the provenance file next to the chart. */
+const chartFileFirst = (request: FastifyRequest): void => {
+  channelFirst(request);
+  const { file } = request.params as { file: string };
+  if (!file.endsWith('.tgz') && !file.endsWith('.tgz.prov')) throw errors.routeNotFound();
+};
+
+/**
+ * Each Helm route's ability. Uploads are decided before a byte of the chart is read (`route`); the services
+ * decide for every route too, in their order (channel, caller, ability), since they are what the routes call.
+ */
+const helmAccess = (ability: PackageAbility, decidedBy: 'route' | 'service', precheck = channelFirst, checked?: 'before-handler'): { access: RouteAccess } => ({
+  access: { ability, scope: 'project', credentials: 'basic-only', decidedBy, precheck, ...(checked ? { checked } : {}) },
+});
 
 /** ChartMuseum's `?force` is a bare flag (`…/charts?force`); `force=false` and `force=0` mean no. */
 function forced(query: unknown): boolean {
@@ -48,32 +65,11 @@ export const helmRoutes =
     const { services } = deps;
     await registerHelmBodyParsers(app);
 
-    /** The caller, from HTTP Basic only; a token's scope must allow the method (`read_api` reads only). */
-    async function caller(request: FastifyRequest): Promise<Identity> {
-      try {
-        const identity = await identityOf(request, services.identity, 'basic-only');
-        checkTokenScope(identity, request.method);
-        return identity;
-      } catch (err) {
-        throw isAppError(err) && err.status === 401 ? errors.helmUnauthorized(err) : err;
-      }
-    }
-
     const base = '/projects/:id/packages/helm';
 
-    /**
-     * An upload's checks that need no body, in the service's order (channel, caller, `create_package` on the
-     * project), made before a byte of the chart is read; the service repeats them when the body is there.
-     */
-    const uploadBeforeBody = async (request: FastifyRequest): Promise<void> => {
-      const { id, channel } = request.params as { id: string; channel: string };
-      requireValidChannel(channel);
-      await authorizeHelm(services.access, await caller(request), id, 'create_package');
-    };
-
-    app.get(`${base}/:channel/index.yaml`, { schema: { params: ProjectChannel } }, async (request, reply) => {
+    app.get(`${base}/:channel/index.yaml`, { schema: { params: ProjectChannel }, config: helmAccess('read_package', 'service') }, async (request, reply) => {
       const { id, channel } = request.params;
-      const doc = await services.helm.index.read(await caller(request), id, channel, request.headers['if-none-match']);
+      const doc = await services.helm.index.read(await request.caller(), id, channel, request.headers['if-none-match']);
       reply.header('etag', doc.etag);
       if (doc.notModified) return reply.code(304).send();
       // The document's parts, one after the other: no copy of a multi-megabyte index per response or per revision.
@@ -82,12 +78,10 @@ export const helmRoutes =
 
     app.get(
       `${base}/:channel/charts/:file`,
-      { schema: { params: Type.Object({ id: Type.String(), channel: Channel, file: Type.String() }) } },
+      { schema: { params: Type.Object({ id: Type.String(), channel: Channel, file: Type.String() }) }, config: helmAccess('read_package', 'service', chartFileFirst) },
       async (request, reply) => {
         const { id, channel, file } = request.params;
-        // GitLab's route adds `.tgz` itself; Wharf also serves the provenance file next to the chart.
-        if (!file.endsWith('.tgz') && !file.endsWith('.tgz.prov')) throw errors.routeNotFound();
-        const download = await services.helm.charts.download(await caller(request), id, channel, file);
+        const download = await services.helm.charts.download(await request.caller(), id, channel, file);
         if ('redirect' in download.body) return reply.redirect(download.body.redirect, 302);
         reply
           .header('content-length', download.size)
@@ -99,17 +93,17 @@ export const helmRoutes =
       },
     );
 
-    app.post(`${base}/api/:channel/charts`, { schema: { params: ProjectChannel }, config: { beforeBody: uploadBeforeBody } }, async (request, reply) => {
+    app.post(`${base}/api/:channel/charts`, { schema: { params: ProjectChannel }, config: helmAccess('create_package', 'route') }, async (request, reply) => {
       const { id, channel } = request.params;
-      await services.helm.upload.uploadChart(await caller(request), id, channel, openUploadParts(request, 'chart'), {
+      await services.helm.upload.uploadChart(await request.caller(), id, channel, openUploadParts(request, 'chart'), {
         force: forced(request.query),
       });
       return reply.code(201).send({ message: '201 Created' });
     });
 
-    app.post(`${base}/api/:channel/prov`, { schema: { params: ProjectChannel }, config: { beforeBody: uploadBeforeBody } }, async (request, reply) => {
+    app.post(`${base}/api/:channel/prov`, { schema: { params: ProjectChannel }, config: helmAccess('create_package', 'route') }, async (request, reply) => {
       const { id, channel } = request.params;
-      await services.helm.upload.uploadProvenance(await caller(request), id, channel, openUploadParts(request, 'prov'), {
+      await services.helm.upload.uploadProvenance(await request.caller(), id, channel, openUploadParts(request, 'prov'), {
         force: forced(request.query),
       });
       return reply.code(201).send({ message: '201 Created' });
@@ -117,10 +111,14 @@ export const helmRoutes =
 
     app.delete(
       `${base}/api/:channel/charts/:name/:version`,
-      { schema: { params: Type.Object({ id: Type.String(), channel: Channel, name: Type.String(), version: Type.String() }) } },
+      {
+        schema: { params: Type.Object({ id: Type.String(), channel: Channel, name: Type.String(), version: Type.String() }) },
+        // It takes no body; one sent anyway is read within the default limit before the check, as always.
+        config: helmAccess('destroy_package', 'service', channelFirst, 'before-handler'),
+      },
       async (request) => {
         const { id, channel, name, version } = request.params;
-        const identity = await caller(request);
+        const identity = await request.caller();
         await services.helm.charts.delete(identity, id, channel, name, version, auditContext(request, identity));
         // ChartMuseum's answer, which scripts written for it check.
         return { deleted: true };

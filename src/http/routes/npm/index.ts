@@ -49,6 +49,8 @@ function registerNpmBodyParsers(app: FastifyInstance): void {
 export const npmRoutes =
   (deps: Deps): FastifyPluginAsync =>
   async (app) => {
+    // What the access check of an npm request found (`access.ts`), for its handler.
+    app.decorateRequest('npm', null);
     registerNpmBodyParsers(app);
     await app.register(npmProjectRoutes(deps));
     await app.register(npmGroupRoutes(deps));

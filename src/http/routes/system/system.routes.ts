@@ -18,5 +18,6 @@ export const systemRoutes =
       }
     });
 
-    app.get('/api/v4/version', async () => ({ version: VERSION, revision: 'wharf', kas: { enabled: false }, enterprise: false }));
+    // GitLab answers the version to anyone; no credential is looked at.
+    app.get('/api/v4/version', { config: { access: { ability: 'anyone', scope: 'instance', credentials: 'none' } } }, async () => ({ version: VERSION, revision: 'wharf', kas: { enabled: false }, enterprise: false }));
   };
