@@ -88,7 +88,7 @@ function toAppError(err: FastifyError): AppError | undefined {
  * `BasicAuthHelpers#unauthorized!`), whichever layer refused: the credential, or the access check.
  */
 const challenged = (request: FastifyRequest, err: AppError | undefined): AppError | undefined =>
-  err?.status === 401 && request.routeOptions.config?.access?.credentials === 'basic-only' ? errors.helmUnauthorized() : err;
+  err?.status === 401 && request.routeOptions.config?.access?.credentials === 'basic-only' ? errors.helmUnauthorized(err) : err;
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
