@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../helpers/databases.js';
 import { ROOT_TOKEN, startApp, TestClock, type TestApp } from '../helpers/app.js';
+import { cookieOf, form, hidden } from '../helpers/web-forms.js';
 import { API, createGroup, createPat, createProject, createUser, userWithToken, type Created } from '../helpers/management.js';
 import { bearer, esc, npmBase, published } from '../helpers/npm.js';
 import { basic, buildChart, send, upload } from '../helpers/helm.js';
@@ -22,17 +23,6 @@ interface EventJson {
   created_at: string;
 }
 
-const form = (fields: Record<string, string | string[]>) => {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) p.append(k, one);
-  return p.toString();
-};
-const cookieOf = (setCookie: unknown, name: string): string | undefined => {
-  const all = Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : [];
-  const hit = all.find((c: string) => c.startsWith(`${name}=`));
-  return hit ? hit.slice(name.length + 1).split(';')[0] : undefined;
-};
-const hidden = (page: string, name: string) => new RegExp(`name="${name}" value="([^"]+)"`).exec(page)?.[1];
 const FORM_TYPE = { 'content-type': 'application/x-www-form-urlencoded' };
 
 /** Each action comes from its own address, so the test sees which request an event's address came from. */

@@ -3,18 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../helpers/databases.js';
 import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
+import { cookieOf, form, hidden } from '../helpers/web-forms.js';
 
-const form = (fields: Record<string, string | string[]>) => {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) p.append(k, one);
-  return p.toString();
-};
-const cookieOf = (setCookie: unknown, name: string): string | undefined => {
-  const all = Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : [];
-  const hit = all.find((c: string) => c.startsWith(`${name}=`));
-  return hit ? hit.slice(name.length + 1).split(';')[0] : undefined;
-};
-const hidden = (page: string, name: string) => new RegExp(`name="${name}" value="([^"]+)"`).exec(page)?.[1];
 
 for (const dialect of DIALECTS) {
   describe(`web UI [${dialect}]`, () => {
