@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Kysely } from 'kysely';
-import type { BlobStore } from './storage/blobs/blob-store.js';
+import type { BlobStore } from './services/blob-store.js';
 import { FsBlobStore } from './storage/blobs/fs-blob-store.js';
 import { CachingBlobStore } from './storage/blobs/caching-blob-store.js';
 import type { Config } from './config/config.js';

@@ -21,7 +21,7 @@ import { isAccessLevel, type AccessLevel, type Identity } from '../domain/access
 import { MembershipLevels } from '../domain/access/memberships.js';
 import { errors } from '../domain/errors.js';
 import type { ChangeSignal } from '../storage/db/change-signal.js';
-import { FreshMemo } from '../storage/db/fresh-memo.js';
+import { FreshMemo } from './fresh-memo.js';
 import type { Database, NamespaceRow, ProjectRow } from '../storage/db/schema.js';
 import type { MaxLevel, MembersRepository } from '../storage/db/repositories/members.repository.js';
 import { parseTraversal, type NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';

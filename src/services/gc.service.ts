@@ -7,7 +7,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Clock } from '../domain/clock.js';
-import type { BlobStore } from '../storage/blobs/blob-store.js';
+import type { BlobStore } from './blob-store.js';
 import type { Database } from '../storage/db/schema.js';
 import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
 import type { AuditService } from './audit.service.js';

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { ProjectAccessContext } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { errors } from '../domain/errors.js';
-import type { BlobStore } from '../storage/blobs/blob-store.js';
+import type { BlobStore } from './blob-store.js';
 import type { Database, PackageFileRow, PackageRow, ProjectRow } from '../storage/db/schema.js';
 import type { PackageFilter, PackageListingRepository, PackageListRow } from '../storage/db/repositories/package-listing.repository.js';
 import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';

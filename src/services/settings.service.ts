@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely';
 import { errors } from '../domain/errors.js';
 import type { ChangeSignal } from '../storage/db/change-signal.js';
-import { FreshMemo } from '../storage/db/fresh-memo.js';
+import { FreshMemo } from './fresh-memo.js';
 import type { Database } from '../storage/db/schema.js';
 import type { SettingsRepository } from '../storage/db/repositories/settings.repository.js';
 import { contextOf, INSTANCE, type AuditContext } from '../domain/audit.js';

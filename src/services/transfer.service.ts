@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { BlobStore } from '../storage/blobs/blob-store.js';
+import type { BlobStore } from './blob-store.js';
 import type { Database } from '../storage/db/schema.js';
 import { TRANSFER_TABLES, type Row, type TransferRepository } from '../storage/db/repositories/transfer.repository.js';
 import { errors, type AppError } from '../domain/errors.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { it } from 'node:test';
-import { BlobDigestMismatchError, BlobTooLargeError, type BlobStore } from '../../src/storage/blobs/blob-store.js';
+import { BlobDigestMismatchError, BlobTooLargeError, type BlobStore } from '../../src/services/blob-store.js';
 import { readAll } from '../../src/storage/blobs/fs-blob-store.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');

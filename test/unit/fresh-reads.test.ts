@@ -8,7 +8,7 @@ import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { NO_CHANGE_SIGNAL, type ChangeSignal } from '../../src/storage/db/change-signal.js';
 import { openDatabase } from '../../src/storage/db/database.js';
-import { FreshMemo } from '../../src/storage/db/fresh-memo.js';
+import { FreshMemo } from '../../src/services/fresh-memo.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-fresh-'));
 const handle = await openDatabase({ databaseUrl: undefined, dataDir: dir });

@@ -20,7 +20,7 @@
  * See docs/design/documents-and-caching.md.
  */
 import type { ChangeSignal } from '../ports.js';
-import { FreshMemo } from '../../storage/db/fresh-memo.js';
+import { FreshMemo } from '../fresh-memo.js';
 import type { Db } from '../../storage/db/repositories/types.js';
 
 /** An npm package's packuments (full and abbreviated) in one project. */

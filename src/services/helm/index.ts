@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { ProtectionService } from '../protection.service.js';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
-import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { BlobStore } from '../blob-store.js';
 import { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
 import { DocumentRevisionsRepository } from '../../storage/db/repositories/document-revisions.repository.js';
 import { DocumentRevisions } from '../documents/revisions.js';

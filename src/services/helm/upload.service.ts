@@ -27,7 +27,7 @@ import {
   provenanceFileName,
   type OverwritePolicy,
 } from '../../domain/helm/rules.js';
-import { BlobTooLargeError, type BlobStore, type PutResult } from '../../storage/blobs/blob-store.js';
+import { BlobTooLargeError, type BlobStore, type PutResult } from '../blob-store.js';
 import type { HelmRepository, LiveHelmFile } from '../../storage/db/repositories/helm.repository.js';
 import { INSTALLABLE_STATUSES } from '../../storage/db/repositories/packages.repository.js';
 import type { Db } from '../../storage/db/repositories/types.js';

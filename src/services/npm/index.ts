@@ -4,7 +4,7 @@ import type { ProtectionService } from '../protection.service.js';
 import type { PackageNamesService } from '../package-names.service.js';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
-import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { BlobStore } from '../blob-store.js';
 import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import type { Database } from '../../storage/db/schema.js';
 import { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';

@@ -29,7 +29,7 @@ import {
 } from '../../domain/npm/publish.js';
 import { revString } from '../../domain/npm/packument.js';
 import { inspectNpmTarball, type NpmTarballLimits } from '../../archive/npm-tarball.js';
-import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { BlobStore } from '../blob-store.js';
 import type { Database, PackageRow, ProjectRow } from '../../storage/db/schema.js';
 import type { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';

@@ -5,7 +5,7 @@
  */
 import { Readable, Transform } from 'node:stream';
 import { LRUCache } from 'lru-cache';
-import type { BlobInfo, BlobStore, PutOptions, PutResult } from './blob-store.js';
+import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../../services/blob-store.js';
 
 export interface CachingOptions {
   /** Largest blob kept, in bytes. */

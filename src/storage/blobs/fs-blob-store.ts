@@ -9,15 +9,8 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  BlobDigestMismatchError,
-  BlobTooLargeError,
-  isSha256,
-  type BlobInfo,
-  type BlobStore,
-  type PutOptions,
-  type PutResult,
-} from './blob-store.js';
+import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../../services/blob-store.js';
+import { BlobDigestMismatchError, BlobTooLargeError, isSha256 } from '../../domain/blobs.js';
 
 export class FsBlobStore implements BlobStore {
   readonly #root: string;

@@ -26,15 +26,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import {
-  BlobDigestMismatchError,
-  BlobTooLargeError,
-  isSha256,
-  type BlobInfo,
-  type BlobStore,
-  type PutOptions,
-  type PutResult,
-} from './blob-store.js';
+import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../../services/blob-store.js';
+import { BlobDigestMismatchError, BlobTooLargeError, isSha256 } from '../../domain/blobs.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;

@@ -49,18 +49,5 @@ export interface BlobStore {
   downloadUrl?(sha256: string, options: { expiresInSeconds: number; fileName: string }): Promise<string>;
 }
 
-export class BlobTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`blob is larger than ${limit} bytes`);
-    this.name = 'BlobTooLargeError';
-  }
-}
-
-export class BlobDigestMismatchError extends Error {
-  constructor(readonly expected: string, readonly actual: string) {
-    super(`blob digest ${actual} does not match the expected ${expected}`);
-    this.name = 'BlobDigestMismatchError';
-  }
-}
-
-export const isSha256 = (s: string): boolean => /^[0-9a-f]{64}$/.test(s);
+// The refusals a store throws live in the domain, so storage can throw them without importing services.
+export { BlobDigestMismatchError, BlobTooLargeError, isSha256 } from '../domain/blobs.js';

@@ -6,7 +6,7 @@
  * call reads. Answers — including "not found" — are shared between callers and must not be mutated.
  */
 import { LRUCache } from 'lru-cache';
-import type { ChangeSignal } from './change-signal.js';
+import type { ChangeSignal } from './ports.js';
 
 interface Entry<V> {
   at: number;
