@@ -25,7 +25,6 @@ export interface ProjectAccessFacts {
   traversal_ids: string;
 }
 
-
 export class ProjectsRepository {
   async insert(db: Db, row: Insertable<ProjectsTable>): Promise<ProjectRow> {
     return db.insertInto('projects').values(row).returningAll().executeTakeFirstOrThrow();
