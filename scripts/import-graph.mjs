@@ -77,17 +77,6 @@ export const SERVICES_ON_STORAGE = [
   'services/helm/upload.service.ts',
   // The document engine's revision rule: FreshMemo and the transaction type still live in storage/db.
   'services/documents/revisions.ts',
-  // Not yet moved: they take Kysely and concrete repositories, as every service did before ports.
-  'services/gc.service.ts',
-  'services/identity.service.ts',
-  'services/members.service.ts',
-  'services/package-names.service.ts',
-  'services/projects.service.ts',
-  'services/protection.service.ts',
-  'services/settings.service.ts',
-  'services/tokens.service.ts',
-  'services/transfer.service.ts',
-  'services/users.service.ts',
 ];
 
 const IMPORT_RE =

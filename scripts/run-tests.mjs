@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 
 const tiers = process.argv.slice(2);
 if (tiers.length === 0) {
-  console.error('usage: node scripts/run-tests.mjs <unit|integration|e2e|browser> [...]');
+  console.error('usage: node scripts/run-tests.mjs <unit|service|integration|e2e|browser> [...]');
   process.exit(2);
 }
 const list = (dir) =>

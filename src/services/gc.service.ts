@@ -5,11 +5,9 @@
  * the grace period may belong to a publish still in flight and is left alone; deleting an already deleted blob is a
  * no-op.
  */
-import type { Kysely } from 'kysely';
 import type { Clock } from '../domain/clock.js';
 import type { BlobStore } from './blob-store.js';
-import type { Database } from '../storage/db/schema.js';
-import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
+import type { Connection, Executor } from './ports.js';
 import type { AuditService } from './audit.service.js';
 import type { SettingsService } from './settings.service.js';
 
@@ -30,15 +28,23 @@ export interface AuditRetention {
   settings: SettingsService;
 }
 
+/** Deleted packages and the blobs still in use (`PackageDeletionRepository`). */
+export interface GcDeletionPort {
+  /** Removes the rows of packages and files marked for destruction; how many of each. */
+  purgeRetired(db: Executor): Promise<{ packages: number; files: number }>;
+  /** Whether any package file still references the blob. */
+  blobReferenced(db: Executor, blobKey: string): Promise<boolean>;
+}
+
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 export class GcService {
-  readonly #db: Kysely<Database>;
+  readonly #db: Connection & Executor;
   readonly #blobs: BlobStore;
-  readonly #deletion: PackageDeletionRepository;
+  readonly #deletion: GcDeletionPort;
   readonly #clock: Clock;
   readonly #retention: AuditRetention | undefined;
-  constructor(db: Kysely<Database>, blobs: BlobStore, deletion: PackageDeletionRepository, clock: Clock, retention?: AuditRetention) {
+  constructor(db: Connection & Executor, blobs: BlobStore, deletion: GcDeletionPort, clock: Clock, retention?: AuditRetention) {
     this.#retention = retention;
     this.#db = db;
     this.#blobs = blobs;

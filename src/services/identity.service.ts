@@ -7,7 +7,6 @@
  * revocation through any instance, the CLI or SQL holds on every instance from the next request on. Unknown
  * tokens are never cached, so a newly created token works immediately everywhere.
  */
-import type { Kysely } from 'kysely';
 import { errors } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 import { iso, isoDate } from '../domain/clock.js';
@@ -21,10 +20,8 @@ import {
   type PatScope,
 } from '../domain/access/identity.js';
 import { TOKEN_PREFIX, digestToken } from '../domain/access/tokens.js';
-import type { CredentialEpoch } from '../storage/db/credential-epoch.js';
-import type { Database } from '../storage/db/schema.js';
-import type { TokensRepository } from '../storage/db/repositories/tokens.repository.js';
-import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
+import type { DeployTokenRow, PersonalAccessTokenRow, UserRow } from '../domain/records.js';
+import type { Executor } from './ports.js';
 
 interface CacheEntry {
   identity: Identity;
@@ -47,10 +44,32 @@ export const parseScopes = <T extends string>(json: string, allowed: readonly T[
   }
 };
 
+/**
+ * "Has any credential ended or narrowed since?": a counter the database moves whenever a token is revoked, deleted
+ * or changed, or a user blocked, renamed or demoted (`DatabaseCredentialEpoch` explains how it is read cheaply).
+ */
+export interface CredentialEpoch {
+  /** The current value; a number at once when it is known not to have moved, otherwise a promise. */
+  current(): number | Promise<number>;
+}
+
+/** Token lookups by the digest of the secret (`TokensRepository`). */
+export interface IdentityTokensPort {
+  findPersonalByDigest(db: Executor, digest: string): Promise<PersonalAccessTokenRow | undefined>;
+  findDeployByDigest(db: Executor, digest: string): Promise<DeployTokenRow | undefined>;
+  /** Bookkeeping for the token lists' `last_used_at`. */
+  touchPersonal(db: Executor, id: number, at: string): Promise<void>;
+}
+
+/** A token's owner, who must be active (`UsersRepository`). */
+export interface IdentityUsersPort {
+  findById(db: Executor, id: number): Promise<UserRow | undefined>;
+}
+
 export interface IdentityServiceDeps {
-  db: Kysely<Database>;
-  tokens: TokensRepository;
-  users: UsersRepository;
+  db: Executor;
+  tokens: IdentityTokensPort;
+  users: IdentityUsersPort;
   clock: Clock;
   epoch: CredentialEpoch;
   ttlMs?: number;

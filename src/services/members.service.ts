@@ -1,18 +1,16 @@
 /** Memberships of groups and projects. A group role applies to every subgroup and project below the group. */
-import type { Kysely } from 'kysely';
 import { iso, isoDate, type Clock } from '../domain/clock.js';
 import { errors } from '../domain/errors.js';
 import { canAdminister } from '../domain/access/abilities.js';
 import { isAccessLevel, type AccessLevel, type Identity } from '../domain/access/identity.js';
-import type { Database, MemberRow } from '../storage/db/schema.js';
-import type { MembersRepository, MemberWithUser, SourceType } from '../storage/db/repositories/members.repository.js';
-import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
-import { parseTraversal } from '../storage/db/repositories/namespaces.repository.js';
-import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import { parseTraversal, type MemberRow, type MemberWithUser, type Page, type PageOf, type UserRow } from '../domain/records.js';
+import type { Executor, UniqueViolations } from './ports.js';
 import type { AccessService } from './access.service.js';
 import { isCalendarDate } from './tokens.service.js';
 import { contextOf, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
+
+type SourceType = MemberRow['source_type'];
 
 export interface MemberSource {
   type: SourceType;
@@ -30,11 +28,33 @@ export interface AddMemberInput {
   expires_at?: string | null | undefined;
 }
 
+/** Memberships (`MembersRepository`); it also tells a membership added twice at once. */
+export interface MembersPort extends UniqueViolations {
+  insert(db: Executor, row: Omit<MemberRow, 'id'>): Promise<MemberRow>;
+  find(db: Executor, sourceType: SourceType, sourceId: number, userId: number): Promise<MemberRow | undefined>;
+  findWithUser(db: Executor, sourceType: SourceType, sourceId: number, userId: number): Promise<MemberWithUser | undefined>;
+  /** `query` matches usernames and names. */
+  list(db: Executor, sourceType: SourceType, sourceId: number, page: Page, query?: string): Promise<PageOf<MemberWithUser>>;
+  update(db: Executor, id: number, patch: { access_level?: number; expires_at?: string | null }): Promise<MemberRow | undefined>;
+  delete(db: Executor, id: number): Promise<void>;
+  /**
+   * The user's highest level among unexpired memberships of these namespaces (and of the project, when given) at
+   * `nowIso`; null when there is none.
+   */
+  maxLevel(db: Executor, userId: number, namespaceIds: readonly number[], projectId: number | null, nowIso: string): Promise<{ level: number | null }>;
+}
+
+/** The user a membership is for (`UsersRepository`). */
+export interface MemberUsersPort {
+  findById(db: Executor, id: number): Promise<UserRow | undefined>;
+  findByUsername(db: Executor, username: string): Promise<UserRow | undefined>;
+}
+
 export interface MembersServiceDeps {
-  db: Kysely<Database>;
-  members: MembersRepository;
-  users: UsersRepository;
-  access: AccessService;
+  db: Executor;
+  members: MembersPort;
+  users: MemberUsersPort;
+  access: Pick<AccessService, 'readableProject' | 'readableGroup'>;
   clock: Clock;
   audit: AuditService;
 }
@@ -98,7 +118,7 @@ export class MembersService {
       });
       return { ...row, username: user.username, name: user.name, state: user.state };
     } catch (err) {
-      if (isUniqueViolation(err)) throw errors.memberExists();
+      if (members.isUniqueViolation(err)) throw errors.memberExists();
       throw err;
     }
   }

@@ -15,23 +15,48 @@
  * Helm is not subject to it: a chart is only ever served from its own project's channel, never merged across
  * projects.
  */
-import type { Kysely } from 'kysely';
 import type { ProjectAccessContext } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { errors, type AppError } from '../domain/errors.js';
-import type { Database, PackageType, ProjectRow } from '../storage/db/schema.js';
-import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
-import type { NameKey, PackageNameOwnersRepository } from '../storage/db/repositories/package-name-owners.repository.js';
-import type { Db } from '../storage/db/repositories/types.js';
+import type { NamespaceRow, PackageType, ProjectRow } from '../domain/records.js';
+import type { Executor } from './ports.js';
 import type { AccessService } from './access.service.js';
 import type { SettingsService } from './settings.service.js';
 
+/** A name in a top-level namespace. */
+export interface NameKey {
+  rootNamespaceId: number;
+  type: PackageType;
+  /** As published; stored and compared lower-cased. */
+  name: string;
+}
+
+/** Who owns which name (`PackageNameOwnersRepository`). */
+export interface NameOwnersPort {
+  /** The owning project, without locking anything (for an early, advisory refusal). */
+  owner(db: Executor, key: NameKey): Promise<number | undefined>;
+  /**
+   * Records `projectId` as the owner unless the name has one, and returns the owner; the row stays locked until the
+   * transaction ends, so a concurrent claim of the same name waits for it.
+   */
+  claim(db: Executor, key: NameKey, projectId: number, now: string): Promise<number>;
+  /** Moves ownership from `from` to `to` (the caller holds the row's lock through `claim`). */
+  transfer(db: Executor, key: NameKey, from: number, to: number, now: string): Promise<boolean>;
+  /** Whether `projectId` still holds any package of the name (in any state but being destroyed). */
+  holds(db: Executor, projectId: number, key: NameKey): Promise<boolean>;
+}
+
+/** The top-level namespace a refusal names (`NamespacesRepository`). */
+export interface NameNamespacesPort {
+  findById(db: Executor, id: number): Promise<NamespaceRow | undefined>;
+}
+
 export interface PackageNamesServiceDeps {
-  db: Kysely<Database>;
-  owners: PackageNameOwnersRepository;
-  namespaces: NamespacesRepository;
-  access: AccessService;
-  settings: SettingsService;
+  db: Executor;
+  owners: NameOwnersPort;
+  namespaces: NameNamespacesPort;
+  access: Pick<AccessService, 'visibleProject'>;
+  settings: Pick<SettingsService, 'get'>;
 }
 
 export interface NameUse {
@@ -80,7 +105,7 @@ export class PackageNamesService {
    * nobody owns or whose owner holds no package of it any more. Returns the owning project when the write must be
    * refused (the caller ends the transaction and throws `refusal`), undefined when it may go on.
    */
-  async claim(trx: Db, prepared: PreparedClaim, now: string): Promise<number | undefined> {
+  async claim(trx: Executor, prepared: PreparedClaim, now: string): Promise<number | undefined> {
     const { owners } = this.#d;
     const { key, projectId } = prepared;
     const owner = await owners.claim(trx, key, projectId, now);

@@ -1,15 +1,11 @@
 /** Projects: where packages live, with a visibility and a package registry access level. */
-import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../domain/clock.js';
 import { errors, type FieldErrors } from '../domain/errors.js';
 import { canAdminister, listingScope, type RegistryAccessLevel, type Visibility } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { nameProblems, pathFromName, pathProblems } from '../domain/paths.js';
-import type { Database, NamespaceRow, ProjectRow } from '../storage/db/schema.js';
-import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
-import type { ProjectListFilter, ProjectsRepository } from '../storage/db/repositories/projects.repository.js';
-import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
-import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import type { NamespaceRow, Page, PageOf, ProjectRow, UserRow } from '../domain/records.js';
+import type { Connection, Executor, UniqueViolations } from './ports.js';
 import type { AccessService } from './access.service.js';
 import { VISIBILITY_RANK } from './groups.service.js';
 
@@ -29,12 +25,47 @@ export interface UpdateProjectInput {
   package_registry_access_level?: RegistryAccessLevel | undefined;
 }
 
+export interface ProjectListFilter {
+  /** null = anonymous: public projects only. A number: public, internal, and projects the user is a member of
+   *  directly or through a group. undefined = no visibility filter (admins). */
+  visibleToUserId?: number | null;
+  membershipUserId?: number | undefined;
+  search?: string | undefined;
+  visibility?: string | undefined;
+  /** Only projects in these namespaces. */
+  namespaceIds?: readonly number[] | undefined;
+  /** Memberships that expired before this instant do not count. */
+  nowIso?: string | undefined;
+}
+
+/** Where projects are kept (`ProjectsRepository`). */
+export interface ProjectsPort {
+  insert(db: Executor, row: Omit<ProjectRow, 'id'>): Promise<ProjectRow>;
+  /** The project of that name in the namespace (names are unique per namespace). */
+  findByName(db: Executor, namespaceId: number, name: string): Promise<ProjectRow | undefined>;
+  /** The updated project; undefined when there is none with that id. */
+  update(db: Executor, id: number, patch: Partial<Omit<ProjectRow, 'id'>>): Promise<ProjectRow | undefined>;
+  list(db: Executor, filter: ProjectListFilter, page: Page): Promise<PageOf<ProjectRow>>;
+}
+
+/** The namespace a project lives in, and the routes that make paths unique (`NamespacesRepository`). */
+export interface ProjectNamespacesPort extends UniqueViolations {
+  findById(db: Executor, id: number): Promise<NamespaceRow | undefined>;
+  insertRoute(db: Executor, pathLower: string, sourceType: 'namespace' | 'project', sourceId: number): Promise<void>;
+  routeExists(db: Executor, pathLower: string): Promise<boolean>;
+}
+
+/** The caller's personal namespace, the default home of a new project (`UsersRepository`). */
+export interface ProjectUsersPort {
+  findById(db: Executor, id: number): Promise<UserRow | undefined>;
+}
+
 export interface ProjectsServiceDeps {
-  db: Kysely<Database>;
-  projects: ProjectsRepository;
-  namespaces: NamespacesRepository;
-  users: UsersRepository;
-  access: AccessService;
+  db: Connection & Executor;
+  projects: ProjectsPort;
+  namespaces: ProjectNamespacesPort;
+  users: ProjectUsersPort;
+  access: Pick<AccessService, 'groupContext' | 'readableProject'>;
   clock: Clock;
 }
 
@@ -112,7 +143,8 @@ export class ProjectsService {
         return project;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) return taken();
+      // The name (projects) or the path (routes) was taken meanwhile; either store's driver error reads the same.
+      if (namespaces.isUniqueViolation(err)) return taken();
       throw err;
     }
   }

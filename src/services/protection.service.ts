@@ -3,24 +3,40 @@
  * project's Maintainers, checked by `require` on every push and every delete of a matching package, whichever route
  * it comes through.
  */
-import type { Kysely } from 'kysely';
 import { canAdminister, type ProjectAccessContext } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { DELETE_LEVELS, PUSH_LEVELS, protectionAllows, type ProtectedAction } from '../domain/access/protection.js';
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { errors } from '../domain/errors.js';
-import type { Database, PackageType, ProjectRow, ProtectionLevel, ProtectionRuleRow } from '../storage/db/schema.js';
-import type { ProtectionRulePatch, ProtectionRulesRepository } from '../storage/db/repositories/protection-rules.repository.js';
-import { isUniqueViolation, type Db } from '../storage/db/repositories/types.js';
+import type { PackageType, ProjectRow, ProtectionLevel, ProtectionRuleRow } from '../domain/records.js';
+import type { Executor, UniqueViolations } from './ports.js';
 import type { AccessService } from './access.service.js';
 import { contextOf, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
 
+/** The fields of a rule a change may set. */
+export type ProtectionRulePatch = Partial<
+  Pick<ProtectionRuleRow, 'package_type' | 'package_name_pattern' | 'minimum_access_level_for_push' | 'minimum_access_level_for_delete' | 'updated_at'>
+>;
+
+/** A project's rules (`ProtectionRulesRepository`); it also tells a pattern taken twice at once. */
+export interface ProtectionRulesPort extends UniqueViolations {
+  /** In creation order. */
+  list(db: Executor, projectId: number): Promise<ProtectionRuleRow[]>;
+  /** The rules a push or delete of one package type is checked against. */
+  forType(db: Executor, projectId: number, type: PackageType): Promise<ProtectionRuleRow[]>;
+  find(db: Executor, projectId: number, id: number): Promise<ProtectionRuleRow | undefined>;
+  insert(db: Executor, row: Omit<ProtectionRuleRow, 'id'>): Promise<ProtectionRuleRow>;
+  update(db: Executor, projectId: number, id: number, patch: ProtectionRulePatch): Promise<ProtectionRuleRow | undefined>;
+  /** Whether a rule was deleted. */
+  delete(db: Executor, projectId: number, id: number): Promise<boolean>;
+}
+
 export interface ProtectionServiceDeps {
-  db: Kysely<Database>;
-  rules: ProtectionRulesRepository;
-  access: AccessService;
+  db: Executor;
+  rules: ProtectionRulesPort;
+  access: Pick<AccessService, 'readableProject'>;
   clock: Clock;
   audit: AuditService;
 }
@@ -93,7 +109,7 @@ export class ProtectionService {
       await this.#ruleEvent(audit, 'created', project, row);
       return row;
     } catch (err) {
-      if (isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
+      if (this.#d.rules.isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
       throw err;
     }
   }
@@ -113,7 +129,7 @@ export class ProtectionService {
       await this.#ruleEvent(audit, 'updated', project, row, existing);
       return row;
     } catch (err) {
-      if (isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
+      if (this.#d.rules.isUniqueViolation(err)) throw errors.validation({ package_name_pattern: ['has already been taken'] });
       throw err;
     }
   }
@@ -144,7 +160,7 @@ export class ProtectionService {
    * keeps `identity` from doing `write.action`. Inside a write transaction, pass it as `db`, so the rules are read
    * where the write happens (and because the embedded SQLite has one connection, which the transaction holds).
    */
-  async require(write: PackageWrite, db: Db = this.#d.db): Promise<void> {
+  async require(write: PackageWrite, db: Executor = this.#d.db): Promise<void> {
     const { action, identity, project, ctx, type, name } = write;
     if (identity.kind === 'user' && identity.isAdmin) return;
     const rules = await this.#d.rules.forType(db, project.id, type);

@@ -2,12 +2,9 @@
  * Instance-wide application settings (GitLab's `/application/settings`), with defaults and per-key validation.
  * Stored as key → JSON rows, so a new setting needs no migration.
  */
-import type { Kysely } from 'kysely';
 import { errors } from '../domain/errors.js';
-import type { ChangeSignal } from '../storage/db/change-signal.js';
+import type { ChangeSignal, Connection, Executor } from './ports.js';
 import { FreshMemo } from './fresh-memo.js';
-import type { Database } from '../storage/db/schema.js';
-import type { SettingsRepository } from '../storage/db/repositories/settings.repository.js';
 import { contextOf, INSTANCE, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
 
@@ -144,13 +141,20 @@ const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
 
 export const SETTING_KEYS = Object.keys(VALIDATORS) as (keyof ApplicationSettings)[];
 
+/** Stored settings as key → value (`SettingsRepository`); only the keys an administrator set are there. */
+export interface SettingsPort {
+  all(db: Executor): Promise<Record<string, unknown>>;
+  /** Inserts or replaces each key given. */
+  put(db: Executor, values: Record<string, unknown>): Promise<void>;
+}
+
 export class SettingsService {
-  readonly #db: Kysely<Database>;
-  readonly #repo: SettingsRepository;
+  readonly #db: Connection & Executor;
+  readonly #repo: SettingsPort;
   // Read by every packument 404 (forwarding) and every index.yaml: remembered until the next write.
   readonly #current: FreshMemo<Readonly<ApplicationSettings>>;
   readonly #audit: AuditService;
-  constructor(db: Kysely<Database>, repo: SettingsRepository, changes: ChangeSignal, audit: AuditService) {
+  constructor(db: Connection & Executor, repo: SettingsPort, changes: ChangeSignal, audit: AuditService) {
     this.#db = db;
     this.#repo = repo;
     this.#audit = audit;

@@ -1,5 +1,4 @@
 /** Personal access tokens and deploy tokens: created with their secret shown once, listed, revoked. */
-import type { Kysely } from 'kysely';
 import { iso, isoDate, type Clock } from '../domain/clock.js';
 import { errors } from '../domain/errors.js';
 import {
@@ -10,10 +9,8 @@ import {
   type PatScope,
 } from '../domain/access/identity.js';
 import { digestToken, generateToken } from '../domain/access/tokens.js';
-import type { Database, DeployTokenRow, PersonalAccessTokenRow } from '../storage/db/schema.js';
-import type { TokensRepository, PatFilter } from '../storage/db/repositories/tokens.repository.js';
-import type { UsersRepository } from '../storage/db/repositories/users.repository.js';
-import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';
+import type { DeployTokenRow, Page, PageOf, PersonalAccessTokenRow, UserRow } from '../domain/records.js';
+import type { Connection, Executor } from './ports.js';
 import type { IdentityService } from './identity.service.js';
 import { boundedText, contextOf, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
@@ -49,11 +46,45 @@ export interface CreateDeployTokenInput {
   expires_at?: string | null | undefined;
 }
 
+export interface PatFilter {
+  userId?: number | undefined;
+  revoked?: boolean | undefined;
+  /** 'active' = not revoked and not expired; 'inactive' = the opposite. */
+  state?: 'active' | 'inactive' | undefined;
+  search?: string | undefined;
+}
+
+type DeployTokenOwner = { projectId: number } | { groupId: number };
+
+/** Where tokens are kept, by the digest of their secret (`TokensRepository`). */
+export interface TokensPort {
+  insertPersonal(db: Executor, row: Omit<PersonalAccessTokenRow, 'id'>): Promise<PersonalAccessTokenRow>;
+  findPersonalByDigest(db: Executor, digest: string): Promise<PersonalAccessTokenRow | undefined>;
+  findPersonalById(db: Executor, id: number): Promise<PersonalAccessTokenRow | undefined>;
+  /** `todayIso` (`YYYY-MM-DD`) decides which tokens the `state` filter counts as expired. */
+  listPersonal(db: Executor, filter: PatFilter, page: Page, todayIso: string): Promise<PageOf<PersonalAccessTokenRow>>;
+  revokePersonal(db: Executor, id: number): Promise<void>;
+  insertDeploy(db: Executor, row: Omit<DeployTokenRow, 'id'>): Promise<DeployTokenRow>;
+  /** GitLab's default deploy token username names the token by its id, known only once it is inserted. */
+  setDeployUsername(db: Executor, id: number, username: string): Promise<void>;
+  findDeployById(db: Executor, id: number): Promise<DeployTokenRow | undefined>;
+  /** `activeOnly`: neither revoked nor expired at `nowIso`. */
+  listDeploy(db: Executor, owner: DeployTokenOwner, page: Page, activeOnly: boolean, nowIso: string): Promise<PageOf<DeployTokenRow>>;
+  deleteDeploy(db: Executor, id: number): Promise<void>;
+}
+
+/** A token's owner, and the usernames a deploy token may not take (`UsersRepository`). */
+export interface TokenUsersPort {
+  findById(db: Executor, id: number): Promise<UserRow | undefined>;
+  findByUsername(db: Executor, username: string): Promise<UserRow | undefined>;
+}
+
 export interface TokensServiceDeps {
-  db: Kysely<Database>;
-  tokens: TokensRepository;
-  users: UsersRepository;
-  identity: IdentityService;
+  db: Connection & Executor;
+  tokens: TokensPort;
+  users: TokenUsersPort;
+  /** This process's identity cache, which a revocation empties of the token at once. */
+  identity: Pick<IdentityService, 'forget'>;
   clock: Clock;
   audit: AuditService;
   settings: TokenPolicySettings;
@@ -247,7 +278,7 @@ export class TokensService {
       if (input.username !== undefined) return this.#deployTokenEvent(trx, audit, 'created', inserted);
       // GitLab's default username names the token by its id.
       const username = `gitlab+deploy-token-${inserted.id}`;
-      await trx.updateTable('deploy_tokens').set({ username }).where('id', '=', inserted.id).execute();
+      await tokens.setDeployUsername(trx, inserted.id, username);
       return this.#deployTokenEvent(trx, audit, 'created', { ...inserted, username });
     });
     return { row, token };
@@ -273,7 +304,7 @@ export class TokensService {
   }
 
   /** GitLab's `deploy_token_created`/`_destroyed` (`group_deploy_token_…` for a group's); returns the row. */
-  async #deployTokenEvent(db: Db, audit: AuditContext, what: 'created' | 'destroyed', row: DeployTokenRow): Promise<DeployTokenRow> {
+  async #deployTokenEvent(db: Executor, audit: AuditContext, what: 'created' | 'destroyed', row: DeployTokenRow): Promise<DeployTokenRow> {
     const group = row.group_id !== null;
     await this.#d.audit.record(db, audit, {
       name: group ? `group_deploy_token_${what}` : `deploy_token_${what}`,

@@ -14,15 +14,43 @@
  * 5. PostgreSQL identity sequences are moved past the copied ids, and the marker is marked finished.
  */
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { BlobStore } from './blob-store.js';
-import type { Database } from '../storage/db/schema.js';
-import { TRANSFER_TABLES, type Row, type TransferRepository } from '../storage/db/repositories/transfer.repository.js';
+import type { Connection, Executor } from './ports.js';
 import { errors, type AppError } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 
+/** One table as the transfer copies it. */
+export interface TransferTable {
+  table: string;
+  /** The primary key columns, in the order rows are read. */
+  key: readonly string[];
+}
+
+/** A row as read from one database and written, unchanged, into the other. */
+export type TransferRow = Record<string, unknown>;
+
+/** Both databases, table by table, and the progress marker in the target (`TransferRepository`). */
+export interface TransferPort {
+  /** Every table, parents before children, so that each foreign key already has its target when a row arrives. */
+  readonly tables: readonly TransferTable[];
+  /** One page of `spec`'s rows after the key `after` (all from the start when undefined), in key order. */
+  page(db: Executor, spec: TransferTable, after: readonly unknown[] | undefined, limit: number): Promise<TransferRow[]>;
+  /** Inserts the rows, ids included, skipping those already there; how many were new. */
+  insert(db: Executor, spec: TransferTable, rows: readonly TransferRow[]): Promise<number>;
+  count(db: Executor, table: string): Promise<number>;
+  /** The tables holding any row (the marker aside). */
+  nonEmptyTables(db: Executor): Promise<string[]>;
+  /** Every blob the database references. */
+  blobKeys(db: Executor): Promise<{ blobKey: string }[]>;
+  /** The progress marker, as stored; undefined when there is none. */
+  readMarker(db: Executor): Promise<unknown>;
+  writeMarker(db: Executor, marker: unknown): Promise<void>;
+  /** Moves generated-id sequences past the ids copied in (PostgreSQL). */
+  repairSequences(db: Executor): Promise<void>;
+}
+
 export interface TransferEndpoint {
-  db: Kysely<Database>;
+  db: Connection & Executor;
   blobs: BlobStore;
   /** Where it is, without credentials: identifies the source in the marker and in messages. */
   location: string;
@@ -61,7 +89,7 @@ const broken = (message: string): AppError => errors.transferDataBroken(message)
 
 export class TransferService {
   constructor(
-    private readonly repo: TransferRepository,
+    private readonly repo: TransferPort,
     private readonly clock: Clock,
   ) {}
 
@@ -95,7 +123,7 @@ export class TransferService {
     const report: TransferReport = { resumed, blobs: { referenced: 0, copied: 0, alreadyPresent: 0, verified: 0 }, rows: {} };
     await source.db.transaction().execute(async (snapshot) => {
       await this.#blobs(snapshot, source.blobs, target.blobs, report, log);
-      for (const spec of TRANSFER_TABLES) {
+      for (const spec of this.repo.tables) {
         const total = await this.repo.count(snapshot, spec.table);
         const stats = { source: total, inserted: 0 };
         report.rows[spec.table] = stats;
@@ -109,7 +137,7 @@ export class TransferService {
           continue;
         }
         for (;;) {
-          const rows: Row[] = await this.repo.page(snapshot, spec, after, batchSize);
+          const rows: TransferRow[] = await this.repo.page(snapshot, spec, after, batchSize);
           if (rows.length === 0) break;
           // Rows and the marker move together, so the marker never claims rows the target does not have.
           await target.db.transaction().execute(async (trx) => {
@@ -132,7 +160,7 @@ export class TransferService {
     return report;
   }
 
-  async #blobs(snapshot: Kysely<Database>, from: BlobStore, to: BlobStore, report: TransferReport, log: (line: string) => void): Promise<void> {
+  async #blobs(snapshot: Executor, from: BlobStore, to: BlobStore, report: TransferReport, log: (line: string) => void): Promise<void> {
     const keys = await this.repo.blobKeys(snapshot);
     report.blobs.referenced = keys.length;
     const missingAtSource: string[] = [];

@@ -1,14 +1,10 @@
 /** Users and their personal namespaces. */
-import type { Kysely } from 'kysely';
 import { iso, type Clock } from '../domain/clock.js';
 import { errors, type FieldErrors } from '../domain/errors.js';
 import { isEmail, pathProblems } from '../domain/paths.js';
 import type { Identity } from '../domain/access/identity.js';
-import type { Database, UserRow } from '../storage/db/schema.js';
-import type { MembersRepository } from '../storage/db/repositories/members.repository.js';
-import type { NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
-import type { UsersRepository, UserFilter } from '../storage/db/repositories/users.repository.js';
-import { isUniqueViolation, type Page, type PageOf } from '../storage/db/repositories/types.js';
+import type { MemberRow, NamespaceRow, Page, PageOf, UserRow } from '../domain/records.js';
+import type { Connection, Executor, UniqueViolations } from './ports.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword, verifyAgainstDummy } from './passwords.js';
 import type { SignInThrottle } from './sign-in-throttle.js';
 import { contextOf, type AuditContext } from '../domain/audit.js';
@@ -22,11 +18,45 @@ export interface CreateUserInput {
   admin?: boolean | undefined;
 }
 
+export interface UserFilter {
+  search?: string | undefined;
+  /** Whether `search` also matches e-mail addresses: only for administrators, or the search is an e-mail oracle. */
+  searchEmail?: boolean | undefined;
+  username?: string | undefined;
+}
+
+/** Where users are kept (`UsersRepository`). */
+export interface UsersPort {
+  insert(db: Executor, row: Omit<UserRow, 'id'>): Promise<UserRow>;
+  findById(db: Executor, id: number): Promise<UserRow | undefined>;
+  /** Case-insensitive, as GitLab's paths are. */
+  findByUsername(db: Executor, username: string): Promise<UserRow | undefined>;
+  findByEmail(db: Executor, email: string): Promise<UserRow | undefined>;
+  count(db: Executor): Promise<number>;
+  list(db: Executor, filter: UserFilter, page: Page): Promise<PageOf<UserRow>>;
+  /** The updated user; undefined when there is none with that id. */
+  update(db: Executor, id: number, patch: Partial<Omit<UserRow, 'id'>>): Promise<UserRow | undefined>;
+}
+
+/** A user's personal namespace and its route (`NamespacesRepository`); it also tells a lost race on a path. */
+export interface UserNamespacesPort extends UniqueViolations {
+  insert(db: Executor, row: Omit<NamespaceRow, 'id' | 'traversal_ids'>): Promise<NamespaceRow>;
+  insertRoute(db: Executor, pathLower: string, sourceType: 'namespace' | 'project', sourceId: number): Promise<void>;
+  routeExists(db: Executor, pathLower: string): Promise<boolean>;
+  /** The namespace and its owner refer to each other: the owner is set once the user exists. */
+  setOwner(db: Executor, namespaceId: number, ownerId: number): Promise<void>;
+}
+
+/** The user's Owner role in their namespace (`MembersRepository`). */
+export interface UserMembersPort {
+  insert(db: Executor, row: Omit<MemberRow, 'id'>): Promise<MemberRow>;
+}
+
 export interface UsersServiceDeps {
-  db: Kysely<Database>;
-  users: UsersRepository;
-  namespaces: NamespacesRepository;
-  members: MembersRepository;
+  db: Connection & Executor;
+  users: UsersPort;
+  namespaces: UserNamespacesPort;
+  members: UserMembersPort;
   clock: Clock;
   audit: AuditService;
   /** Wrong-password limits (per login and per client address); every password check goes through it. */
@@ -96,7 +126,7 @@ export class UsersService {
           created_at: now,
           updated_at: now,
         });
-        await trx.updateTable('namespaces').set({ owner_id: user.id }).where('id', '=', ns.id).execute();
+        await namespaces.setOwner(trx, ns.id, user.id);
         await members.insert(trx, {
           user_id: user.id,
           source_type: 'namespace',
@@ -116,7 +146,7 @@ export class UsersService {
       });
     } catch (err) {
       // Lost a race with a concurrent create of the same username, e-mail or path.
-      if (isUniqueViolation(err)) throw errors.usernameTaken();
+      if (namespaces.isUniqueViolation(err)) throw errors.usernameTaken();
       throw err;
     }
   }

@@ -112,16 +112,4 @@ export async function startApp(dialect: TestDialect, options: StartOptions = {})
   };
 }
 
-/** A fixed clock that tests can move. */
-export class TestClock implements Clock {
-  #now: number;
-  constructor(start = '2026-06-01T12:00:00.000Z') {
-    this.#now = Date.parse(start);
-  }
-  now(): Date {
-    return new Date(this.#now);
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
+export { TestClock } from './clock.js';

@@ -14,11 +14,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { ChangeSignal } from './change-signal.js';
 import type { Database } from './schema.js';
-
-export interface CredentialEpoch {
-  /** The current value; a number at once when it is known not to have moved, otherwise a promise. */
-  current(): number | Promise<number>;
-}
+import type { CredentialEpoch } from '../../services/identity.service.js';
 
 export class DatabaseCredentialEpoch implements CredentialEpoch {
   readonly #db: Kysely<Database>;

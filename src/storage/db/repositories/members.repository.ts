@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { MemberRow } from '../schema.js';
-import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+import { isUniqueViolation, likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 import { PreparedQuery } from '../prepared.js';
 import type { MemberWithUser } from '../../../domain/records.js';
 
@@ -18,6 +18,11 @@ export interface MaxLevel {
 }
 
 export class MembersRepository {
+  /** Whether a write failed on the one-membership-per-user-and-source index, whatever the driver. */
+  isUniqueViolation(err: unknown): boolean {
+    return isUniqueViolation(err);
+  }
+
   async insert(
     db: Db,
     row: { user_id: number; source_type: SourceType; source_id: number; access_level: number; expires_at: string | null; created_by_id: number | null; created_at: string },

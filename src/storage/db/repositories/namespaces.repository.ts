@@ -21,6 +21,11 @@ export class NamespacesRepository {
     return { ...inserted, traversal_ids: traversal };
   }
 
+  /** A personal namespace and its user refer to each other: the owner is set once the user exists. */
+  async setOwner(db: Db, namespaceId: number, ownerId: number): Promise<void> {
+    await db.updateTable('namespaces').set({ owner_id: ownerId }).where('id', '=', namespaceId).execute();
+  }
+
   async findById(db: Db, id: number): Promise<NamespaceRow | undefined> {
     return db.selectFrom('namespaces').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -1,13 +1,6 @@
 import { sql } from 'kysely';
-import type { PackageType } from '../schema.js';
 import type { Db } from './types.js';
-
-export interface NameKey {
-  rootNamespaceId: number;
-  type: PackageType;
-  /** As published; stored and compared lower-cased. */
-  name: string;
-}
+import type { NameKey } from '../../../services/package-names.service.js';
 
 /** Which project owns a package name in a top-level namespace (migration 007). */
 export class PackageNameOwnersRepository {

@@ -2,6 +2,7 @@ import { sql, type Insertable } from 'kysely';
 import { PreparedQuery } from '../prepared.js';
 import type { ProjectRow, ProjectsTable } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
+import type { ProjectListFilter } from '../../../services/projects.service.js';
 
 export type ProjectWithTraversal = ProjectRow & { namespace_traversal_ids: string };
 
@@ -22,19 +23,6 @@ export interface ProjectAccessFacts {
   visibility: ProjectRow['visibility'];
   package_registry_access_level: ProjectRow['package_registry_access_level'];
   traversal_ids: string;
-}
-
-export interface ProjectListFilter {
-  /** null = anonymous: public projects only. A number: public, internal, and projects the user is a member of
-   *  directly or through a group. undefined = no visibility filter (admins). */
-  visibleToUserId?: number | null;
-  membershipUserId?: number | undefined;
-  search?: string | undefined;
-  visibility?: string | undefined;
-  /** Only projects in these namespaces. */
-  namespaceIds?: readonly number[] | undefined;
-  /** Memberships that expired before this instant do not count. */
-  nowIso?: string | undefined;
 }
 
 export class ProjectsRepository {

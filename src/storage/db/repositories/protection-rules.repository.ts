@@ -1,10 +1,15 @@
 import type { PackageType, ProtectionRuleRow } from '../schema.js';
-import type { Db } from './types.js';
+import { isUniqueViolation, type Db } from './types.js';
+import type { ProtectionRulePatch } from '../../../services/protection.service.js';
 
 export type NewProtectionRule = Omit<ProtectionRuleRow, 'id'>;
-export type ProtectionRulePatch = Partial<Pick<ProtectionRuleRow, 'package_type' | 'package_name_pattern' | 'minimum_access_level_for_push' | 'minimum_access_level_for_delete' | 'updated_at'>>;
 
 export class ProtectionRulesRepository {
+  /** Whether a write failed on the one-rule-per-pattern index, whatever the driver. */
+  isUniqueViolation(err: unknown): boolean {
+    return isUniqueViolation(err);
+  }
+
   async list(db: Db, projectId: number): Promise<ProtectionRuleRow[]> {
     return db.selectFrom('package_protection_rules').selectAll().where('project_id', '=', projectId).orderBy('id').execute();
   }

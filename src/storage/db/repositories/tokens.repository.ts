@@ -1,14 +1,7 @@
 import type { DeployTokenRow, PersonalAccessTokenRow } from '../schema.js';
 import { sql } from 'kysely';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
-
-export interface PatFilter {
-  userId?: number | undefined;
-  revoked?: boolean | undefined;
-  /** 'active' = not revoked and not expired; 'inactive' = the opposite. */
-  state?: 'active' | 'inactive' | undefined;
-  search?: string | undefined;
-}
+import type { PatFilter } from '../../../services/tokens.service.js';
 
 export class TokensRepository {
   async insertPersonal(db: Db, row: Omit<PersonalAccessTokenRow, 'id'>): Promise<PersonalAccessTokenRow> {
@@ -68,6 +61,10 @@ export class TokensRepository {
     const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const items = await q.selectAll().orderBy('id', 'asc').limit(page.perPage).offset(offsetOf(page)).execute();
     return { items, total: Number(total.n) };
+  }
+
+  async setDeployUsername(db: Db, id: number, username: string): Promise<void> {
+    await db.updateTable('deploy_tokens').set({ username }).where('id', '=', id).execute();
   }
 
   async revokeDeploy(db: Db, id: number): Promise<void> {

@@ -52,6 +52,8 @@ export const TRANSFER_MARKER_KEY = 'wharf_transfer_progress';
 export type Row = Record<string, unknown>;
 
 export class TransferRepository {
+  readonly tables = TRANSFER_TABLES;
+
   constructor(private readonly targetDialect: DialectName) {}
 
   /**

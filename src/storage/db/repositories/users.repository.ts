@@ -1,13 +1,7 @@
 import { sql } from 'kysely';
 import type { NewUserRow, UserRow } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
-
-export interface UserFilter {
-  search?: string | undefined;
-  /** Whether `search` also matches e-mail addresses: only for administrators, or the search is an e-mail oracle. */
-  searchEmail?: boolean | undefined;
-  username?: string | undefined;
-}
+import type { UserFilter } from '../../../services/users.service.js';
 
 export class UsersRepository {
   async insert(db: Db, row: NewUserRow): Promise<UserRow> {
