@@ -26,7 +26,7 @@ import type { ChangeSignal, Executor } from './ports.js';
 /** A project as `findProject` loads it: with its namespace's traversal ids, so deciding needs no second query. */
 export type ProjectWithTraversal = ProjectRow & { namespace_traversal_ids: string };
 
-/** What a decision over many projects needs of each, in one query (`ProjectsRepository.accessFacts`). */
+/** What an access decision needs of a project, for many projects at once (see `readableProjectsIn`). */
 export interface ProjectAccessFacts {
   project_id: number;
   full_path: string;
@@ -35,7 +35,10 @@ export interface ProjectAccessFacts {
   traversal_ids: string;
 }
 
-/** The caller's highest unexpired level over a source and its ancestors, and until when it holds. */
+/**
+ * The caller's highest unexpired level over a source and its ancestors; `until` is the earliest `expires_at` among
+ * the memberships counted (null: none expires).
+ */
 export interface MaxLevel {
   level: number | null;
   until: string | null;

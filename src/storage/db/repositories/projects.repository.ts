@@ -3,7 +3,9 @@ import { PreparedQuery } from '../prepared.js';
 import type { ProjectRow, ProjectsTable } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 
-export type ProjectWithTraversal = ProjectRow & { namespace_traversal_ids: string };
+import type { ProjectAccessFacts, ProjectWithTraversal } from '../../../services/access.service.js';
+
+export type { ProjectAccessFacts, ProjectWithTraversal };
 
 /** Every project-level package request starts here: compiled once (see `prepared.ts`). */
 const PROJECT_BY_ID = new PreparedQuery((db, id: number) =>
@@ -14,15 +16,6 @@ const PROJECT_BY_ID = new PreparedQuery((db, id: number) =>
     .select('namespaces.traversal_ids as namespace_traversal_ids')
     .where('projects.id', '=', id),
 );
-
-/** What an access decision needs of a project, for many projects at once (see `AccessService.readableProjectsIn`). */
-export interface ProjectAccessFacts {
-  project_id: number;
-  full_path: string;
-  visibility: ProjectRow['visibility'];
-  package_registry_access_level: ProjectRow['package_registry_access_level'];
-  traversal_ids: string;
-}
 
 export interface ProjectListFilter {
   /** null = anonymous: public projects only. A number: public, internal, and projects the user is a member of
