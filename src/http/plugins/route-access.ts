@@ -129,7 +129,8 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
       const { group, ctx } = await services.access.readableGroup(identity, id);
       request.groupAccess = { identity, group, ctx };
     } else if (access.scope === 'project') {
-      // Helm and the packages API (npm decides through `decide`) answer GitLab's plain `404 Project Not Found`.
+      // Helm and the packages API (npm routes decide through their own `access.decide`) answer GitLab's plain
+      // `404 Project Not Found`.
       const { project, ctx } = await services.access.authorizePackageAccess(
         identity,
         id,
@@ -166,6 +167,10 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
     const access = route.config?.access;
     if (declared) for (const method of [route.method].flat()) declared.push({ method, url: route.url, access });
     if (!access || access.credentials === 'none') return;
+    // A package ability is decided on the project or group `:id` names; on anything else it would check nothing.
+    if (PACKAGE_ABILITIES.has(access.ability) && !access.decide && access.scope !== 'project' && access.scope !== 'group') {
+      throw new Error(`${route.url}: a package ability needs scope 'project' or 'group'`);
+    }
     const methods = [route.method].flat();
     // Route-level hooks run after the application's (request id, rate limits), as the handlers' checks did.
     if (access.credentials === 'personal' || methods.some((m) => !isRead(m))) route.onRequest = [...[route.onRequest ?? []].flat(), beforeBody];

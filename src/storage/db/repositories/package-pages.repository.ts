@@ -1,6 +1,6 @@
 /** What the UI's package pages show: summaries per package name, every version with its files, and metadata. */
 import { sql } from 'kysely';
-import type { PackageFileRow, PackageRow, PackageType } from '../schema.js';
+import type { PackageRow, PackageType } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 import type { PackageSummary, VersionWithFiles } from '../../../domain/records.js';
 
