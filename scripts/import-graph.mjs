@@ -57,10 +57,6 @@ export const RULES = [
  * declares its own port; the test then keeps it off storage.
  */
 export const SERVICES_ON_STORAGE = [
-  // Being reworked in parallel (one access model): moved onto ports after that lands.
-  'services/access.service.ts',
-  'services/package-pages.service.ts',
-  'services/packages.service.ts',
   // The package registries (document engine, routing) are being reworked in parallel.
   'services/npm/index.ts',
   'services/npm/metadata.service.ts',
@@ -69,12 +65,6 @@ export const SERVICES_ON_STORAGE = [
   'services/npm/search.service.ts',
   'services/npm/tags.service.ts',
   'services/npm/unpublish.service.ts',
-  'services/helm/index.ts',
-  'services/helm/access.ts',
-  'services/helm/charts.service.ts',
-  'services/helm/index.service.ts',
-  'services/helm/retry.ts',
-  'services/helm/upload.service.ts',
   // The document engine's revision rule: FreshMemo and the transaction type still live in storage/db.
   'services/documents/revisions.ts',
 ];

@@ -33,7 +33,8 @@ import { SettingsService } from './services/settings.service.js';
 import { TokensService } from './services/tokens.service.js';
 import { UsersService } from './services/users.service.js';
 import { buildNpmServices } from './services/npm/index.js';
-import { buildHelmServices } from './services/helm/index.js';
+import { buildHelmServices, type HelmServices, type HelmServicesDeps } from './services/helm/index.js';
+import { HelmRepository } from './storage/db/repositories/helm.repository.js';
 import { SessionsService } from './services/sessions.service.js';
 import { PackagesService } from './services/packages.service.js';
 import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
@@ -75,6 +76,16 @@ export interface ServiceStorage {
   dialect: DialectName;
 }
 
+/**
+ * The Helm services on this database: their store and the channel revisions wired in. A second set built on the
+ * same database behaves as another instance would (the tests of shared and rebuilt indexes do that).
+ */
+export function helmServices(deps: Omit<HelmServicesDeps, 'db' | 'helm' | 'revisions'> & { db: Kysely<Database> }): HelmServices {
+  const { db, changes } = deps;
+  const revisions = new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes });
+  return buildHelmServices({ ...deps, helm: new HelmRepository(), revisions });
+}
+
 export function buildServices(db: Kysely<Database>, clock: Clock, storage: ServiceStorage): Services {
   const users = new UsersRepository();
   const namespaces = new NamespacesRepository();
@@ -105,7 +116,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
     npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes, protection, names, audit }),
-    helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
+    helm: helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
     packages: new PackagesService({
       db,

@@ -160,6 +160,25 @@ export interface AuditEventRow {
   created_at: string;
 }
 
+/** `INSTALLABLE_STATUSES` (docs/design/gitlab-compatibility.md#package-statuses): what packuments, tags, downloads and Helm indexes see. */
+export const INSTALLABLE_STATUSES: readonly PackageStatus[] = ['default', 'hidden', 'deprecated'];
+
+/** A package version with its files, as the web's package page lists them. */
+export interface VersionWithFiles extends PackageRow {
+  files: PackageFileRow[];
+}
+
+export type HelmFileKind = 'chart' | 'provenance';
+
+/** A live file of a Helm package in one channel, with what Wharf recorded about it (`metadata`: JSON text). */
+export interface LiveHelmFile {
+  id: number;
+  file_name: string;
+  sha256: string;
+  kind: HelmFileKind;
+  metadata: string;
+}
+
 /** What the package list of the API filters and sorts on (GitLab's `package_type`, `package_name`, …). */
 export interface PackageFilter {
   packageType?: PackageType | undefined;

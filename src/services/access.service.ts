@@ -4,7 +4,6 @@
  * with one membership query), and answers which projects' packages a caller may read. Every package endpoint,
  * listing and page asks here; none loads memberships or derives roles itself (docs/design/access-model.md).
  */
-import type { Kysely } from 'kysely';
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import {
@@ -18,23 +17,77 @@ import {
   type ProjectAccessContext,
 } from '../domain/access/abilities.js';
 import { isAccessLevel, type AccessLevel, type Identity } from '../domain/access/identity.js';
-import { MembershipLevels } from '../domain/access/memberships.js';
+import { MembershipLevels, type MembershipLevel } from '../domain/access/memberships.js';
 import { errors } from '../domain/errors.js';
-import type { ChangeSignal } from '../storage/db/change-signal.js';
+import { parseTraversal, type NamespaceRow, type ProjectRow } from '../domain/records.js';
 import { FreshMemo } from './fresh-memo.js';
-import type { Database, NamespaceRow, ProjectRow } from '../storage/db/schema.js';
-import type { MaxLevel, MembersRepository } from '../storage/db/repositories/members.repository.js';
-import { parseTraversal, type NamespacesRepository } from '../storage/db/repositories/namespaces.repository.js';
-import type { ProjectsRepository } from '../storage/db/repositories/projects.repository.js';
+import type { ChangeSignal, Executor } from './ports.js';
+
+/** A project as `findProject` loads it: with its namespace's traversal ids, so deciding needs no second query. */
+export type ProjectWithTraversal = ProjectRow & { namespace_traversal_ids: string };
+
+/** What an access decision needs of a project, for many projects at once (see `readableProjectsIn`). */
+export interface ProjectAccessFacts {
+  project_id: number;
+  full_path: string;
+  visibility: ProjectRow['visibility'];
+  package_registry_access_level: ProjectRow['package_registry_access_level'];
+  traversal_ids: string;
+}
+
+/**
+ * The caller's highest unexpired level over a source and its ancestors; `until` is the earliest `expires_at` among
+ * the memberships counted (null: none expires).
+ */
+export interface MaxLevel {
+  level: number | null;
+  until: string | null;
+}
+
+/** What access needs of the projects store (`ProjectsRepository`). */
+export interface AccessProjectsPort {
+  findById(db: Executor, id: number): Promise<ProjectWithTraversal | undefined>;
+  findByFullPath(db: Executor, fullPath: string): Promise<ProjectWithTraversal | undefined>;
+  /** Every project (or those in the namespace tree of `withinTraversalIds`) with what access decides on. */
+  accessFacts(db: Executor, withinTraversalIds?: string): Promise<ProjectAccessFacts[]>;
+}
+
+/** What access needs of the namespaces store (`NamespacesRepository`). */
+export interface AccessNamespacesPort {
+  findById(db: Executor, id: number): Promise<NamespaceRow | undefined>;
+  findGroupByFullPath(db: Executor, fullPath: string): Promise<NamespaceRow | undefined>;
+}
+
+/** The caller's memberships (`MembersRepository`); `nowIso` leaves expired ones out. */
+export interface AccessMembersPort {
+  /** The highest level over the namespaces and the project, aggregated by the database. */
+  maxLevel(db: Executor, userId: number, namespaceIds: readonly number[], projectId: number | null, nowIso: string): Promise<MaxLevel>;
+  /** The caller's level per source, among these sources. */
+  levels(db: Executor, userId: number, namespaceIds: readonly number[], projectIds: readonly number[], nowIso: string): Promise<MembershipLevel[]>;
+  /** The caller's level per source, for every source. */
+  allLevels(db: Executor, userId: number, nowIso: string): Promise<MembershipLevel[]>;
+  /** Whether the caller is a member of a group or project below the namespace with these traversal ids. */
+  memberBelow(db: Executor, userId: number, traversalIds: string, nowIso: string): Promise<boolean>;
+}
 
 export interface AccessServiceDeps {
-  db: Kysely<Database>;
-  projects: ProjectsRepository;
-  namespaces: NamespacesRepository;
-  members: MembersRepository;
+  db: Executor;
+  projects: AccessProjectsPort;
+  namespaces: AccessNamespacesPort;
+  members: AccessMembersPort;
   clock: Clock;
   /** Lets project and group lookups skip the database while nothing was written (SQLite). */
   changes: ChangeSignal;
+}
+
+/**
+ * A project the caller was found to have a package ability on, with the context it was decided on: what a route's
+ * declared ability hands to the service it calls (docs/design/access-model.md), which then decides nothing again.
+ */
+export interface ProjectAccess {
+  readonly identity: Identity;
+  readonly project: ProjectRow;
+  readonly ctx: ProjectAccessContext;
 }
 
 /** What `projectContexts` needs of a project, as the package queries return it. */

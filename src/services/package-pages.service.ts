@@ -1,12 +1,23 @@
 /** The read model behind the UI's package pages, with the same access rules as the package APIs. */
-import type { Kysely } from 'kysely';
 import { can } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { errors } from '../domain/errors.js';
-import type { Database, PackageRow, PackageType, ProjectRow } from '../storage/db/schema.js';
-import type { PackagePagesRepository, PackageSummary, VersionWithFiles } from '../storage/db/repositories/package-pages.repository.js';
-import type { Page, PageOf } from '../storage/db/repositories/types.js';
+import type { Page, PageOf, PackageRow, PackageSummary, PackageType, ProjectRow, VersionWithFiles } from '../domain/records.js';
+import type { Executor } from './ports.js';
 import type { AccessService } from './access.service.js';
+
+/** What the pages read (`PackagePagesRepository`). */
+export interface PackagePagesPort {
+  /** One summary per package name of these projects, most recently updated first, filtered by name and type. */
+  summaries(db: Executor, projectIds: readonly number[], filter: { q?: string | undefined; type?: PackageType | undefined }, page: Page): Promise<PageOf<PackageSummary>>;
+  find(db: Executor, projectId: number, packageId: number): Promise<PackageRow | undefined>;
+  /** Every listed version of the package name, with its files. */
+  versions(db: Executor, projectId: number, type: PackageType, name: string): Promise<VersionWithFiles[]>;
+  tags(db: Executor, projectId: number, name: string): Promise<{ tag: string; package_id: number }[]>;
+  npmMetadata(db: Executor, packageId: number): Promise<{ package_json: string; readme: string | null } | undefined>;
+  /** The chart file's stored Chart.yaml, as JSON text. */
+  chartMetadata(db: Executor, fileId: number): Promise<string | undefined>;
+}
 
 export interface PackageDetails {
   project: ProjectRow;
@@ -21,10 +32,10 @@ export interface PackageDetails {
 }
 
 export class PackagePagesService {
-  readonly #db: Kysely<Database>;
-  readonly #repo: PackagePagesRepository;
+  readonly #db: Executor;
+  readonly #repo: PackagePagesPort;
   readonly #access: AccessService;
-  constructor(db: Kysely<Database>, repo: PackagePagesRepository, access: AccessService) {
+  constructor(db: Executor, repo: PackagePagesPort, access: AccessService) {
     this.#db = db;
     this.#repo = repo;
     this.#access = access;

@@ -1,33 +1,48 @@
 /**
- * GitLab's package-management reads (docs/design/gitlab-compatibility.md#package-management-api): listing a project's or a group tree's packages, one
- * package, its files, and a file's bytes. Each project's packages are shown only to callers with `read_package`,
- * as the access service decides it.
+ * GitLab's package-management API (docs/design/gitlab-compatibility.md#package-management-api): listing a project's
+ * or a group tree's packages, one package, its files, a file's bytes, and deletes. The routes decide who may call
+ * (`read_package` or `destroy_package` on the project, `read_group` on the group); a group listing shows only the
+ * projects whose packages the caller may read, as the access service decides it. Deletes check protection rules
+ * inside their transaction.
  */
-import type { Kysely } from 'kysely';
 import type { Readable } from 'node:stream';
-import type { ProjectAccessContext } from '../domain/access/abilities.js';
 import type { Identity } from '../domain/access/identity.js';
 import { errors } from '../domain/errors.js';
+import type { NamespaceRow, Page, PageOf, PackageFileRow, PackageFilter, PackageListRow, PackageRow } from '../domain/records.js';
 import type { BlobStore } from './blob-store.js';
-import type { Database, PackageFileRow, PackageRow, ProjectRow } from '../storage/db/schema.js';
-import type { PackageFilter, PackageListingRepository, PackageListRow } from '../storage/db/repositories/package-listing.repository.js';
-import type { Db, Page, PageOf } from '../storage/db/repositories/types.js';
-import type { PackageDeletionRepository } from '../storage/db/repositories/package-deletion.repository.js';
-import { helmIndexKey, packumentKey, type DocumentRevisions } from './documents/revisions.js';
+import type { Connection, Executor } from './ports.js';
+import { helmIndexKey, packumentKey, type DocumentKey } from './documents/revisions.js';
 import { iso, type Clock } from '../domain/clock.js';
-import type { AccessService } from './access.service.js';
-import type { ProtectionService } from './protection.service.js';
+import type { AccessService, ProjectAccess } from './access.service.js';
+import type { PackageWrite } from './protection.service.js';
 import { contextOf, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
 
+/** The API's reads (`PackageListingRepository`). */
+export interface PackageListingPort {
+  list(db: Executor, projectIds: readonly number[], filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>>;
+  find(db: Executor, projectId: number, packageId: number): Promise<PackageRow | undefined>;
+  files(db: Executor, packageId: number, page: Page): Promise<PageOf<PackageFileRow>>;
+  file(db: Executor, packageId: number, fileId: number): Promise<PackageFileRow | undefined>;
+  tagsOf(db: Executor, packageIds: readonly number[]): Promise<Map<number, string[]>>;
+}
+
+/** Taking packages and files out of every listing (`PackageDeletionRepository`); rows and blobs stay until `gc`. */
+export interface PackageDeletionPort {
+  liveFiles(db: Executor, packageId: number): Promise<PackageFileRow[]>;
+  retirePackage(db: Executor, pkg: PackageRow, now: string): Promise<void>;
+  retireFile(db: Executor, fileId: number): Promise<void>;
+}
+
 export interface PackagesServiceDeps {
-  db: Kysely<Database>;
-  listing: PackageListingRepository;
-  deletion: PackageDeletionRepository;
-  /** Deleting a package or file changes the documents that list it. */
-  revisions: DocumentRevisions;
+  db: Connection & Executor;
+  listing: PackageListingPort;
+  deletion: PackageDeletionPort;
+  /** Deleting a package or file changes the documents that list it (`DocumentRevisions`). */
+  revisions: { changed(trx: Executor, key: DocumentKey, now: string): Promise<number> };
   access: AccessService;
-  protection: ProtectionService;
+  /** Package protection rules (`ProtectionService`), checked in the delete's transaction. */
+  protection: { require(write: PackageWrite, trx?: Executor): Promise<void> };
   blobs: BlobStore;
   clock: Clock;
   audit: AuditService;
@@ -39,39 +54,30 @@ export class PackagesService {
     this.#d = deps;
   }
 
-  /** The project, when the caller may read its packages: 404 when it is invisible, 403 when only the packages are. */
-  async readableProject(identity: Identity, idOrPath: string): Promise<ProjectRow> {
-    const { project } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'read_package', 'plain', () => errors.notFound('Project'));
-    return project;
-  }
-
-  async listProject(identity: Identity, idOrPath: string, filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {
-    const project = await this.readableProject(identity, idOrPath);
-    return this.#d.listing.list(this.#d.db, [project.id], filter, page);
+  async listProject(projectId: number, filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {
+    return this.#d.listing.list(this.#d.db, [projectId], filter, page);
   }
 
   /** Packages of every project in the group's tree whose packages the caller may read. */
-  async listGroup(identity: Identity, idOrPath: string, filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {
+  async listGroup(identity: Identity, group: NamespaceRow, filter: PackageFilter, page: Page): Promise<PageOf<PackageListRow>> {
     const { db, access, listing } = this.#d;
-    const { group } = await access.readableGroup(identity, idOrPath);
     const readable = await access.readableProjectsIn(identity, group);
     return listing.list(db, [...readable.keys()], filter, page);
   }
 
-  async get(identity: Identity, idOrPath: string, packageId: number): Promise<{ project: ProjectRow; pkg: PackageRow }> {
-    const project = await this.readableProject(identity, idOrPath);
-    const pkg = await this.#d.listing.find(this.#d.db, project.id, packageId);
+  async get(projectId: number, packageId: number): Promise<PackageRow> {
+    const pkg = await this.#d.listing.find(this.#d.db, projectId, packageId);
     if (!pkg) throw errors.notFound('Package');
-    return { project, pkg };
+    return pkg;
   }
 
-  async files(identity: Identity, idOrPath: string, packageId: number, page: Page): Promise<PageOf<PackageFileRow>> {
-    const { pkg } = await this.get(identity, idOrPath, packageId);
+  async files(projectId: number, packageId: number, page: Page): Promise<PageOf<PackageFileRow>> {
+    const pkg = await this.get(projectId, packageId);
     return this.#d.listing.files(this.#d.db, pkg.id, page);
   }
 
-  async download(identity: Identity, idOrPath: string, packageId: number, fileId: number): Promise<{ file: PackageFileRow; stream: Readable }> {
-    const { pkg } = await this.get(identity, idOrPath, packageId);
+  async download(projectId: number, packageId: number, fileId: number): Promise<{ file: PackageFileRow; stream: Readable }> {
+    const pkg = await this.get(projectId, packageId);
     const file = await this.#d.listing.file(this.#d.db, pkg.id, fileId);
     if (!file) throw errors.notFound('Package file');
     const stream = await this.#d.blobs.get(file.blob_key);
@@ -84,12 +90,12 @@ export class PackagesService {
    * Deletes a package (Maintainer, or a deploy token with write scope). In the same transaction its npm packument
    * revision and every Helm channel that listed it move on, so no reader sees a deleted version afterwards.
    */
-  async delete(identity: Identity, idOrPath: string, packageId: number, audit: AuditContext = contextOf(identity)): Promise<void> {
-    const { project, ctx } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
+  async delete(target: ProjectAccess, packageId: number, audit: AuditContext = contextOf(target.identity)): Promise<void> {
+    const { project } = target;
     await this.#d.db.transaction().execute(async (trx) => {
       const pkg = await this.#d.listing.find(trx, project.id, packageId);
       if (!pkg) throw errors.notFound('Package');
-      await this.#requireDeletable(trx, identity, project, ctx, pkg);
+      await this.#requireDeletable(trx, target, pkg);
       const files = await this.#d.deletion.liveFiles(trx, pkg.id);
       await this.#d.deletion.retirePackage(trx, pkg, iso(this.#d.clock.now()));
       await this.#invalidate(trx, pkg, files);
@@ -103,12 +109,12 @@ export class PackagesService {
   }
 
   /** Deletes one file of a package; a package left without files is deleted with it. */
-  async deleteFile(identity: Identity, idOrPath: string, packageId: number, fileId: number, audit: AuditContext = contextOf(identity)): Promise<void> {
-    const { project, ctx } = await this.#d.access.authorizePackageAccess(identity, idOrPath, 'destroy_package', 'plain', () => errors.notFound('Project'));
+  async deleteFile(target: ProjectAccess, packageId: number, fileId: number, audit: AuditContext = contextOf(target.identity)): Promise<void> {
+    const { project } = target;
     await this.#d.db.transaction().execute(async (trx) => {
       const pkg = await this.#d.listing.find(trx, project.id, packageId);
       if (!pkg) throw errors.notFound('Package');
-      await this.#requireDeletable(trx, identity, project, ctx, pkg);
+      await this.#requireDeletable(trx, target, pkg);
       const files = await this.#d.deletion.liveFiles(trx, pkg.id);
       const file = files.find((f) => f.id === fileId);
       if (!file) throw errors.notFound('Package file');
@@ -125,11 +131,11 @@ export class PackagesService {
   }
 
   /** GitLab's `403 Package is deletion protected.` when a protection rule keeps this caller from deleting it. */
-  async #requireDeletable(trx: Db, identity: Identity, project: ProjectRow, ctx: ProjectAccessContext, pkg: PackageRow): Promise<void> {
-    await this.#d.protection.require({ action: 'delete', identity, project, ctx, type: pkg.package_type, name: pkg.name, surface: 'api' }, trx);
+  async #requireDeletable(trx: Executor, target: ProjectAccess, pkg: PackageRow): Promise<void> {
+    await this.#d.protection.require({ action: 'delete', ...target, type: pkg.package_type, name: pkg.name, surface: 'api' }, trx);
   }
 
-  async #invalidate(trx: Db, pkg: PackageRow, files: readonly PackageFileRow[]): Promise<void> {
+  async #invalidate(trx: Executor, pkg: PackageRow, files: readonly PackageFileRow[]): Promise<void> {
     const now = iso(this.#d.clock.now());
     if (pkg.package_type === 'npm') {
       await this.#d.revisions.changed(trx, packumentKey(pkg.project_id, pkg.name), now);

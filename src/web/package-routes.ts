@@ -72,7 +72,9 @@ ${filterForm(action, f)}${summaryList(listed.result, f, action, PER_PAGE)}`;
         if (request.method === 'GET') return sendPage(reply, 200, `Delete ${details.pkg.name}`, ctx, deleteConfirmation(details, state.csrfToken));
         if (!csrfValid(state, request.body)) return csrfFailure(reply, ctx);
         try {
-          await services.packages.delete(identity, String(details.project.id), details.pkg.id, auditContext(request, identity));
+          // The API's `destroy_package` decision, made afresh as the packages API's route makes it.
+          const target = await services.access.authorizePackageAccess(identity, String(details.project.id), 'destroy_package', 'plain', () => errors.notFound('Project'));
+          await services.packages.delete({ identity, ...target }, details.pkg.id, auditContext(request, identity));
         } catch (err) {
           // A package protection rule (or a role changed since the page was shown): say so, keep the package.
           if (isAppError(err) && err.status === 403) {

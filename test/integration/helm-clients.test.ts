@@ -27,9 +27,8 @@ import {
   upload,
   type HelmRepo,
 } from '../helpers/helm.js';
-import { buildHelmServices } from '../../src/services/helm/index.js';
+import { helmServices } from '../../src/compose.js';
 import { HelmRepository } from '../../src/storage/db/repositories/helm.repository.js';
-import { ANONYMOUS } from '../../src/domain/access/identity.js';
 
 for (const dialect of DIALECTS) {
   describe(`helm and cm-push against Wharf [${dialect}]`, () => {
@@ -230,9 +229,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('another instance serves the document this one stored, and sees this one\'s writes at once', async () => {
-      const other = buildHelmServices({
+      const other = helmServices({
         db: t.deps.database.db,
-        access: t.deps.services.access,
         settings: t.deps.services.settings,
         blobs: t.deps.blobs,
         clock: t.deps.clock,
@@ -247,7 +245,7 @@ for (const dialect of DIALECTS) {
         upload(t, `/api/v4/projects/${pub.id}/packages/helm/api/stable/charts`, basic('x', maintainerToken), [{ field: 'chart', content: buildChart(name, '1.0.0') }]);
       assert.equal((await push('one')).status, 201);
       const here = await send(t, 'GET', `/api/v4/projects/${pub.id}/packages/helm/stable/index.yaml`);
-      const there = await other.index.read(ANONYMOUS, String(pub.id), 'stable');
+      const there = await other.index.read(pub.id, 'stable');
       assert.equal(Buffer.concat(there.parts).toString(), here.text);
       assert.equal(there.etag, here.headers.etag);
       assert.equal((await push('two')).status, 201);
@@ -259,7 +257,7 @@ for (const dialect of DIALECTS) {
         return original.apply(this, args);
       };
       try {
-        const reads = await Promise.all(Array.from({ length: 20 }, () => other.index.read(ANONYMOUS, String(pub.id), 'stable', String(here.headers.etag))));
+        const reads = await Promise.all(Array.from({ length: 20 }, () => other.index.read(pub.id, 'stable', String(here.headers.etag))));
         assert.equal(builds.n, 1);
         assert.ok(reads.every((r) => !r.notModified && r.etag === reads[0]!.etag));
         assert.deepEqual(Object.keys(loadIndexStrict(Buffer.concat(reads[0]!.parts).toString()).entries), ['one', 'two']);

@@ -10,9 +10,8 @@ import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { createGroup, createProject } from '../helpers/management.js';
 import { basic, buildChart, loadIndexStrict, send, upload } from '../helpers/helm.js';
-import { buildHelmServices } from '../../src/services/helm/index.js';
+import { helmServices } from '../../src/compose.js';
 import { HelmRepository } from '../../src/storage/db/repositories/helm.repository.js';
-import { ANONYMOUS } from '../../src/domain/access/identity.js';
 
 for (const dialect of DIALECTS) {
   describe(`Helm index kept up to date change by change [${dialect}]`, () => {
@@ -34,9 +33,8 @@ for (const dialect of DIALECTS) {
     };
     /** What an instance that never saw these writes builds from the database. */
     const fresh = () =>
-      buildHelmServices({
+      helmServices({
         db: t.deps.database.db,
-        access: t.deps.services.access,
         settings: t.deps.services.settings,
         blobs: t.deps.blobs,
         clock: t.deps.clock,
@@ -49,7 +47,7 @@ for (const dialect of DIALECTS) {
     const assertSameAsFresh = async (channel: string) => {
       const served = await send(t, 'GET', `${base()}/${channel}/index.yaml`);
       assert.equal(served.status, 200);
-      const built = await fresh().index.read(ANONYMOUS, String(projectId), channel);
+      const built = await fresh().index.read(projectId, channel);
       assert.equal(served.text, Buffer.concat(built.parts).toString(), 'same bytes as a full build');
       assert.equal(served.headers.etag, built.etag, 'same ETag as a full build');
       return loadIndexStrict(served.text);

@@ -3,31 +3,50 @@
  * ChartMuseum's `DELETE /api/charts/:name/:version` scoped to one channel.
  */
 import type { Readable } from 'node:stream';
-import type { Kysely } from 'kysely';
-import type { Identity } from '../../domain/access/identity.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
 import { chartFileName, splitChartFileName } from '../../domain/helm/rules.js';
+import type { LiveHelmFile, PackageFileRow, PackageRow } from '../../domain/records.js';
 import type { BlobStore } from '../blob-store.js';
-import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import { FreshMemo } from '../fresh-memo.js';
-import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
-import type { Database, PackageFileRow } from '../../storage/db/schema.js';
-import type { AccessService } from '../access.service.js';
-import type { ProtectionService } from '../protection.service.js';
-import { authorizeHelm, requireValidChannel } from './access.js';
+import type { ChangeSignal, Connection, Executor, UniqueViolations } from '../ports.js';
+import type { ProjectAccess } from '../access.service.js';
 import { withRetry } from './retry.js';
 import { contextOf, type AuditContext } from '../../domain/audit.js';
 import type { AuditService } from '../audit.service.js';
-import { helmIndexKey, type DocumentRevisions } from '../documents/revisions.js';
+import { helmIndexKey } from '../documents/revisions.js';
+import type { HelmProtectionPort, HelmRevisionsPort } from './ports.js';
+
+/** What downloads and deletes need of the Helm store (`HelmRepository`). */
+export interface HelmChartsStore extends UniqueViolations {
+  /**
+   * The newest live file called `fileName` in the channel, looked up through the package's name and version;
+   * `candidates` are the (name, version) pairs the file name can stand for.
+   */
+  findLiveFile(
+    db: Executor,
+    projectId: number,
+    channel: string,
+    fileName: string,
+    candidates: ReadonlyArray<{ name: string; version: string }>,
+  ): Promise<PackageFileRow | undefined>;
+  /** The live (not being destroyed) package with this name and version. */
+  findActivePackage(db: Executor, projectId: number, name: string, version: string): Promise<PackageRow | undefined>;
+  /** Marks the package as changed and locks its row until commit; false when it is being destroyed. */
+  touchPackage(db: Executor, packageId: number, now: string): Promise<boolean>;
+  liveFiles(db: Executor, packageId: number, channel: string): Promise<LiveHelmFile[]>;
+  countLiveFiles(db: Executor, packageId: number): Promise<number>;
+  /** Takes files out of every listing (rows and blobs stay until `gc`). */
+  retireFiles(db: Executor, fileIds: readonly number[]): Promise<void>;
+  retirePackage(db: Executor, packageId: number, now: string): Promise<void>;
+}
 
 export interface HelmChartsDeps {
-  db: Kysely<Database>;
-  helm: HelmRepository;
+  db: Connection & Executor;
+  helm: HelmChartsStore;
   /** Taking a chart out of a channel changes its index. */
-  revisions: DocumentRevisions;
-  access: AccessService;
+  revisions: HelmRevisionsPort;
   blobs: BlobStore;
   clock: Clock;
   /** Set when downloads are answered with a pre-signed URL of the object store (GitLab's `302`), for this long. */
@@ -36,7 +55,7 @@ export interface HelmChartsDeps {
   changes: ChangeSignal;
   audit: AuditService;
   /** Package protection rules: a chart taken out of a channel is a delete. */
-  protection: ProtectionService;
+  protection: HelmProtectionPort;
 }
 
 export interface HelmDownload {
@@ -57,14 +76,15 @@ export class HelmChartsService {
     this.#files = new FreshMemo(deps.changes);
   }
 
-  /** `fileName` is the last URL segment: `<name>-<version>.tgz` or `<name>-<version>.tgz.prov`. */
-  async download(identity: Identity, idOrPath: string, channel: string, fileName: string, signal?: AbortSignal): Promise<HelmDownload> {
-    requireValidChannel(channel);
-    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
+  /**
+   * `fileName` is the last URL segment: `<name>-<version>.tgz` or `<name>-<version>.tgz.prov`. The route decided
+   * that the caller may read the project's packages and that the channel is valid.
+   */
+  async download(projectId: number, channel: string, fileName: string, signal?: AbortSignal): Promise<HelmDownload> {
     const kind = fileName.endsWith('.tgz.prov') ? 'provenance' : 'chart';
     const archiveName = kind === 'provenance' ? fileName.slice(0, -'.prov'.length) : fileName;
-    const file = await this.#files.get(`${project.id}\0${channel}\0${fileName}`, async () => {
-      const found = await this.#d.helm.findLiveFile(this.#d.db, project.id, channel, fileName, splitChartFileName(archiveName));
+    const file = await this.#files.get(`${projectId}\0${channel}\0${fileName}`, async () => {
+      const found = await this.#d.helm.findLiveFile(this.#d.db, projectId, channel, fileName, splitChartFileName(archiveName));
       return found && Object.freeze(found);
     });
     if (!file) throw errors.helmNotFound(kind === 'chart' ? 'Chart' : 'Provenance file');
@@ -84,15 +104,14 @@ export class HelmChartsService {
 
   /**
    * Takes a chart version (and its provenance file) out of one channel. The package itself goes only when no other
-   * channel still holds a file of it, so the generic packages API keeps listing what is still installable.
+   * channel still holds a file of it, so the generic packages API keeps listing what is still installable. The
+   * route decided `destroy_package`; protection rules are checked here, inside the write's transaction.
    */
-  async delete(identity: Identity, idOrPath: string, channel: string, name: string, version: string, audit: AuditContext = contextOf(identity)): Promise<void> {
-    requireValidChannel(channel);
-    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'destroy_package');
-    const ctx = await this.#d.access.projectContext(identity, project);
+  async delete(target: ProjectAccess, channel: string, name: string, version: string, audit: AuditContext = contextOf(target.identity)): Promise<void> {
+    const { identity, project, ctx } = target;
     const { db, helm, protection } = this.#d;
     const notFound = () => errors.helmNotFound(`Chart ${chartFileName(name, version)} in channel ${channel}`);
-    await withRetry(() =>
+    await withRetry(helm, () =>
       db.transaction().execute(async (trx) => {
         const now = iso(this.#d.clock.now());
         const pkg = await helm.findActivePackage(trx, project.id, name, version);

@@ -11,8 +11,6 @@
  * `generated` is the time of the channel's last change, so a revision renders to the same bytes on every instance
  * and the ETag is strong.
  */
-import type { Kysely } from 'kysely';
-import type { Identity } from '../../domain/access/identity.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { ifNoneMatchMatches } from '../../domain/conditional.js';
@@ -20,26 +18,35 @@ import type { ChartMetadata } from '../../domain/helm/chart-yaml.js';
 import { ChannelIndex } from '../../domain/helm/channel-index.js';
 import { helmContextPath, renderIndexFragment, type IndexChart, type IndexFragment } from '../../domain/helm/index-yaml.js';
 import { LRUCache } from 'lru-cache';
-import type { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
-import type { Database } from '../../storage/db/schema.js';
-import type { AccessService } from '../access.service.js';
+import type { Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
-import { authorizeHelm, requireValidChannel } from './access.js';
 import { RevisionedDocuments } from '../documents/revisioned-documents.js';
-import { helmIndexKey, type DocumentRevisions, type HelmIndexState } from '../documents/revisions.js';
+import { helmIndexKey, type HelmIndexState } from '../documents/revisions.js';
+import type { HelmRevisionsPort } from './ports.js';
 
 /** About 400 bytes each: 100,000 rendered entries stay well under 64 MiB. */
 const MAX_FRAGMENTS = 100_000;
 
+/** What index builds need of the Helm store (`HelmRepository`). */
+export interface HelmIndexStore {
+  /** The stored document, only if it was built for exactly this revision and context. */
+  channelDocument(db: Executor, projectId: number, channel: string, revision: number, builtFor: string): Promise<string | undefined>;
+  /** Stores a built document unless the channel moved on meanwhile; whether it was stored. */
+  storeChannelDocument(db: Executor, projectId: number, channel: string, revision: number, builtFor: string, document: string, etag: string): Promise<boolean>;
+  /** The live chart files of a channel, newest package first, at most `limit`: just their ids. */
+  indexFileIds(db: Executor, projectId: number, channel: string, limit: number | null): Promise<number[]>;
+  /** What an index entry is rendered from, for these chart files. */
+  indexEntries(db: Executor, fileIds: readonly number[]): Promise<{ file_id: number; sha256: string; created_at: string; metadata: string }[]>;
+}
+
 export interface HelmIndexDeps {
-  db: Kysely<Database>;
-  helm: HelmRepository;
-  access: AccessService;
+  db: Executor;
+  helm: HelmIndexStore;
   settings: SettingsService;
   clock: Clock;
   externalUrl: string;
   /** Where channel revisions come from (the invalidation rule). */
-  revisions: DocumentRevisions;
+  revisions: HelmRevisionsPort;
   /**
    * Keep built documents in the database for other instances (PostgreSQL). On the embedded SQLite there are none,
    * and writing 4 MB synchronously would stall every request for tens of milliseconds after each change.
@@ -101,10 +108,9 @@ export class HelmIndexService {
     this.#documents = new RevisionedDocuments({ maxBytes, maxDocumentBytes: maxBytes / 4, onEvict: (key) => this.#changes.delete(key) });
   }
 
-  async read(identity: Identity, idOrPath: string, channel: string, ifNoneMatch?: string): Promise<IndexDocument> {
-    requireValidChannel(channel);
-    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'read_package');
-    const doc = await this.#document(project.id, channel);
+  /** The channel's index; the route decided that the caller may read the project's packages and that the channel is valid. */
+  async read(projectId: number, channel: string, ifNoneMatch?: string): Promise<IndexDocument> {
+    const doc = await this.#document(projectId, channel);
     return { parts: doc.parts, length: doc.length, etag: doc.etag, notModified: ifNoneMatchMatches(ifNoneMatch, doc.etag) };
   }
 

@@ -1,20 +1,14 @@
-/** The Helm chart repository's services, built together because they share one repository and one cache. */
-import type { Kysely } from 'kysely';
-import type { ProtectionService } from '../protection.service.js';
+/** The Helm chart repository's services, built together because they share one store and one cache. */
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../blob-store.js';
-import { HelmRepository } from '../../storage/db/repositories/helm.repository.js';
-import { DocumentRevisionsRepository } from '../../storage/db/repositories/document-revisions.repository.js';
-import { DocumentRevisions } from '../documents/revisions.js';
-import type { ChangeSignal } from '../../storage/db/change-signal.js';
-import type { Database } from '../../storage/db/schema.js';
-import type { AccessService } from '../access.service.js';
+import type { ChangeSignal, Connection, Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
 import type { AuditService } from '../audit.service.js';
-import { HelmChartsService } from './charts.service.js';
-import { HelmIndexService } from './index.service.js';
-import { HelmUploadService } from './upload.service.js';
+import { HelmChartsService, type HelmChartsStore } from './charts.service.js';
+import { HelmIndexService, type HelmIndexStore } from './index.service.js';
+import { HelmUploadService, type HelmUploadStore } from './upload.service.js';
+import type { HelmProtectionPort, HelmRevisionsPort } from './ports.js';
 
 export interface HelmServices {
   index: HelmIndexService;
@@ -22,9 +16,14 @@ export interface HelmServices {
   charts: HelmChartsService;
 }
 
+/** Everything the Helm services ask of their store (`HelmRepository`). */
+export type HelmStore = HelmIndexStore & HelmChartsStore & HelmUploadStore;
+
 export interface HelmServicesDeps {
-  db: Kysely<Database>;
-  access: AccessService;
+  db: Connection & Executor;
+  helm: HelmStore;
+  /** Channel revisions (the invalidation rule of indexes). */
+  revisions: HelmRevisionsPort;
   settings: SettingsService;
   blobs: BlobStore;
   clock: Clock;
@@ -33,20 +32,18 @@ export interface HelmServicesDeps {
   changes: ChangeSignal;
   /** Several instances share the database (PostgreSQL): built indexes are stored there for the others. */
   sharedDatabase: boolean;
-  protection: ProtectionService;
+  protection: HelmProtectionPort;
   audit: AuditService;
 }
 
 export function buildHelmServices(deps: HelmServicesDeps): HelmServices {
-  const helm = new HelmRepository();
-  const { db, access, settings, blobs, clock, config, changes, sharedDatabase, protection, audit } = deps;
+  const { db, helm, revisions, settings, blobs, clock, config, changes, sharedDatabase, protection, audit } = deps;
   const store = config.blobStore;
   const directDownloadSeconds = store.kind === 's3' && store.directDownload ? store.directDownloadExpirySeconds : undefined;
-  const revisions = new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes });
-  const index = new HelmIndexService({ db, helm, access, settings, clock, externalUrl: config.externalUrl, revisions, shareDocuments: sharedDatabase });
+  const index = new HelmIndexService({ db, helm, settings, clock, externalUrl: config.externalUrl, revisions, shareDocuments: sharedDatabase });
   return {
     index,
-    upload: new HelmUploadService({ db, helm, revisions, access, settings, blobs, clock, index, protection }),
-    charts: new HelmChartsService({ db, helm, revisions, access, blobs, clock, directDownloadSeconds, changes, protection, audit }),
+    upload: new HelmUploadService({ db, helm, revisions, settings, blobs, clock, index, protection }),
+    charts: new HelmChartsService({ db, helm, revisions, blobs, clock, directDownloadSeconds, changes, protection, audit }),
   };
 }

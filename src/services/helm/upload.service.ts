@@ -10,10 +10,9 @@
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Kysely } from 'kysely';
 import { chartArchiveReader, DEFAULT_CHART_LIMITS } from '../../archive/helm-chart.js';
 import type { Identity } from '../../domain/access/identity.js';
-import type { PackageWrite, ProtectionService } from '../protection.service.js';
+import type { PackageWrite } from '../protection.service.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
@@ -27,16 +26,14 @@ import {
   provenanceFileName,
   type OverwritePolicy,
 } from '../../domain/helm/rules.js';
+import { INSTALLABLE_STATUSES, type HelmFileKind, type LiveHelmFile, type PackageFileRow, type PackageRow } from '../../domain/records.js';
 import { BlobTooLargeError, type BlobStore, type PutResult } from '../blob-store.js';
-import type { HelmRepository, LiveHelmFile } from '../../storage/db/repositories/helm.repository.js';
-import { INSTALLABLE_STATUSES } from '../../storage/db/repositories/packages.repository.js';
-import type { Db } from '../../storage/db/repositories/types.js';
-import type { Database, PackageRow } from '../../storage/db/schema.js';
-import type { AccessService } from '../access.service.js';
+import type { Connection, Executor, UniqueViolations } from '../ports.js';
+import type { ProjectAccess } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
-import { authorizeHelm, requireValidChannel } from './access.js';
 import type { ChannelChange, HelmIndexService } from './index.service.js';
-import { helmIndexKey, type DocumentRevisions } from '../documents/revisions.js';
+import { helmIndexKey } from '../documents/revisions.js';
+import type { HelmProtectionPort, HelmRevisionsPort } from './ports.js';
 import { withRetry } from './retry.js';
 
 /** One part of an upload body: a multipart file part, or the whole body of a raw upload. */
@@ -56,19 +53,38 @@ export interface UploadLimits {
  */
 export type OpenParts = (limits: UploadLimits) => AsyncIterable<UploadPart>;
 
+/** What uploads need of the Helm store (`HelmRepository`). */
+export interface HelmUploadStore extends UniqueViolations {
+  /** The live package with this name and version, created when there is none. */
+  ensurePackage(db: Executor, projectId: number, name: string, version: string, creatorId: number | null, now: string): Promise<PackageRow>;
+  findActivePackage(db: Executor, projectId: number, name: string, version: string): Promise<PackageRow | undefined>;
+  /** Marks the package as changed and locks its row until commit; false when it is being destroyed. */
+  touchPackage(db: Executor, packageId: number, now: string): Promise<boolean>;
+  liveFiles(db: Executor, packageId: number, channel: string): Promise<LiveHelmFile[]>;
+  retireFiles(db: Executor, fileIds: readonly number[]): Promise<void>;
+  insertFile(
+    db: Executor,
+    file: Omit<PackageFileRow, 'id'> & { channel: string },
+    helm: { projectId: number; kind: HelmFileKind; metadata: string },
+  ): Promise<PackageFileRow>;
+  /** The channel's revision now (inside a transaction: including the bumps its own triggers made). */
+  channelRevision(db: Executor, projectId: number, channel: string): Promise<number | undefined>;
+  /** Does any package file still reference this blob? */
+  blobReferenced(db: Executor, blobKey: string): Promise<boolean>;
+}
+
 export interface HelmUploadDeps {
-  db: Kysely<Database>;
-  helm: HelmRepository;
+  db: Connection & Executor;
+  helm: HelmUploadStore;
   /** Every upload changes its channel's index. */
-  revisions: DocumentRevisions;
-  access: AccessService;
+  revisions: HelmRevisionsPort;
   settings: SettingsService;
   blobs: BlobStore;
   clock: Clock;
   /** Told what each committed upload changed, so the next index read need not rebuild the channel. */
   index: HelmIndexService;
-  /** Package protection rules: checked once the chart's name is known. */
-  protection: ProtectionService;
+  /** Package protection rules: checked once the chart's name is known, inside the write's transaction. */
+  protection: HelmProtectionPort;
 }
 
 interface ReceivedChart {
@@ -119,11 +135,10 @@ export class HelmUploadService {
 
   /**
    * A chart upload: multipart field `chart` (required), optionally `prov` next to it. `force` is ChartMuseum's
-   * `?force` (sent by `helm cm-push --force`), which matters under the `require_force` overwrite policy.
+   * `?force` (sent by `helm cm-push --force`), which matters under the `require_force` overwrite policy. The route
+   * decided `create_package` before the body was opened.
    */
-  async uploadChart(identity: Identity, idOrPath: string, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
-    requireValidChannel(channel);
-    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'create_package');
+  async uploadChart(target: ProjectAccess, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
     const settings = await this.#d.settings.get();
     const received: PutResult[] = [];
     try {
@@ -141,9 +156,8 @@ export class HelmUploadService {
       // Grape's wording for a missing required parameter.
       if (!chart) throw errors.params(['chart is missing']);
       if (prov) this.#checkSignsChart(prov.provenance, chart);
-      const ctx = await this.#d.access.projectContext(identity, project);
-      const write = { action: 'push', identity, project, ctx, type: 'helm', name: chart.metadata.name, surface: 'helm' } as const;
-      await this.#commitChart(write, channel, creatorOf(identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
+      const write = { action: 'push', ...target, type: 'helm', name: chart.metadata.name, surface: 'helm' } as const;
+      await this.#commitChart(write, channel, creatorOf(target.identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
     } catch (err) {
       await this.#discard(received);
       throw err;
@@ -155,9 +169,7 @@ export class HelmUploadService {
    * (404 otherwise: a signature of nothing would create a package row no chart backs). It replaces what users verify
    * installs against, so protection rules count it as a push of the chart's name.
    */
-  async uploadProvenance(identity: Identity, idOrPath: string, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
-    requireValidChannel(channel);
-    const project = await authorizeHelm(this.#d.access, identity, idOrPath, 'create_package');
+  async uploadProvenance(target: ProjectAccess, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
     const settings = await this.#d.settings.get();
     const received: PutResult[] = [];
     try {
@@ -170,8 +182,7 @@ export class HelmUploadService {
       const { name, version } = prov.provenance;
       if (!isValidChartName(name)) throw errors.helmProvenanceInvalid('Validation failed: Name is invalid');
       if (!isValidChartVersion(version)) throw errors.helmProvenanceInvalid('Validation failed: Version is invalid');
-      const ctx = await this.#d.access.projectContext(identity, project);
-      const write = { action: 'push', identity, project, ctx, type: 'helm', name, surface: 'helm' } as const;
+      const write = { action: 'push', ...target, type: 'helm', name, surface: 'helm' } as const;
       await this.#commitProvenance(write, channel, prov, settings.helm_chart_overwrite_policy, options.force);
     } catch (err) {
       await this.#discard(received);
@@ -249,7 +260,7 @@ export class HelmUploadService {
     const { name, version } = chart.metadata;
     const fileName = chartFileName(name, version);
     const metadata = JSON.stringify(chart.metadata);
-    const change = await withRetry(() =>
+    const change = await withRetry(helm, () =>
       this.#d.db.transaction().execute(async (trx): Promise<ChannelChange | undefined> => {
         const now = iso(this.#d.clock.now());
         await this.#d.protection.require(write, trx);
@@ -286,7 +297,7 @@ export class HelmUploadService {
     const projectId = write.project.id;
     const { name, version } = prov.provenance;
     const missing = () => errors.helmProvenanceWithoutChart(chartFileName(name, version), channel);
-    const change = await withRetry(() =>
+    const change = await withRetry(helm, () =>
       this.#d.db.transaction().execute(async (trx): Promise<ChannelChange | undefined> => {
         const now = iso(this.#d.clock.now());
         const pkg = await helm.findActivePackage(trx, projectId, name, version);
@@ -315,7 +326,7 @@ export class HelmUploadService {
     if (change) this.#d.index.noteChange(projectId, channel, change);
   }
 
-  async #insertProvenance(trx: Db, projectId: number, packageId: number, channel: string, prov: ReceivedProvenance, now: string): Promise<void> {
+  async #insertProvenance(trx: Executor, projectId: number, packageId: number, channel: string, prov: ReceivedProvenance, now: string): Promise<void> {
     const { name, version } = prov.provenance;
     const record: ProvenanceRecord = { name, version, sha256: signedSha256(prov.provenance) ?? null };
     await this.#d.helm.insertFile(trx, fileRow(packageId, provenanceFileName(name, version), channel, prov.blob, now), {
@@ -329,7 +340,7 @@ export class HelmUploadService {
    * The package row for this version, locked for the rest of the transaction. A package being destroyed by a
    * concurrent delete cannot take new files; then a new package row is made.
    */
-  async #lockPackage(trx: Db, projectId: number, name: string, version: string, creatorId: number | null, now: string): Promise<PackageRow> {
+  async #lockPackage(trx: Executor, projectId: number, name: string, version: string, creatorId: number | null, now: string): Promise<PackageRow> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const pkg = await this.#d.helm.ensurePackage(trx, projectId, name, version, creatorId, now);
       if (await this.#d.helm.touchPackage(trx, pkg.id, now)) return pkg;

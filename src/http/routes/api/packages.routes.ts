@@ -37,12 +37,20 @@ type ListQueryValue = {
   sort?: 'asc' | 'desc' | undefined;
 };
 /**
- * The packages API's abilities. Deploy tokens may use it, unlike the rest of the management API. PackagesService
- * decides them, in GitLab's order (project, package, then rights) and, for deletes, inside the write transaction
- * with the protection check; the hook establishes the caller first (an anonymous delete is a 401 before anything).
+ * The packages API's abilities, decided by the route-access hook in GitLab's order: the project (404 when the caller
+ * cannot see it, 403 when only its packages are out of reach), then the package the service looks up. Deploy tokens
+ * may use it, unlike the rest of the management API. A delete's caller is established before anything (an
+ * anonymous delete is a 401 whatever it names), its ability once the parameters are valid, as before; protection
+ * rules are checked by the service inside the delete's transaction.
  */
 const packagesAccess = (ability: PackageAbility, scope: 'project' | 'group' = 'project'): { access: RouteAccess } => ({
-  access: { ability, scope, credentials: 'standard', decidedBy: 'service' },
+  access: {
+    ability,
+    scope,
+    credentials: 'standard',
+    routeKind: 'plain',
+    ...(ability === 'destroy_package' ? { checked: 'caller-before-body' as const } : {}),
+  },
 });
 
 const filterOf = (q: ListQueryValue): PackageFilter => ({
@@ -95,47 +103,49 @@ export const packageRoutes =
 
     app.get('/projects/:id/packages', { config: packagesAccess('read_package'), schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
       const page = pageOf(request.query);
-      const { items, total } = await services.packages.listProject(await request.caller(), request.params.id, filterOf(request.query), page);
+      const { items, total } = await services.packages.listProject(request.projectAccess!.project.id, filterOf(request.query), page);
       setPaginationHeaders(request, reply, config.externalUrl, page, total);
       return presentList(items);
     });
 
     app.get('/groups/:id/packages', { config: packagesAccess('read_package', 'group'), schema: { params: ProjectParams, querystring: ListQuery } }, async (request, reply) => {
       const page = pageOf(request.query);
-      const { items, total } = await services.packages.listGroup(await request.caller(), request.params.id, filterOf(request.query), page);
+      const { identity, group } = request.groupAccess!;
+      const { items, total } = await services.packages.listGroup(identity, group, filterOf(request.query), page);
       setPaginationHeaders(request, reply, config.externalUrl, page, total);
       return presentList(items);
     });
 
     app.get('/projects/:id/packages/:package_id', { config: packagesAccess('read_package'), schema: { params: PackageParams } }, async (request) => {
-      const { project, pkg } = await services.packages.get(await request.caller(), request.params.id, request.params.package_id);
+      const { project } = request.projectAccess!;
+      const pkg = await services.packages.get(project.id, request.params.package_id);
       const tags = await services.packages.tagsOf([pkg.id]);
       return presentPackage({ ...pkg, project_path: project.full_path }, tags.get(pkg.id) ?? []);
     });
 
-    // Deletes take no body; whatever one is sent is not read for an anonymous caller (the hook checks it first).
+    // Deletes take no body; whatever one is sent is not read for an anonymous caller (the hook refuses it first).
 
     app.delete('/projects/:id/packages/:package_id', { schema: { params: PackageParams }, config: packagesAccess('destroy_package') }, async (request, reply) => {
-      const identity = await request.caller();
-      await services.packages.delete(identity, request.params.id, request.params.package_id, auditContext(request, identity));
+      const target = request.projectAccess!;
+      await services.packages.delete(target, request.params.package_id, auditContext(request, target.identity));
       return reply.code(204).send();
     });
 
     app.delete('/projects/:id/packages/:package_id/package_files/:package_file_id', { schema: { params: FileParams }, config: packagesAccess('destroy_package') }, async (request, reply) => {
-      const identity = await request.caller();
-      await services.packages.deleteFile(identity, request.params.id, request.params.package_id, request.params.package_file_id, auditContext(request, identity));
+      const target = request.projectAccess!;
+      await services.packages.deleteFile(target, request.params.package_id, request.params.package_file_id, auditContext(request, target.identity));
       return reply.code(204).send();
     });
 
     app.get('/projects/:id/packages/:package_id/package_files', { config: packagesAccess('read_package'), schema: { params: PackageParams, querystring: Type.Object(PageQuery) } }, async (request, reply) => {
       const page = pageOf(request.query);
-      const { items, total } = await services.packages.files(await request.caller(), request.params.id, request.params.package_id, page);
+      const { items, total } = await services.packages.files(request.projectAccess!.project.id, request.params.package_id, page);
       setPaginationHeaders(request, reply, config.externalUrl, page, total);
       return items.map(presentFile);
     });
 
     app.get('/projects/:id/packages/:package_id/package_files/:package_file_id/download', { config: packagesAccess('read_package'), schema: { params: FileParams } }, async (request, reply) => {
-      const { file, stream } = await services.packages.download(await request.caller(), request.params.id, request.params.package_id, request.params.package_file_id);
+      const { file, stream } = await services.packages.download(request.projectAccess!.project.id, request.params.package_id, request.params.package_file_id);
       return reply
         .type('application/octet-stream')
         .header('content-length', String(file.size))

@@ -45,11 +45,12 @@ const chartFileFirst = (request: FastifyRequest): void => {
 };
 
 /**
- * Each Helm route's ability. Uploads are decided before a byte of the chart is read (`route`); the services
- * decide for every route too, in their order (channel, caller, ability), since they are what the routes call.
+ * Each Helm route's ability, decided by the route-access hook in GitLab's order (channel, caller, ability) with
+ * Helm's plain `404 Project Not Found`; the handler gets the project (`request.projectAccess`) and the services
+ * decide nothing again. Uploads are decided before a byte of the chart is read.
  */
-const helmAccess = (ability: PackageAbility, decidedBy: 'route' | 'service', precheck = channelFirst, checked?: 'before-handler'): { access: RouteAccess } => ({
-  access: { ability, scope: 'project', credentials: 'basic-only', decidedBy, precheck, ...(checked ? { checked } : {}) },
+const helmAccess = (ability: PackageAbility, precheck = channelFirst, checked?: 'before-handler'): { access: RouteAccess } => ({
+  access: { ability, scope: 'project', credentials: 'basic-only', precheck, ...(checked ? { checked } : {}) },
 });
 
 /** ChartMuseum's `?force` is a bare flag (`…/charts?force`); `force=false` and `force=0` mean no. */
@@ -67,9 +68,8 @@ export const helmRoutes =
 
     const base = '/projects/:id/packages/helm';
 
-    app.get(`${base}/:channel/index.yaml`, { schema: { params: ProjectChannel }, config: helmAccess('read_package', 'service') }, async (request, reply) => {
-      const { id, channel } = request.params;
-      const doc = await services.helm.index.read(await request.caller(), id, channel, request.headers['if-none-match']);
+    app.get(`${base}/:channel/index.yaml`, { schema: { params: ProjectChannel }, config: helmAccess('read_package') }, async (request, reply) => {
+      const doc = await services.helm.index.read(request.projectAccess!.project.id, request.params.channel, request.headers['if-none-match']);
       reply.header('etag', doc.etag);
       if (doc.notModified) return reply.code(304).send();
       // The document's parts, one after the other: no copy of a multi-megabyte index per response or per revision.
@@ -78,10 +78,10 @@ export const helmRoutes =
 
     app.get(
       `${base}/:channel/charts/:file`,
-      { schema: { params: Type.Object({ id: Type.String(), channel: Channel, file: Type.String() }) }, config: helmAccess('read_package', 'service', chartFileFirst) },
+      { schema: { params: Type.Object({ id: Type.String(), channel: Channel, file: Type.String() }) }, config: helmAccess('read_package', chartFileFirst) },
       async (request, reply) => {
-        const { id, channel, file } = request.params;
-        const download = await services.helm.charts.download(await request.caller(), id, channel, file);
+        const { channel, file } = request.params;
+        const download = await services.helm.charts.download(request.projectAccess!.project.id, channel, file);
         if ('redirect' in download.body) return reply.redirect(download.body.redirect, 302);
         reply
           .header('content-length', download.size)
@@ -93,17 +93,15 @@ export const helmRoutes =
       },
     );
 
-    app.post(`${base}/api/:channel/charts`, { schema: { params: ProjectChannel }, config: helmAccess('create_package', 'route') }, async (request, reply) => {
-      const { id, channel } = request.params;
-      await services.helm.upload.uploadChart(await request.caller(), id, channel, openUploadParts(request, 'chart'), {
+    app.post(`${base}/api/:channel/charts`, { schema: { params: ProjectChannel }, config: helmAccess('create_package') }, async (request, reply) => {
+      await services.helm.upload.uploadChart(request.projectAccess!, request.params.channel, openUploadParts(request, 'chart'), {
         force: forced(request.query),
       });
       return reply.code(201).send({ message: '201 Created' });
     });
 
-    app.post(`${base}/api/:channel/prov`, { schema: { params: ProjectChannel }, config: helmAccess('create_package', 'route') }, async (request, reply) => {
-      const { id, channel } = request.params;
-      await services.helm.upload.uploadProvenance(await request.caller(), id, channel, openUploadParts(request, 'prov'), {
+    app.post(`${base}/api/:channel/prov`, { schema: { params: ProjectChannel }, config: helmAccess('create_package') }, async (request, reply) => {
+      await services.helm.upload.uploadProvenance(request.projectAccess!, request.params.channel, openUploadParts(request, 'prov'), {
         force: forced(request.query),
       });
       return reply.code(201).send({ message: '201 Created' });
@@ -114,12 +112,12 @@ export const helmRoutes =
       {
         schema: { params: Type.Object({ id: Type.String(), channel: Channel, name: Type.String(), version: Type.String() }) },
         // It takes no body; one sent anyway is read within the default limit before the check, as always.
-        config: helmAccess('destroy_package', 'service', channelFirst, 'before-handler'),
+        config: helmAccess('destroy_package', channelFirst, 'before-handler'),
       },
       async (request) => {
-        const { id, channel, name, version } = request.params;
-        const identity = await request.caller();
-        await services.helm.charts.delete(identity, id, channel, name, version, auditContext(request, identity));
+        const { channel, name, version } = request.params;
+        const target = request.projectAccess!;
+        await services.helm.charts.delete(target, channel, name, version, auditContext(request, target.identity));
         // ChartMuseum's answer, which scripts written for it check.
         return { deleted: true };
       },

@@ -8,22 +8,19 @@
 import { sql, type Insertable } from 'kysely';
 import type { PackageFileRow, PackageFilesTable, PackageRow } from '../schema.js';
 import { INSTALLABLE_STATUSES } from './packages.repository.js';
-import type { Db } from './types.js';
+import { isUniqueViolation, type Db } from './types.js';
+import type { HelmFileKind, LiveHelmFile } from '../../../domain/records.js';
 
-export type HelmFileKind = 'chart' | 'provenance';
-
-/** A live file of a package in one channel, with what Wharf recorded about it. */
-export interface LiveHelmFile {
-  id: number;
-  file_name: string;
-  sha256: string;
-  kind: HelmFileKind;
-  metadata: string;
-}
+export type { HelmFileKind, LiveHelmFile };
 
 const NOT_BEING_DESTROYED = sql<boolean>`p.status <> 'pending_destruction'`;
 
 export class HelmRepository {
+  /** Whether a write failed on a unique index (a concurrent writer committed first), whatever the driver. */
+  isUniqueViolation(err: unknown): boolean {
+    return isUniqueViolation(err);
+  }
+
   /** The channel's revision now (inside a transaction: including the bumps its own triggers made). */
   async channelRevision(db: Db, projectId: number, channel: string): Promise<number | undefined> {
     const row = await db.selectFrom('helm_channels').select('revision').where('project_id', '=', projectId).where('channel', '=', channel).executeTakeFirst();

@@ -3,6 +3,7 @@ import type { MemberRow } from '../schema.js';
 import { isUniqueViolation, likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 import { PreparedQuery } from '../prepared.js';
 import type { MemberWithUser } from '../../../domain/records.js';
+import type { MaxLevel } from '../../../services/access.service.js';
 
 export type SourceType = 'namespace' | 'project';
 
@@ -11,11 +12,7 @@ export type { MemberWithUser };
 /** Compiled `maxLevel` queries by shape. */
 const MAX_LEVEL = new Map<string, PreparedQuery<unknown[], { level: number | null; until: string | null }>>();
 
-/** `maxLevel`'s answer; `until` is the earliest `expires_at` among the memberships counted (null: none expires). */
-export interface MaxLevel {
-  level: number | null;
-  until: string | null;
-}
+export type { MaxLevel };
 
 export class MembersRepository {
   /** Whether a write failed on the one-membership-per-user-and-source index, whatever the driver. */

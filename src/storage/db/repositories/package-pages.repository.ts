@@ -1,16 +1,12 @@
 /** What the UI's package pages show: summaries per package name, every version with its files, and metadata. */
 import { sql } from 'kysely';
-import type { PackageFileRow, PackageRow, PackageType } from '../schema.js';
+import type { PackageRow, PackageType } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
-import type { PackageSummary } from '../../../domain/records.js';
+import type { PackageSummary, VersionWithFiles } from '../../../domain/records.js';
 
 const LISTED = ['default', 'hidden', 'deprecated'] as const;
 
-export type { PackageSummary };
-
-export interface VersionWithFiles extends PackageRow {
-  files: PackageFileRow[];
-}
+export type { PackageSummary, VersionWithFiles };
 
 export class PackagePagesRepository {
   async summaries(db: Db, projectIds: readonly number[], filter: { q?: string | undefined; type?: PackageType | undefined }, page: Page): Promise<PageOf<PackageSummary>> {

@@ -13,8 +13,10 @@ import { likeEscape, type Db } from './types.js';
 import { PreparedQuery } from '../prepared.js';
 import type { NpmSearchScope } from '../../../domain/records.js';
 
-/** `INSTALLABLE_STATUSES` (docs/design/gitlab-compatibility.md#package-statuses): what packuments, tags and downloads see. */
-export const INSTALLABLE_STATUSES: readonly PackageStatus[] = ['default', 'hidden', 'deprecated'];
+import { INSTALLABLE_STATUSES } from '../../../domain/records.js';
+
+// Defined in the domain (Helm's upload asks it too); re-exported for the repositories that filter on it.
+export { INSTALLABLE_STATUSES };
 
 /** One installable npm version with its newest installable file and its stored metadata. */
 export interface NpmVersionRecord {

@@ -3,8 +3,9 @@ import { PreparedQuery } from '../prepared.js';
 import type { ProjectRow, ProjectsTable } from '../schema.js';
 import { likeEscape, offsetOf, type Db, type Page, type PageOf } from './types.js';
 import type { ProjectListFilter } from '../../../services/projects.service.js';
+import type { ProjectAccessFacts, ProjectWithTraversal } from '../../../services/access.service.js';
 
-export type ProjectWithTraversal = ProjectRow & { namespace_traversal_ids: string };
+export type { ProjectAccessFacts, ProjectWithTraversal };
 
 /** Every project-level package request starts here: compiled once (see `prepared.ts`). */
 const PROJECT_BY_ID = new PreparedQuery((db, id: number) =>
@@ -15,15 +16,6 @@ const PROJECT_BY_ID = new PreparedQuery((db, id: number) =>
     .select('namespaces.traversal_ids as namespace_traversal_ids')
     .where('projects.id', '=', id),
 );
-
-/** What an access decision needs of a project, for many projects at once (see `AccessService.readableProjectsIn`). */
-export interface ProjectAccessFacts {
-  project_id: number;
-  full_path: string;
-  visibility: ProjectRow['visibility'];
-  package_registry_access_level: ProjectRow['package_registry_access_level'];
-  traversal_ids: string;
-}
 
 export class ProjectsRepository {
   async insert(db: Db, row: Insertable<ProjectsTable>): Promise<ProjectRow> {
