@@ -62,21 +62,12 @@ export const SERVICES_ON_STORAGE = [
   'services/package-pages.service.ts',
   'services/packages.service.ts',
   // The package registries (document engine, routing) are being reworked in parallel.
-  'services/npm/index.ts',
-  'services/npm/metadata.service.ts',
-  'services/npm/namespace.service.ts',
-  'services/npm/publish.service.ts',
-  'services/npm/search.service.ts',
-  'services/npm/tags.service.ts',
-  'services/npm/unpublish.service.ts',
   'services/helm/index.ts',
   'services/helm/access.ts',
   'services/helm/charts.service.ts',
   'services/helm/index.service.ts',
   'services/helm/retry.ts',
   'services/helm/upload.service.ts',
-  // The document engine's revision rule: FreshMemo and the transaction type still live in storage/db.
-  'services/documents/revisions.ts',
   // Not yet moved: they take Kysely and concrete repositories, as every service did before ports.
   'services/gc.service.ts',
   'services/identity.service.ts',
