@@ -71,7 +71,8 @@ export interface NpmPublishServiceDeps {
   revisions: Pick<DocumentRevisions, 'changed' | 'packumentState'>;
   namespaces: NpmPublishNamespacesPort;
   settings: Pick<SettingsService, 'get'>;
-  blobs: BlobStore;
+  /** Publish only writes bytes (downloads are the metadata service's). */
+  blobs: Pick<BlobStore, 'put'>;
   clock: Clock;
   protection: NpmProtectionPort;
   names: NpmPackageNamesPort;
