@@ -40,6 +40,8 @@ import { PackagesService } from './services/packages.service.js';
 import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
 import { PackageDeletionRepository } from './storage/db/repositories/package-deletion.repository.js';
 import { DocumentRevisionsRepository } from './storage/db/repositories/document-revisions.repository.js';
+import { PackagesRepository } from './storage/db/repositories/packages.repository.js';
+import { PackageDocumentsRepository } from './storage/db/repositories/package-documents.repository.js';
 import { DocumentRevisions } from './services/documents/revisions.js';
 import { GcService } from './services/gc.service.js';
 import { PackagePagesService } from './services/package-pages.service.js';
@@ -115,7 +117,25 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     tokens: tokensService,
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
-    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes, protection, names, audit }),
+    npm: buildNpmServices({
+      db,
+      packages: new PackagesRepository(),
+      documents: new PackageDocumentsRepository(),
+      revisions: new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes }),
+      namespaces,
+      deletion,
+      blobs: storage.blobs,
+      settings,
+      clock,
+      config: storage.config,
+      access,
+      users: usersService,
+      tokens: tokensService,
+      changes,
+      protection,
+      names,
+      audit,
+    }),
     helm: helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
     packages: new PackagesService({

@@ -141,6 +141,66 @@ export interface PackageFileRow {
   created_at: string;
 }
 
+/** The npm-specific part of a published version (one per package row). */
+export interface NpmMetadataRow {
+  package_id: number;
+  /** JSON text of the stored version object. */
+  package_json: string;
+  readme: string | null;
+  readme_filename: string | null;
+  publisher: string | null;
+}
+
+/** One installable npm version with its newest installable file and its stored metadata (what a packument shows). */
+export interface NpmVersionRecord {
+  package_id: number;
+  project_id: number;
+  version: string;
+  status: PackageStatus;
+  created_at: string;
+  file_name: string;
+  package_json: string;
+  readme: string | null;
+  readme_filename: string | null;
+  publisher: string | null;
+}
+
+/** A dist-tag of a name, with the version it points at. */
+export interface TagRecord {
+  id: number;
+  tag: string;
+  package_id: number;
+  version: string;
+  updated_at: string;
+}
+
+/** A project of a namespace tree that holds an npm package of the requested name (group/instance endpoints). */
+export interface NpmTreeProject {
+  project_id: number;
+  visibility: Visibility;
+  package_registry_access_level: ProjectRow['package_registry_access_level'];
+  traversal_ids: string;
+  /** The project's package document revision for the name. */
+  revision: number;
+  modified_at: string;
+  /** Newest package of the name in the project: the group/instance dist-tag routes act on the project of the last. */
+  last_package_id: number;
+}
+
+/** An `npm search` candidate: one installable version with its manifest and what access decisions need. */
+export interface NpmSearchRow {
+  package_id: number;
+  project_id: number;
+  name: string;
+  version: string;
+  created_at: string;
+  package_json: string;
+  publisher: string | null;
+  visibility: Visibility;
+  package_registry_access_level: ProjectRow['package_registry_access_level'];
+  traversal_ids: string;
+}
+
 /** One audit event; names are copied in, so the record outlives what it names. */
 export interface AuditEventRow {
   id: number;

@@ -19,9 +19,8 @@
  * Nothing else moves a revision: the SQL that does lives only in the storage that implements `RevisionStore`.
  * See docs/design/documents-and-caching.md.
  */
-import type { ChangeSignal } from '../ports.js';
+import type { ChangeSignal, Executor } from '../ports.js';
 import { FreshMemo } from '../fresh-memo.js';
-import type { Db } from '../../storage/db/repositories/types.js';
 
 /** An npm package's packuments (full and abbreviated) in one project. */
 export interface PackumentKey {
@@ -63,18 +62,21 @@ export interface HelmIndexState extends RevisionState {
   etag: string | null;
 }
 
-/** Where revisions live: implemented by the database storage (`DocumentRevisionsRepository`). */
+/**
+ * Where revisions live: implemented by the database storage (`DocumentRevisionsRepository`). `db` is a connection or
+ * the writer's open transaction, handed through untouched.
+ */
 export interface RevisionStore {
   /** Moves the revision on (creating it on first use) and returns the new one. */
-  bump(db: Db, key: DocumentKey, now: string): Promise<number>;
+  bump(db: Executor, key: DocumentKey, now: string): Promise<number>;
   /** Moves the revision on only if it still is `expected` (atomic on both dialects); false when another writer did. */
-  bumpIfRevision(db: Db, key: PackumentKey, expected: number, now: string): Promise<boolean>;
-  packumentState(db: Db, key: PackumentKey): Promise<PackumentState | undefined>;
-  helmIndexState(db: Db, key: HelmIndexKey): Promise<HelmIndexState | undefined>;
+  bumpIfRevision(db: Executor, key: PackumentKey, expected: number, now: string): Promise<boolean>;
+  packumentState(db: Executor, key: PackumentKey): Promise<PackumentState | undefined>;
+  helmIndexState(db: Executor, key: HelmIndexKey): Promise<HelmIndexState | undefined>;
 }
 
 export interface DocumentRevisionsDeps {
-  db: Db;
+  db: Executor;
   store: RevisionStore;
   /** Lets the current revision be known without a query while nothing was written (SQLite). */
   changes: ChangeSignal;
@@ -93,7 +95,7 @@ export class DocumentRevisions {
   }
 
   /** The write in `trx` changes what the document shows: its next read is built anew. Returns the new revision. */
-  changed(trx: Db, key: DocumentKey, now: string): Promise<number> {
+  changed(trx: Executor, key: DocumentKey, now: string): Promise<number> {
     return this.#d.store.bump(trx, key, now);
   }
 
@@ -101,12 +103,12 @@ export class DocumentRevisions {
    * `changed`, as a lock: only if the revision still is `expected` (the `_rev` an `npm unpublish` read). Of two
    * writers holding the same revision exactly one gets true.
    */
-  changedIfAt(trx: Db, key: PackumentKey, expected: number, now: string): Promise<boolean> {
+  changedIfAt(trx: Executor, key: PackumentKey, expected: number, now: string): Promise<boolean> {
     return this.#d.store.bumpIfRevision(trx, key, expected, now);
   }
 
   /** The packument's revision now; `trx` reads inside a transaction (never remembered). */
-  async packumentState(key: PackumentKey, trx?: Db): Promise<PackumentState | undefined> {
+  async packumentState(key: PackumentKey, trx?: Executor): Promise<PackumentState | undefined> {
     const { db, store } = this.#d;
     if (trx) return store.packumentState(trx, key);
     return this.#packuments.get(`${key.projectId}\0${key.name}`, async () => {

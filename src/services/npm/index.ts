@@ -1,30 +1,26 @@
-/** The npm registry's services, wired from the shared storage the composition root opened. */
-import type { Kysely } from 'kysely';
+/**
+ * The npm registry's services, built from the ports they declare; `compose.ts` hands in the implementations (the
+ * repositories and the document revisions) and the services they share with the rest of Wharf.
+ */
 import type { ProtectionService } from '../protection.service.js';
 import type { PackageNamesService } from '../package-names.service.js';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../blob-store.js';
-import type { ChangeSignal } from '../../storage/db/change-signal.js';
-import type { Database } from '../../storage/db/schema.js';
-import { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
-import { PackageDeletionRepository } from '../../storage/db/repositories/package-deletion.repository.js';
-import { PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
-import { DocumentRevisionsRepository } from '../../storage/db/repositories/document-revisions.repository.js';
-import { DocumentRevisions } from '../documents/revisions.js';
-import { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import type { ChangeSignal, Connection, Executor } from '../ports.js';
+import type { DocumentRevisions } from '../documents/revisions.js';
 import type { AccessService } from '../access.service.js';
 import type { SettingsService } from '../settings.service.js';
 import type { TokensService } from '../tokens.service.js';
 import type { UsersService } from '../users.service.js';
 import type { AuditService } from '../audit.service.js';
 import { NpmLoginService } from './login.service.js';
-import { NpmMetadataService } from './metadata.service.js';
-import { NpmNamespaceService } from './namespace.service.js';
-import { NpmPublishService } from './publish.service.js';
-import { NpmSearchService } from './search.service.js';
-import { NpmTagsService } from './tags.service.js';
-import { NpmUnpublishService } from './unpublish.service.js';
+import { NpmMetadataService, type PackumentSourcePort, type PackumentStorePort } from './metadata.service.js';
+import { NpmNamespaceService, type NpmScopeNamespacesPort, type NpmTreePackagesPort } from './namespace.service.js';
+import { NpmPublishService, type NpmPublishNamespacesPort, type NpmPublishPackagesPort } from './publish.service.js';
+import { NpmSearchService, type NpmSearchPackagesPort } from './search.service.js';
+import { NpmTagsService, type NpmTagsPackagesPort } from './tags.service.js';
+import { NpmUnpublishService, type NpmDeletionPort, type NpmUnpublishPackagesPort } from './unpublish.service.js';
 
 export interface NpmServices {
   metadata: NpmMetadataService;
@@ -36,8 +32,23 @@ export interface NpmServices {
   login: NpmLoginService;
 }
 
+/** The package rows as every npm service reads and writes them (`PackagesRepository`). */
+export type NpmPackagesPort = PackumentSourcePort &
+  NpmTreePackagesPort &
+  NpmSearchPackagesPort &
+  NpmTagsPackagesPort &
+  NpmPublishPackagesPort &
+  NpmUnpublishPackagesPort;
+
 export interface NpmServicesDeps {
-  db: Kysely<Database>;
+  db: Connection & Executor;
+  packages: NpmPackagesPort;
+  /** Built packuments kept for every process (`PackageDocumentsRepository`). */
+  documents: PackumentStorePort;
+  /** The packuments' revisions (the invalidation rule, `../documents/revisions.ts`). */
+  revisions: DocumentRevisions;
+  namespaces: NpmScopeNamespacesPort & NpmPublishNamespacesPort;
+  deletion: NpmDeletionPort;
   blobs: BlobStore;
   settings: SettingsService;
   clock: Clock;
@@ -51,11 +62,8 @@ export interface NpmServicesDeps {
   audit: AuditService;
 }
 
-export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit }: NpmServicesDeps): NpmServices {
-  const packages = new PackagesRepository();
-  const documents = new PackageDocumentsRepository();
-  const revisions = new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes });
-  const namespaces = new NamespacesRepository();
+export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
+  const { db, packages, documents, revisions, namespaces, deletion, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit } = deps;
   const metadata = new NpmMetadataService({
     db,
     packages,
@@ -71,7 +79,7 @@ export function buildNpmServices({ db, blobs, settings, clock, config, access, u
     publish: new NpmPublishService({ db, packages, revisions, namespaces, settings, blobs, clock, protection, names }),
     tags: new NpmTagsService({ db, packages, revisions, clock, protection }),
     namespaces: new NpmNamespaceService({ db, packages, namespaces, access, metadata }),
-    unpublish: new NpmUnpublishService({ db, packages, revisions, deletion: new PackageDeletionRepository(), clock, protection, audit }),
+    unpublish: new NpmUnpublishService({ db, packages, revisions, deletion, clock, protection, audit }),
     search: new NpmSearchService({ db, packages, access, clock }),
     login: new NpmLoginService({ users, tokens, clock, audit }),
   };

@@ -9,17 +9,14 @@
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import type { Kysely } from 'kysely';
 import { errors } from '../../domain/errors.js';
 import { buildPackuments, distTagsOf, revString, type PackumentVersion } from '../../domain/npm/packument.js';
+import type { NpmVersionRecord, PackageFileRow, PackageRow, PackageType, TagRecord } from '../../domain/records.js';
 import type { BlobStore } from '../blob-store.js';
-import type { ChangeSignal } from '../../storage/db/change-signal.js';
 import { FreshMemo } from '../fresh-memo.js';
-import type { Database, PackageFileRow } from '../../storage/db/schema.js';
-import type { DocumentKey, PackageDocumentsRepository } from '../../storage/db/repositories/package-documents.repository.js';
+import type { ChangeSignal, Executor } from '../ports.js';
 import { RevisionedDocuments, validatorTag } from '../documents/revisioned-documents.js';
-import { packumentKey, type DocumentRevisions, type PackumentState } from '../documents/revisions.js';
-import type { NpmVersionRecord, PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import { packumentKey, type DocumentRevisions, type PackumentKey, type PackumentState } from '../documents/revisions.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -45,12 +42,54 @@ export interface PackumentSet {
 /** The bytes (from memory when the blob store holds them, else streamed), or where to fetch them. */
 export type TarballDownload = { readonly body: Readable | Buffer; readonly redirect?: undefined } | { readonly redirect: string; readonly body?: undefined };
 
+/** What packuments and downloads read of the packages (`PackagesRepository`): installable rows only. */
+export interface PackumentSourcePort {
+  /** Installable versions of one name in one project, oldest first, each with its newest installable file. */
+  npmVersions(db: Executor, projectId: number, name: string): Promise<NpmVersionRecord[]>;
+  /** The same across several projects, oldest package first (a later publish of a version wins the merge). */
+  npmVersionsIn(db: Executor, projectIds: readonly number[], name: string): Promise<NpmVersionRecord[]>;
+  /** Tags of a name in a project that point at installable packages, oldest tag first. */
+  tags(db: Executor, projectId: number, name: string): Promise<TagRecord[]>;
+  /** Tags of a name across several projects, least recently updated first (the newest wins the merge). */
+  tagsIn(db: Executor, projectIds: readonly number[], name: string): Promise<TagRecord[]>;
+  /** The installable package holding this exact file name, newest first. */
+  findInstallableFile(
+    db: Executor,
+    projectId: number,
+    type: PackageType,
+    name: string,
+    fileName: string,
+  ): Promise<{ package: PackageRow; file: PackageFileRow } | undefined>;
+}
+
+/** A packument's bytes as stored next to its revision, shared by every process. */
+export interface StoredPackuments {
+  full_doc: string | null;
+  abbreviated_doc: string | null;
+}
+
+export interface PackumentsToStore {
+  /** What else the bytes depend on (the external URL). */
+  builtFor: string;
+  versionCount: number;
+  full: string;
+  abbreviated: string;
+}
+
+/** Where built packuments are kept for every process (`PackageDocumentsRepository`). */
+export interface PackumentStorePort {
+  /** The stored documents if they were built for exactly `revision`. */
+  documents(db: Executor, key: PackumentKey, revision: number): Promise<StoredPackuments | undefined>;
+  /** Stores documents built for `revision`; a no-op when a write has moved the revision on meanwhile. */
+  store(db: Executor, key: PackumentKey, revision: number, doc: PackumentsToStore): Promise<void>;
+}
+
 export interface NpmMetadataServiceDeps {
-  db: Kysely<Database>;
-  packages: PackagesRepository;
-  documents: PackageDocumentsRepository;
+  db: Executor;
+  packages: PackumentSourcePort;
+  documents: PackumentStorePort;
   /** Where packument revisions come from (the invalidation rule). */
-  revisions: DocumentRevisions;
+  revisions: Pick<DocumentRevisions, 'packumentState' | 'clear'>;
   blobs: BlobStore;
   /** `WHARF_EXTERNAL_URL`, embedded in tarball URLs. */
   externalUrl: string;
@@ -234,11 +273,11 @@ export class NpmMetadataService {
 
   async #fresh(projectId: number, name: string): Promise<CacheEntry | undefined> {
     const { db, documents, externalUrl } = this.#d;
-    const state = await this.#d.revisions.packumentState(packumentKey(projectId, name));
+    const key = packumentKey(projectId, name);
+    const state = await this.#d.revisions.packumentState(key);
     if (!state) return undefined;
     const cacheKey = `${projectId}\0npm\0${name}`;
     return this.#documents.get(cacheKey, { revision: state.revision, builtFor: externalUrl }, async () => {
-      const key: DocumentKey = { projectId, type: 'npm', name };
       // Another process (or an earlier life of this one) may have built and stored this revision already.
       if (state.built_revision === state.revision && state.built_for === externalUrl) {
         const stored = await documents.documents(db, key, state.revision);
@@ -250,7 +289,7 @@ export class NpmMetadataService {
     });
   }
 
-  async #build(key: DocumentKey, cacheKey: string, { revision, modified_at: modified }: PackumentState): Promise<CacheEntry> {
+  async #build(key: PackumentKey, cacheKey: string, { revision, modified_at: modified }: PackumentState): Promise<CacheEntry> {
     const { db, packages, documents, externalUrl } = this.#d;
     const records = await packages.npmVersions(db, key.projectId, key.name);
     const tags = await packages.tags(db, key.projectId, key.name);

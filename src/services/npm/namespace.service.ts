@@ -7,24 +7,36 @@
  * their document revisions), one for the caller's memberships. The merged document itself comes from the
  * metadata service's cache, keyed by those revisions.
  */
-import type { Kysely } from 'kysely';
 import type { AccessRouteKind } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { errors } from '../../domain/errors.js';
 import { scopeOf } from '../../domain/npm/names.js';
 import { readableProjects, refuseGroup } from '../../domain/npm/namespace-access.js';
-import type { Database, NamespaceRow } from '../../storage/db/schema.js';
-import type { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
-import type { NpmTreeProject, PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import type { NamespaceRow, NpmTreeProject } from '../../domain/records.js';
+import type { Executor } from '../ports.js';
 import type { AccessService } from '../access.service.js';
 import type { NpmMetadataService, PackumentSet } from './metadata.service.js';
 
+/** The projects of a tree holding a name (`PackagesRepository`). */
+export interface NpmTreePackagesPort {
+  /**
+   * The projects under `traversalPrefix` holding an installable npm package of exactly `name`, whatever the
+   * caller's rights, with their document revision for the name; one query.
+   */
+  npmProjectsInTree(db: Executor, traversalPrefix: string, name: string): Promise<NpmTreeProject[]>;
+}
+
+/** The instance endpoint's scope lookup (`NamespacesRepository`). */
+export interface NpmScopeNamespacesPort {
+  findTopLevelByPath(db: Executor, path: string): Promise<NamespaceRow | undefined>;
+}
+
 export interface NpmNamespaceServiceDeps {
-  db: Kysely<Database>;
-  packages: PackagesRepository;
-  namespaces: NamespacesRepository;
-  access: AccessService;
-  metadata: NpmMetadataService;
+  db: Executor;
+  packages: NpmTreePackagesPort;
+  namespaces: NpmScopeNamespacesPort;
+  access: Pick<AccessService, 'visibleGroup' | 'projectContexts'>;
+  metadata: Pick<NpmMetadataService, 'mergedPackuments'>;
 }
 
 export type NamespacePackument =

@@ -6,14 +6,12 @@
  * the exact uploaded bytes written to the blob store, and the rows committed in one transaction under the
  * database's uniqueness rules: a refused publish leaves nothing visible, an acknowledged one is complete.
  */
-import type { Kysely } from 'kysely';
 import type { ProjectAccessContext } from '../../domain/access/abilities.js';
 import { actorName, type Identity } from '../../domain/access/identity.js';
-import type { ProtectionService } from '../protection.service.js';
-import type { PackageNamesService } from '../package-names.service.js';
+import type { NameUse, PreparedClaim } from '../package-names.service.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
-import { errors } from '../../domain/errors.js';
+import { errors, type AppError } from '../../domain/errors.js';
 import { followsNamingConvention } from '../../domain/npm/names.js';
 import {
   checkManifestCoherence,
@@ -30,23 +28,54 @@ import {
 import { revString } from '../../domain/npm/packument.js';
 import { inspectNpmTarball, type NpmTarballLimits } from '../../archive/npm-tarball.js';
 import type { BlobStore } from '../blob-store.js';
-import type { Database, PackageRow, ProjectRow } from '../../storage/db/schema.js';
-import type { NamespacesRepository } from '../../storage/db/repositories/namespaces.repository.js';
+import type { NamespaceRow, NpmMetadataRow, PackageFileRow, PackageRow, PackageStatus, PackageType, ProjectRow } from '../../domain/records.js';
+import type { Connection, Executor, UniqueViolations } from '../ports.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
-import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
-import { isUniqueViolation } from '../../storage/db/repositories/types.js';
 import type { SettingsService } from '../settings.service.js';
+import type { NpmProtectionPort, NpmTagWritesPort } from './ports.js';
+
+/** What publish and deprecate read and write of the packages (`PackagesRepository`). */
+export interface NpmPublishPackagesPort extends NpmTagWritesPort, UniqueViolations {
+  /** The version as the duplicate checks see it: anything but `pending_destruction` counts. */
+  findActive(db: Executor, projectId: number, type: PackageType, name: string, version: string): Promise<PackageRow | undefined>;
+  findInstallable(db: Executor, projectId: number, type: PackageType, name: string, version: string): Promise<PackageRow | undefined>;
+  /** Does a live package of this name and version exist in another project under the same root namespace? */
+  existsElsewhereInRoot(db: Executor, rootNamespaceId: number, projectId: number, type: PackageType, name: string, version: string): Promise<boolean>;
+  /** The newest installable file of a package. */
+  newestFile(db: Executor, packageId: number): Promise<PackageFileRow | undefined>;
+  insertPackage(db: Executor, row: Omit<PackageRow, 'id'>): Promise<PackageRow>;
+  insertFile(db: Executor, row: Omit<PackageFileRow, 'id'>): Promise<PackageFileRow>;
+  insertNpmMetadata(db: Executor, row: NpmMetadataRow): Promise<void>;
+  npmMetadata(db: Executor, packageId: number): Promise<NpmMetadataRow | undefined>;
+  updateNpmPackageJson(db: Executor, packageId: number, packageJson: string): Promise<void>;
+  updatePackage(db: Executor, id: number, patch: { status?: PackageStatus; updated_at: string }): Promise<void>;
+}
+
+/** The root namespace of the naming convention (`NamespacesRepository`). */
+export interface NpmPublishNamespacesPort {
+  findById(db: Executor, id: number): Promise<NamespaceRow | undefined>;
+}
+
+/** Who owns a package name in a top-level namespace (`PackageNamesService`): prepared before, claimed inside the write. */
+export interface NpmPackageNamesPort {
+  prepare(use: NameUse): Promise<PreparedClaim | undefined>;
+  /** The owning project's id when another project owns the name; undefined when the claim holds. */
+  claim(trx: Executor, prepared: PreparedClaim, now: string): Promise<number | undefined>;
+  refusal(use: NameUse, ownerProjectId: number): Promise<AppError>;
+}
 
 export interface NpmPublishServiceDeps {
-  db: Kysely<Database>;
-  packages: PackagesRepository;
-  revisions: DocumentRevisions;
-  namespaces: NamespacesRepository;
-  settings: SettingsService;
-  blobs: BlobStore;
+  db: Connection & Executor;
+  packages: NpmPublishPackagesPort;
+  /** The packument's revision moves with every publish and deprecation, in its transaction. */
+  revisions: Pick<DocumentRevisions, 'changed' | 'packumentState'>;
+  namespaces: NpmPublishNamespacesPort;
+  settings: Pick<SettingsService, 'get'>;
+  /** Publish only writes bytes (downloads are the metadata service's). */
+  blobs: Pick<BlobStore, 'put'>;
   clock: Clock;
-  protection: ProtectionService;
-  names: PackageNamesService;
+  protection: NpmProtectionPort;
+  names: NpmPackageNamesPort;
   tarballLimits?: NpmTarballLimits;
 }
 
@@ -161,7 +190,7 @@ export class NpmPublishService {
       return { package: outcome.row, created: true };
     } catch (err) {
       // Lost a race with a concurrent publish of the same version: the unique index decided who won.
-      if (!isUniqueViolation(err)) throw err;
+      if (!packages.isUniqueViolation(err)) throw err;
       const winner = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
       if (!winner) throw err;
       return this.#retryOrRefuse(winner, doc);

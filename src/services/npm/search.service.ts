@@ -3,19 +3,29 @@
  * (docs/design/gitlab-compatibility.md#what-gitlab-leaves-out): packages of one project, a namespace tree or the whole instance, filtered to what the
  * caller may read *before* counting and paging, so a private project's packages never show, not even in `total`.
  */
-import type { Kysely } from 'kysely';
 import type { Identity } from '../../domain/access/identity.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
-import { buildSearchResults, matchesSearch, parseSearchText, type SearchCandidate, type SearchPage } from '../../domain/npm/search.js';
-import type { Database } from '../../storage/db/schema.js';
-import type { NpmSearchScope, PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import { buildSearchResults, matchesSearch, parseSearchText, type LatestTag, type SearchCandidate, type SearchPage } from '../../domain/npm/search.js';
+import type { NpmSearchRow, NpmSearchScope } from '../../domain/records.js';
+import type { Executor } from '../ports.js';
 import type { AccessService } from '../access.service.js';
 
+/** What `npm search` reads of the packages (`PackagesRepository`). */
+export interface NpmSearchPackagesPort {
+  /**
+   * Installable npm versions in `scope` whose name or stored manifest contains every term (case-insensitive),
+   * oldest first, at most `limit`: coarse candidates, narrowed by the service.
+   */
+  searchNpm(db: Executor, scope: NpmSearchScope, terms: readonly string[], limit: number): Promise<NpmSearchRow[]>;
+  /** The `latest` tags of the names in these projects. */
+  latestTags(db: Executor, projectIds: readonly number[]): Promise<LatestTag[]>;
+}
+
 export interface NpmSearchServiceDeps {
-  db: Kysely<Database>;
-  packages: PackagesRepository;
-  access: AccessService;
+  db: Executor;
+  packages: NpmSearchPackagesPort;
+  access: Pick<AccessService, 'packageReadable'>;
   clock: Clock;
 }
 

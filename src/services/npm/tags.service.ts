@@ -6,23 +6,31 @@
  * Moving or removing a tag changes which version `npm install name@tag` (and, for `latest`, a plain `npm install`)
  * takes: to protection rules every tag write is a push of the name, checked in the write's transaction.
  */
-import type { Kysely } from 'kysely';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
 import type { ProjectAccessContext } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';
-import type { Database, ProjectRow } from '../../storage/db/schema.js';
-import type { ProtectionService } from '../protection.service.js';
+import type { PackageRow, PackageType, ProjectRow } from '../../domain/records.js';
+import type { Connection, Executor } from '../ports.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
-import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
+import type { NpmProtectionPort, NpmTagWritesPort } from './ports.js';
+
+/** What dist-tag writes read and write of the packages (`PackagesRepository`). */
+export interface NpmTagsPackagesPort extends NpmTagWritesPort {
+  /** The newest installable package of that exact version. */
+  findInstallable(db: Executor, projectId: number, type: PackageType, name: string, version: string): Promise<PackageRow | undefined>;
+  findTag(db: Executor, projectId: number, name: string, tag: string): Promise<{ id: number; package_id: number } | undefined>;
+  deleteTag(db: Executor, id: number): Promise<void>;
+}
 
 export interface NpmTagsServiceDeps {
-  db: Kysely<Database>;
-  packages: PackagesRepository;
-  revisions: DocumentRevisions;
+  db: Connection & Executor;
+  packages: NpmTagsPackagesPort;
+  /** The packument's revision moves with every tag write, in its transaction. */
+  revisions: Pick<DocumentRevisions, 'changed'>;
   clock: Clock;
-  protection: ProtectionService;
+  protection: NpmProtectionPort;
 }
 
 /** Who writes the tag, where (the project the route resolved, and the caller's context on it). */

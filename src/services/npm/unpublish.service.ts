@@ -11,30 +11,48 @@
  * is rebuilt on its next read. Rows are retired (`pending_destruction`) as the packages API retires them, so the
  * version may be published again at once; `gc` later removes the rows and the blobs nothing else references.
  */
-import type { Kysely } from 'kysely';
 import type { ProjectAccessContext } from '../../domain/access/abilities.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { iso, type Clock } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
 import { revString } from '../../domain/npm/packument.js';
 import { isPlainObject } from '../../domain/npm/publish.js';
-import type { Database, PackageRow, ProjectRow } from '../../storage/db/schema.js';
-import type { PackageDeletionRepository } from '../../storage/db/repositories/package-deletion.repository.js';
+import type { PackageFileRow, PackageRow, PackageType, ProjectRow } from '../../domain/records.js';
+import type { Connection, Executor } from '../ports.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
-import type { PackagesRepository } from '../../storage/db/repositories/packages.repository.js';
-import type { Db } from '../../storage/db/repositories/types.js';
-import type { ProtectionService } from '../protection.service.js';
 import { contextOf, type AuditContext } from '../../domain/audit.js';
 import type { AuditService } from '../audit.service.js';
+import type { NpmProtectionPort } from './ports.js';
+
+/** What unpublish reads of the packages (`PackagesRepository`): installable rows only. */
+export interface NpmUnpublishPackagesPort {
+  /** Installable packages (one per version) of one name in one project, oldest first. */
+  npmPackagesOf(db: Executor, projectId: number, name: string): Promise<PackageRow[]>;
+  /** The installable package holding this exact file name, newest first. */
+  findInstallableFile(
+    db: Executor,
+    projectId: number,
+    type: PackageType,
+    name: string,
+    fileName: string,
+  ): Promise<{ package: PackageRow; file: PackageFileRow } | undefined>;
+}
+
+/** Retiring versions (`PackageDeletionRepository`): out of every packument at once, removed later by `gc`. */
+export interface NpmDeletionPort {
+  /** Marks the package and its files `pending_destruction` and drops the dist-tags pointing at it. */
+  retirePackage(db: Executor, pkg: PackageRow, now: string): Promise<void>;
+}
 
 export interface NpmUnpublishServiceDeps {
-  db: Kysely<Database>;
-  packages: PackagesRepository;
-  revisions: DocumentRevisions;
-  deletion: PackageDeletionRepository;
+  db: Connection & Executor;
+  packages: NpmUnpublishPackagesPort;
+  /** `_rev` is the packument's revision: read and moved (conditionally) inside the transaction. */
+  revisions: Pick<DocumentRevisions, 'packumentState' | 'changedIfAt'>;
+  deletion: NpmDeletionPort;
   clock: Clock;
-  protection: ProtectionService;
-  audit: AuditService;
+  protection: NpmProtectionPort;
+  audit: Pick<AuditService, 'record'>;
 }
 
 /** Who unpublishes, from which project (the caller's context on it decides against delete-protection rules). */
@@ -101,7 +119,7 @@ export class NpmUnpublishService {
     caller: Unpublisher,
     name: string,
     rev: string,
-    select: (trx: Db) => Promise<PackageRow[]>,
+    select: (trx: Executor) => Promise<PackageRow[]>,
   ): Promise<UnpublishResult> {
     const { db, revisions, deletion, clock, protection } = this.#d;
     const { project } = caller;

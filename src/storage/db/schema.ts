@@ -9,6 +9,7 @@ import type {
   DeployTokenRow,
   MemberRow,
   NamespaceRow,
+  NpmMetadataRow,
   PackageFileRow,
   PackageRow,
   PackageType,
@@ -26,6 +27,7 @@ export type {
   DeployTokenRow,
   MemberRow,
   NamespaceRow,
+  NpmMetadataRow,
   PackageFileRow,
   PackageRow,
   PackageStatus,
@@ -132,14 +134,7 @@ export interface PackageFilesTable extends Omit<PackageFileRow, 'id'> {
   id: Generated<number>;
 }
 
-export interface NpmMetadataTable {
-  package_id: number;
-  /** JSON text of the stored version object. */
-  package_json: string;
-  readme: string | null;
-  readme_filename: string | null;
-  publisher: string | null;
-}
+export type NpmMetadataTable = NpmMetadataRow;
 
 export interface PackageTagsTable {
   id: Generated<number>;
@@ -164,7 +159,6 @@ export interface PackageDocumentsTable {
   abbreviated_doc: string | null;
 }
 
-export type NpmMetadataRow = Selectable<NpmMetadataTable>;
 export type PackageTagRow = Selectable<PackageTagsTable>;
 export type PackageDocumentRow = Selectable<PackageDocumentsTable>;
 

@@ -5,11 +5,8 @@
  */
 import { sql } from 'kysely';
 import { PreparedQuery } from '../prepared.js';
+import type { DocumentKey, HelmIndexKey, PackumentKey } from '../../../services/documents/revisions.js';
 import type { Db } from './types.js';
-
-type PackumentKey = { readonly projectId: number; readonly name: string };
-type HelmIndexKey = { readonly projectId: number; readonly channel: string };
-type DocumentKey = ({ readonly kind: 'packument' } & PackumentKey) | ({ readonly kind: 'helm-index' } & HelmIndexKey);
 
 /** Read on every packument request (and every 304): compiled once (see `prepared.ts`). */
 const PACKUMENT_STATE = new PreparedQuery((db, projectId: number, name: string) =>

@@ -1,26 +1,16 @@
-import type { PackageType } from '../schema.js';
+import type { PackumentKey } from '../../../services/documents/revisions.js';
+import type { PackumentsToStore, StoredPackuments } from '../../../services/npm/metadata.service.js';
 import type { Db } from './types.js';
 
-export interface DocumentKey {
-  projectId: number;
-  type: PackageType;
-  name: string;
-}
-
-export interface StoredDocuments {
-  full_doc: string | null;
-  abbreviated_doc: string | null;
-}
-
-const where = <Q extends { where: (...args: any[]) => Q }>(q: Q, key: DocumentKey): Q =>
-  q.where('project_id', '=', key.projectId).where('package_type', '=', key.type).where('package_name', '=', key.name);
+const where = <Q extends { where: (...args: any[]) => Q }>(q: Q, key: PackumentKey): Q =>
+  q.where('project_id', '=', key.projectId).where('package_type', '=', 'npm').where('package_name', '=', key.name);
 
 /**
- * The prebuilt documents stored next to a package's revision. The revision itself is moved only through
- * `DocumentRevisionsRepository` (the rule: `src/services/documents/revisions.ts`).
+ * The prebuilt packuments stored next to a package's revision (the metadata service's `PackumentStorePort`). The
+ * revision itself is moved only through `DocumentRevisionsRepository` (the rule: `src/services/documents/revisions.ts`).
  */
 export class PackageDocumentsRepository {
-  async documents(db: Db, key: DocumentKey, revision: number): Promise<StoredDocuments | undefined> {
+  async documents(db: Db, key: PackumentKey, revision: number): Promise<StoredPackuments | undefined> {
     return where(db.selectFrom('package_documents').select(['full_doc', 'abbreviated_doc']), key)
       .where('built_revision', '=', revision)
       .executeTakeFirst();
@@ -29,9 +19,9 @@ export class PackageDocumentsRepository {
   /** Stores documents built for `revision`; a no-op when a write has moved the revision on meanwhile. */
   async store(
     db: Db,
-    key: DocumentKey,
+    key: PackumentKey,
     revision: number,
-    doc: { builtFor: string; versionCount: number; full: string; abbreviated: string },
+    doc: PackumentsToStore,
   ): Promise<void> {
     await where(
       db.updateTable('package_documents').set({

@@ -1,6 +1,5 @@
 import { sql, type Insertable } from 'kysely';
 import type {
-  NpmMetadataRow,
   NpmMetadataTable,
   PackageFileRow,
   PackageFilesTable,
@@ -9,64 +8,21 @@ import type {
   PackageStatus,
   PackageType,
 } from '../schema.js';
-import { likeEscape, type Db } from './types.js';
+import { isUniqueViolation, likeEscape, type Db } from './types.js';
 import { PreparedQuery } from '../prepared.js';
-import type { NpmSearchScope } from '../../../domain/records.js';
+import type {
+  NpmMetadataRow,
+  NpmSearchRow,
+  NpmSearchScope,
+  NpmTreeProject,
+  NpmVersionRecord,
+  TagRecord,
+} from '../../../domain/records.js';
 
 import { INSTALLABLE_STATUSES } from '../../../domain/records.js';
 
 // Defined in the domain (Helm's upload asks it too); re-exported for the repositories that filter on it.
 export { INSTALLABLE_STATUSES };
-
-/** One installable npm version with its newest installable file and its stored metadata. */
-export interface NpmVersionRecord {
-  package_id: number;
-  project_id: number;
-  version: string;
-  status: PackageStatus;
-  created_at: string;
-  file_name: string;
-  package_json: string;
-  readme: string | null;
-  readme_filename: string | null;
-  publisher: string | null;
-}
-
-export interface TagRecord {
-  id: number;
-  tag: string;
-  package_id: number;
-  version: string;
-  updated_at: string;
-}
-
-/** A project of a namespace tree that holds a package of the requested name (group/instance endpoints). */
-export interface NpmTreeProject {
-  project_id: number;
-  visibility: 'public' | 'internal' | 'private';
-  package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
-  traversal_ids: string;
-  /** The project's package document revision for the name. */
-  revision: number;
-  modified_at: string;
-  /** Newest package of the name in the project: the group/instance dist-tag routes act on the project of the last. */
-  last_package_id: number;
-}
-
-export type { NpmSearchScope };
-
-export interface NpmSearchRow {
-  package_id: number;
-  project_id: number;
-  name: string;
-  version: string;
-  created_at: string;
-  package_json: string;
-  publisher: string | null;
-  visibility: 'public' | 'internal' | 'private';
-  package_registry_access_level: 'disabled' | 'private' | 'enabled' | 'public';
-  traversal_ids: string;
-}
 
 /** The newest installable file of that name: see `findInstallableFile`. */
 const INSTALLABLE_FILE = new PreparedQuery((db, projectId: number, type: PackageType, name: string, fileName: string) =>
@@ -91,6 +47,10 @@ const INSTALLABLE_FILE = new PreparedQuery((db, projectId: number, type: Package
 );
 
 export class PackagesRepository {
+  isUniqueViolation(err: unknown): boolean {
+    return isUniqueViolation(err);
+  }
+
   /** The version as the duplicate checks see it: anything but `pending_destruction` counts. */
   async findActive(db: Db, projectId: number, type: PackageType, name: string, version: string): Promise<PackageRow | undefined> {
     return db
