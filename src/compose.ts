@@ -52,6 +52,7 @@ import { PackageNamesService } from './services/package-names.service.js';
 import { PackageNameOwnersRepository } from './storage/db/repositories/package-name-owners.repository.js';
 import { PingRepository } from './storage/db/repositories/ping.repository.js';
 import { HealthService } from './services/health.service.js';
+import { NpmProxyRepository } from './storage/db/repositories/npm-proxy.repository.js';
 
 export type { Services };
 
@@ -104,7 +105,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     tokens: tokensService,
     settings,
     bootstrap: new BootstrapService(usersService, tokensService),
-    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes, protection, names, audit }),
+    npm: buildNpmServices({ db, blobs: storage.blobs, settings, clock, config: storage.config, access, users: usersService, tokens: tokensService, changes, protection, names, audit, proxyCache: new NpmProxyRepository() }),
     helm: buildHelmServices({ db, access, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
     packages: new PackagesService({

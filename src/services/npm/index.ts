@@ -25,6 +25,9 @@ import { NpmPublishService } from './publish.service.js';
 import { NpmSearchService } from './search.service.js';
 import { NpmTagsService } from './tags.service.js';
 import { NpmUnpublishService } from './unpublish.service.js';
+import { NpmProxyService } from './proxy/proxy.service.js';
+import type { NpmProxyCachePort } from './proxy/ports.js';
+import { VERSION } from '../../version.js';
 
 export interface NpmServices {
   metadata: NpmMetadataService;
@@ -34,6 +37,7 @@ export interface NpmServices {
   unpublish: NpmUnpublishService;
   search: NpmSearchService;
   login: NpmLoginService;
+  proxy: NpmProxyService;
 }
 
 export interface NpmServicesDeps {
@@ -49,9 +53,13 @@ export interface NpmServicesDeps {
   protection: ProtectionService;
   names: PackageNamesService;
   audit: AuditService;
+  /** The npm proxy's cache rows and leases. */
+  proxyCache: NpmProxyCachePort;
+  /** Replaces the global fetch for the proxy's upstream requests (tests). */
+  proxyFetch?: typeof fetch;
 }
 
-export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit }: NpmServicesDeps): NpmServices {
+export function buildNpmServices({ db, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch }: NpmServicesDeps): NpmServices {
   const packages = new PackagesRepository();
   const documents = new PackageDocumentsRepository();
   const revisions = new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes });
@@ -74,5 +82,17 @@ export function buildNpmServices({ db, blobs, settings, clock, config, access, u
     unpublish: new NpmUnpublishService({ db, packages, revisions, deletion: new PackageDeletionRepository(), clock, protection, audit }),
     search: new NpmSearchService({ db, packages, access, clock }),
     login: new NpmLoginService({ users, tokens, clock, audit }),
+    proxy: new NpmProxyService({
+      db,
+      store: proxyCache,
+      blobs,
+      clock,
+      changes,
+      settings,
+      localScopes: async (scope) => (await namespaces.findTopLevelByPath(db, scope)) !== undefined,
+      externalUrl: config.externalUrl,
+      userAgent: `wharf/${VERSION} (npm proxy)`,
+      ...(proxyFetch ? { fetch: proxyFetch } : {}),
+    }),
   };
 }
