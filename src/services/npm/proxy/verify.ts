@@ -67,8 +67,10 @@ export function tee(source: Readable): { store: PassThrough; client: PassThrough
   client.on('close', () => {
     clientGone = true;
   });
-  // Errors of the client side (a dropped connection) are the client's business only.
+  // Errors of the client side (a dropped connection) are the client's business only; the store's reader may not be
+  // listening yet when the source fails (it attaches after its own set-up), and finds the stream destroyed then.
   client.on('error', () => undefined);
+  store.on('error', () => undefined);
   source.on('data', (chunk: Buffer) => {
     const storeFull = !store.write(chunk);
     const clientFull = !clientGone && !client.write(chunk);
