@@ -220,7 +220,7 @@ export interface CredentialEpochTable {
 export type NpmProxyPackumentsTable = ProxiedPackumentRow;
 export type NpmProxyTarballsTable = ProxiedTarballRow;
 export interface NpmProxyLeasesTable {
-  /** What is being fetched (`p` or `t`, the upstream, the name, the file). */
+  /** What is being fetched: `p` or `t`, the upstream, the name (and the file), separated by spaces. */
   key: string;
   /** The instance fetching it (a random id per process). */
   owner: string;

@@ -190,7 +190,7 @@ export class ProxyPackuments {
 
   async #refresh(settings: ProxySettings, name: string): Promise<ProxiedPackumentRow> {
     const { db, store, leases } = this.#d;
-    const leaseKey = `p\0${settings.upstream}\0${name}`;
+    const leaseKey = `p ${settings.upstream} ${name}`;
     const known = await store.packument(db, settings.upstream, name);
     const lease = await leases.acquire(leaseKey);
     if (!lease) {

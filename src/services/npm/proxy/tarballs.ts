@@ -120,7 +120,7 @@ export class ProxyTarballs {
    */
   async #fetch(settings: ProxySettings, name: string, fileName: string, deliver: (t: ProxiedTarball) => void): Promise<ProxiedTarballRow> {
     const { db, store, leases, packuments } = this.#d;
-    const leaseKey = `t\0${settings.upstream}\0${name}\0${fileName}`;
+    const leaseKey = `t ${settings.upstream} ${name} ${fileName}`;
     const probe = () => store.tarball(db, settings.upstream, name, fileName);
     let lease = await leases.acquire(leaseKey);
     if (!lease) {
