@@ -12,6 +12,7 @@ import { ifNoneMatchMatches } from '../../../domain/conditional.js';
 import { errors } from '../../../domain/errors.js';
 import type { PackumentSet } from '../../../services/npm/metadata.service.js';
 import type { ProxyEndpoint } from '../../../domain/npm/proxy.js';
+import type { ApplicationSettings } from '../../../services/settings.service.js';
 import { attachmentDisposition } from '../../content-disposition.js';
 import { replayable } from '../../hot-lane.js';
 import { setBodyLimit } from '../../plugins/body-guard.js';
@@ -55,11 +56,11 @@ export async function forwardPackument(services: Services, request: FastifyReque
   // The group and instance endpoints have no tarball route: `<name>/-/<file>` arrives as a packument name there,
   // and is the proxied tarball URL of those endpoints.
   const sep = endpoint.kind === 'project' ? -1 : name.indexOf('/-/');
-  if (sep > 0) return proxyTarball(services, request, reply, name.slice(0, sep), name.slice(sep + 3));
-  if (!(await services.npm.proxy.mayProxy(name))) return false;
+  if (sep > 0) return proxyTarball(services, request, reply, name.slice(0, sep), name.slice(sep + 3), mode.settings);
+  if (!(await services.npm.proxy.mayProxy(name, mode.settings))) return false;
   // Its answer depends on time (the TTL), not only on the database: replayed only while fresh, and not if it fails.
   replayable(request, 0);
-  const set = await services.npm.proxy.packument(name, endpoint);
+  const set = await services.npm.proxy.packument(name, endpoint, mode.settings);
   replayable(request, set.freshForMs);
   await sendPackument(request, reply, set);
   return true;
@@ -70,10 +71,17 @@ export async function forwardPackument(services: Services, request: FastifyReque
  * exact bytes with their digest as the ETag, as for local tarballs. Live from the upstream: streamed as it is
  * verified, without an ETag, and cut short (never completed) if the bytes do not match the packument's integrity.
  */
-export async function proxyTarball(services: Services, request: FastifyRequest, reply: FastifyReply, name: string, fileName: string): Promise<boolean> {
-  if (!(await services.npm.proxy.mayProxy(name))) return false;
+export async function proxyTarball(
+  services: Services,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: string,
+  fileName: string,
+  settings: Readonly<ApplicationSettings>,
+): Promise<boolean> {
+  if (!(await services.npm.proxy.mayProxy(name, settings))) return false;
   replayable(request, 0);
-  const tarball = await services.npm.proxy.tarball(name, fileName);
+  const tarball = await services.npm.proxy.tarball(name, fileName, settings);
   reply.header('content-disposition', attachmentDisposition(fileName)).header('content-type', 'application/octet-stream');
   if (tarball.kind === 'live') {
     if (tarball.size !== undefined) reply.header('content-length', tarball.size);

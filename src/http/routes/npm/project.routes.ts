@@ -80,7 +80,9 @@ export const npmProjectRoutes =
       const projectOf = target(request).project;
       const file = await npm.metadata.tarballFile(projectOf.id, name!, fileName!).catch(async (err: unknown) => {
         // A file the project does not hold, of a name it does not hold: the proxy's, when it serves this name.
-        if (isAppError(err) && err.code === 'not_found' && (await npm.proxy.mode()).kind === 'proxy' && !(await npm.metadata.packuments(projectOf.id, name!)) && (await proxyTarball(services, request, reply, name!, fileName!))) {
+        if (!isAppError(err) || err.code !== 'not_found') throw err;
+        const mode = await npm.proxy.mode();
+        if (mode.kind === 'proxy' && !(await npm.metadata.packuments(projectOf.id, name!)) && (await proxyTarball(services, request, reply, name!, fileName!, mode.settings))) {
           return undefined;
         }
         throw err;

@@ -41,7 +41,11 @@ export interface NpmProxyServiceDeps {
 }
 
 /** What forwarding does now: nothing, GitLab's redirect, or the proxy. */
-export type ForwardingMode = { readonly kind: 'off' } | { readonly kind: 'redirect'; readonly upstream: string } | { readonly kind: 'proxy' };
+export type ForwardingMode =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'redirect'; readonly upstream: string }
+  /** With the settings read, so one request reads them once (on PostgreSQL every read is a query). */
+  | { readonly kind: 'proxy'; readonly settings: Readonly<ApplicationSettings> };
 
 export class NpmProxyService {
   readonly #d: NpmProxyServiceDeps;
@@ -63,13 +67,13 @@ export class NpmProxyService {
   async mode(): Promise<ForwardingMode> {
     const s = await this.#d.settings.get();
     if (!s.npm_package_requests_forwarding) return { kind: 'off' };
-    return s.npm_package_requests_forwarding_mode === 'redirect' ? { kind: 'redirect', upstream: s.npm_package_requests_forwarding_url } : { kind: 'proxy' };
+    return s.npm_package_requests_forwarding_mode === 'redirect' ? { kind: 'redirect', upstream: s.npm_package_requests_forwarding_url } : { kind: 'proxy', settings: s };
   }
 
   /** Whether `name` may be fetched from the upstream (the endpoint has already found it does not hold it). */
-  async mayProxy(name: string): Promise<boolean> {
+  async mayProxy(name: string, current?: Readonly<ApplicationSettings>): Promise<boolean> {
     if (!isValidNpmName(name)) return false;
-    const settings = await this.#d.settings.get();
+    const settings = current ?? (await this.#d.settings.get());
     if (isDenied(name, settings.npm_proxy_deny_list)) return false;
     const scope = scopeOf(name);
     if (scope === null) return true;
@@ -78,16 +82,16 @@ export class NpmProxyService {
   }
 
   /** The upstream's packument of `name`, its tarball URLs under `endpoint`; 404 when the upstream has none. */
-  async packument(name: string, endpoint: ProxyEndpoint): Promise<ProxiedPackumentSet> {
-    const settings = await this.#settings();
+  async packument(name: string, endpoint: ProxyEndpoint, current?: Readonly<ApplicationSettings>): Promise<ProxiedPackumentSet> {
+    const settings = await this.#settings(current);
     const row = await this.#packuments.current(settings, name);
     if (row.status !== 200) throw errors.npmNotFound('Packages');
     return this.#packuments.set(row, endpointBase(this.#d.externalUrl, endpoint), settings);
   }
 
   /** A tarball of `name` the upstream's packument lists under `fileName`. */
-  async tarball(name: string, fileName: string, signal?: AbortSignal): Promise<ProxiedTarball> {
-    return this.#tarballs.get(await this.#settings(), name, fileName, signal);
+  async tarball(name: string, fileName: string, current?: Readonly<ApplicationSettings>, signal?: AbortSignal): Promise<ProxiedTarball> {
+    return this.#tarballs.get(await this.#settings(current), name, fileName, signal);
   }
 
   /** Drops this process's caches (tests, and an operator's `gc`). */
@@ -97,8 +101,8 @@ export class NpmProxyService {
     this.#scopes.clear();
   }
 
-  async #settings(): Promise<ProxySettings> {
-    const s = await this.#d.settings.get();
+  async #settings(current?: Readonly<ApplicationSettings>): Promise<ProxySettings> {
+    const s = current ?? (await this.#d.settings.get());
     return {
       upstream: s.npm_package_requests_forwarding_url,
       token: s.npm_proxy_upstream_token,

@@ -17,7 +17,7 @@ import type { BlobStore } from '../../blob-store.js';
 import { FreshMemo } from '../../fresh-memo.js';
 import type { ChangeSignal, Executor } from '../../ports.js';
 import type { Leases } from './lease.js';
-import type { ProxyPackuments, ProxySettings } from './packuments.js';
+import { NOT_FOUND_TTL_SECONDS, type ProxyPackuments, type ProxySettings } from './packuments.js';
 import type { NpmProxyCachePort } from './ports.js';
 import { SingleFlight } from './single-flight.js';
 import { UpstreamError, type UpstreamClient } from './upstream-client.js';
@@ -119,7 +119,7 @@ export class ProxyTarballs {
    * downloads it; resolves with the row once the tarball is verified and recorded.
    */
   async #fetch(settings: ProxySettings, name: string, fileName: string, deliver: (t: ProxiedTarball) => void): Promise<ProxiedTarballRow> {
-    const { db, store, leases, packuments } = this.#d;
+    const { db, store, leases, packuments, clock } = this.#d;
     const leaseKey = `t ${settings.upstream} ${name} ${fileName}`;
     const probe = () => store.tarball(db, settings.upstream, name, fileName);
     let lease = await leases.acquire(leaseKey);
@@ -135,7 +135,9 @@ export class ProxyTarballs {
       // The file must be one the upstream's packument lists (a new version may need a revalidation first).
       let doc = await packuments.current(settings, name);
       let target = doc.status === 200 ? (await packuments.upstreamDocument(doc)).files.get(fileName) : undefined;
-      if (!target && packuments.freshForMs(doc, settings) > 0) {
+      // Not more often than a 404 is remembered: a stream of requests for files that do not exist must not become a
+      // stream of upstream requests.
+      if (!target && clock.now().getTime() - Date.parse(doc.fetched_at) >= NOT_FOUND_TTL_SECONDS * 1000) {
         doc = await packuments.current(settings, name, { force: true });
         target = doc.status === 200 ? (await packuments.upstreamDocument(doc)).files.get(fileName) : undefined;
       }
