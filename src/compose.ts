@@ -55,6 +55,7 @@ import { PackageNamesService } from './services/package-names.service.js';
 import { PackageNameOwnersRepository } from './storage/db/repositories/package-name-owners.repository.js';
 import { PingRepository } from './storage/db/repositories/ping.repository.js';
 import { HealthService } from './services/health.service.js';
+import { NpmProxyRepository } from './storage/db/repositories/npm-proxy.repository.js';
 
 export type { Services };
 
@@ -135,6 +136,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       protection,
       names,
       audit,
+      proxyCache: new NpmProxyRepository(),
     }),
     helm: helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),

@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, meaning: 'the resource does not exist or the caller may not see it' },
   route_not_found: { status: 404, meaning: 'no route matches the path' },
   provenance_without_chart: { status: 404, meaning: 'a provenance file alone for a chart version the channel does not hold' },
+  npm_proxy_offline: { status: 404, meaning: 'the npm proxy is offline and the package or tarball asked for is not cached' },
   // 405
   method_not_allowed: { status: 405, meaning: "a 405 raised by Fastify or a plugin, not by Wharf's own checks" },
   unpublish_unsupported: { status: 405, meaning: 'an npm unpublish through a group or instance endpoint' },
@@ -82,6 +83,7 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, meaning: 'a package API rate limit' },
   // 5xx
   internal: { status: 500, meaning: 'an unexpected failure (logged with the request id; the body says nothing more)' },
+  npm_upstream_failed: { status: 502, meaning: 'the npm proxy could not get a usable answer from the upstream registry, and has nothing cached to serve' },
   unavailable: { status: 503, meaning: "a 503 raised by Fastify or a plugin, not by Wharf's own checks" },
   blob_missing: { status: 503, meaning: "a package file's bytes are missing from the blob store" },
 } as const satisfies Record<string, { status: number; meaning: string }>;
@@ -254,6 +256,10 @@ export const errors = {
    */
   npmRecordNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
 
+  /** npm prints `message`: it must say why an install fails while the instance is cut off. */
+  npmProxyOffline: (name: string) =>
+    new AppError('npm_proxy_offline', { message: `404 Not Found - the npm proxy is offline and ${name} is not cached`, error: `${name} is not cached (offline)` }),
+
   /** A chart or provenance file that is not there: GitLab's `RecordNotFound` body, with `error` for ChartMuseum scripts. */
   helmNotFound: (what: string) => new AppError('not_found', { message: '404 Not found', error: `${what} not found` }),
 
@@ -411,6 +417,10 @@ export const errors = {
   // ---- 5xx
 
   internal: () => new AppError('internal', { message: '500 Internal Server Error' }),
+
+  /** The npm proxy failed upstream (unreachable, an error status, a document or tarball that fails the checks). */
+  npmUpstreamFailed: (name: string, reason: string) =>
+    new AppError('npm_upstream_failed', { message: `502 Bad Gateway - the npm upstream failed for ${name}: ${reason}`, error: `upstream failed for ${name}` }),
 
   blobMissing: (fileName: string) =>
     new AppError('blob_missing', { message: `503 Service Unavailable - the stored file ${fileName} is missing from the blob store` }),

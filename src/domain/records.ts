@@ -288,3 +288,42 @@ export const parseTraversal = (t: string): number[] =>
     .split('/')
     .filter((s) => s !== '')
     .map(Number);
+
+/**
+ * A packument the npm proxy fetched (migration 010): the upstream's JSON as a blob, with the validators to
+ * revalidate it and when it was last confirmed. A `404` row remembers briefly that the upstream has no such name.
+ */
+export interface ProxiedPackumentRow {
+  /** The upstream base URL it came from (a changed `npm_package_requests_forwarding_url` starts a new cache). */
+  upstream: string;
+  name: string;
+  status: 200 | 404;
+  /** SHA-256 of the upstream's JSON in the blob store (null for a 404). */
+  blob_sha256: string | null;
+  size: number | null;
+  etag: string | null;
+  last_modified: string | null;
+  /** Moves whenever the content changes (not on a 304 revalidation): the document engine's revision. */
+  revision: number;
+  /** When the upstream last confirmed this answer: freshness is `fetched_at` + the TTL. */
+  fetched_at: string;
+  last_used_at: string;
+  hits: number;
+}
+
+/** A tarball the npm proxy fetched and verified (migration 010). */
+export interface ProxiedTarballRow {
+  upstream: string;
+  name: string;
+  /** The upstream tarball's file name, as in the rewritten `dist.tarball`. */
+  file_name: string;
+  version: string;
+  blob_sha256: string;
+  size: number;
+  /** The integrity (SRI) the bytes were verified against. */
+  integrity: string;
+  fetched_at: string;
+  /** Updated at most every few minutes, for `wharf gc`'s least-recently-used eviction. */
+  last_used_at: string;
+  hits: number;
+}

@@ -64,6 +64,8 @@ interface Answer extends Variant {
   body: Buffer;
   /** Its access line's fixed part. */
   logLine: PreparedLine;
+  /** `performance.now()` after which it is not replayed (Infinity: while the database is unchanged). */
+  until: number;
 }
 
 export interface HotLaneOptions {
@@ -76,11 +78,17 @@ export interface HotLaneOptions {
 
 const kVersion = Symbol('wharf.hotLaneVersion');
 const kReplayable = Symbol('wharf.hotLaneReplayable');
-type LaneRequest = FastifyRequest & { [kVersion]?: number; [kReplayable]?: boolean };
+const kReplayFor = Symbol('wharf.hotLaneReplayFor');
+type LaneRequest = FastifyRequest & { [kVersion]?: number; [kReplayable]?: boolean; [kReplayFor]?: number };
 
-/** Called by a handler whose answer to an anonymous caller depends only on what the lane's key holds. */
-export function replayable(request: FastifyRequest): void {
-  (request as LaneRequest)[kReplayable] = true;
+/**
+ * Called by a handler whose answer to an anonymous caller depends only on what the lane's key holds; `forMs`
+ * bounds how long it may be replayed when it also depends on time (a proxied packument until its revalidation),
+ * and 0 takes back an earlier mark.
+ */
+export function replayable(request: FastifyRequest, forMs = Infinity): void {
+  (request as LaneRequest)[kReplayable] = forMs > 0;
+  (request as LaneRequest)[kReplayFor] = forMs;
 }
 
 export class HotLane {
@@ -146,7 +154,7 @@ export class HotLane {
         // Streams (blobs not held in memory) are not replayed.
         if (body !== undefined) {
           const logLine = this.#accessLog.prepare('GET', request.raw.url!, request.routeOptions.url ?? null, reply.statusCode, errorCodeOf(reply));
-          this.#keep(request.raw, r[kVersion], reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body, logLine);
+          this.#keep(request.raw, r[kVersion], reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, body, logLine, performance.now() + (r[kReplayFor] ?? Infinity));
         }
       }
       done(null, payload);
@@ -157,7 +165,8 @@ export class HotLane {
     const answers = this.#answers.peek(req.url!);
     if (answers === undefined) return undefined;
     const variant = variantOf(req);
-    return answers.find((a) => sameVariant(a, variant));
+    const answer = answers.find((a) => sameVariant(a, variant));
+    return answer !== undefined && answer.until > performance.now() ? answer : undefined;
   }
 
   /** True when the answers held are still current (emptying the lane when they are not). */
@@ -171,7 +180,7 @@ export class HotLane {
     return true;
   }
 
-  #keep(req: IncomingMessage, madeAt: number, status: number, replyHeaders: OutgoingHttpHeaders, body: Buffer, logLine: PreparedLine): void {
+  #keep(req: IncomingMessage, madeAt: number, status: number, replyHeaders: OutgoingHttpHeaders, body: Buffer, logLine: PreparedLine, until: number): void {
     if (!this.#current() || madeAt !== this.#version || body.length > this.#maxBytes / 16) return;
     const headers: OutgoingHttpHeaders = { ...replyHeaders };
     delete headers['x-request-id'];
@@ -184,7 +193,7 @@ export class HotLane {
     const answers = [...(this.#answers.peek(url) ?? [])];
     const same = answers.findIndex((a) => sameVariant(a, variant));
     if (same !== -1 || answers.length >= MAX_VARIANTS) answers.splice(same !== -1 ? same : 0, 1);
-    answers.push({ ...variant, status, headers, body, logLine });
+    answers.push({ ...variant, status, headers, body, logLine, until });
     // Deleted first so the URL is re-inserted as the newest (and the old list's answers are uncounted).
     this.#answers.delete(url);
     this.#answers.set(url, answers);

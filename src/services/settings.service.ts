@@ -7,6 +7,7 @@ import type { ChangeSignal, Connection, Executor } from './ports.js';
 import { FreshMemo } from './fresh-memo.js';
 import { contextOf, INSTANCE, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
+import { isDenyListEntry, MAX_DENY_LIST_ENTRIES } from '../domain/npm/proxy.js';
 
 export interface ApplicationSettings {
   /** GitLab's setting: unknown npm packages are answered with a redirect to the upstream registry. */
@@ -49,6 +50,21 @@ export interface ApplicationSettings {
   npm_package_names_shared_across_projects: boolean;
   /** Audit events older than this many days are deleted by garbage collection; null keeps them for ever. */
   audit_events_retention_days: number | null;
+  /**
+   * What forwarding does with a name Wharf does not hold: `redirect` answers GitLab's 302 to the upstream, `proxy`
+   * serves the upstream's packument and tarballs through Wharf and caches them (docs/npm-proxy.md).
+   */
+  npm_package_requests_forwarding_mode: 'redirect' | 'proxy';
+  /** Sent upstream as `Authorization: Bearer …` by the proxy; write-only (the API shows `npm_proxy_upstream_token_set`). */
+  npm_proxy_upstream_token: string | null;
+  /** Seconds a proxied packument is served before it is revalidated with the upstream (0: every time). */
+  npm_proxy_metadata_ttl: number;
+  /** Serve only what the proxy has cached; a miss is a 404 that says so. */
+  npm_proxy_offline: boolean;
+  /** Names (`left-pad`, `@acme/x`) and scopes (`@acme/*`) the proxy never fetches. */
+  npm_proxy_deny_list: string[];
+  /** Bytes of proxied tarballs `wharf gc` keeps (least recently used out first); null: no limit. */
+  npm_proxy_max_cache_bytes: number | null;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
@@ -71,6 +87,12 @@ export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
   throttle_authenticated_packages_api_period_in_seconds: 15,
   npm_package_names_shared_across_projects: false,
   audit_events_retention_days: 365,
+  npm_package_requests_forwarding_mode: 'proxy',
+  npm_proxy_upstream_token: null,
+  npm_proxy_metadata_ttl: 300,
+  npm_proxy_offline: false,
+  npm_proxy_deny_list: Object.freeze([]) as unknown as string[],
+  npm_proxy_max_cache_bytes: null,
 });
 
 type Validator = (v: unknown) => unknown;
@@ -117,6 +139,46 @@ const oneOf =
     return v;
   };
 
+/** An upstream token goes into a header: printable ASCII only, so it can never split or inject one. */
+const upstreamToken: Validator = (v) => {
+  if (v === null || v === '') return null;
+  if (typeof v !== 'string') throw new Error('must be a string, or null for none');
+  if (v.length > 4096 || !/^[\x21-\x7e]+$/.test(v)) throw new Error('must be at most 4096 printable ASCII characters without spaces');
+  return v;
+};
+
+/**
+ * A list of names and `@scope/*` patterns; a JSON array, or one string separated by commas or new lines (what a
+ * form or query string can send). Entries are trimmed and kept once each.
+ */
+const denyList: Validator = (v) => {
+  const items = typeof v === 'string' ? v.split(/[,\n]/) : v;
+  if (!Array.isArray(items)) throw new Error('must be an array of package names or @scope/* patterns');
+  const out: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string') throw new Error('must be an array of package names or @scope/* patterns');
+    const entry = item.trim();
+    if (entry === '') continue;
+    if (!isDenyListEntry(entry)) throw new Error(`${JSON.stringify(entry.slice(0, 300))} is neither a package name nor an @scope/* pattern`);
+    if (!out.includes(entry)) out.push(entry);
+  }
+  if (out.length > MAX_DENY_LIST_ENTRIES) throw new Error(`may hold at most ${MAX_DENY_LIST_ENTRIES} entries`);
+  return out;
+};
+
+/** Settings the API accepts but never shows (GET answers `<key>_set: true|false` instead), nor the audit log. */
+export const WRITE_ONLY_SETTINGS: ReadonlySet<string> = new Set(['npm_proxy_upstream_token']);
+
+/** The settings as the API shows them: write-only values replaced by whether they are set. */
+export function presentSettings(settings: Readonly<ApplicationSettings>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(settings)) {
+    if (WRITE_ONLY_SETTINGS.has(key)) out[`${key}_set`] = value !== null && value !== undefined;
+    else out[key] = value;
+  }
+  return out;
+}
+
 const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
   npm_package_requests_forwarding: boolean,
   npm_package_requests_forwarding_url: url,
@@ -137,7 +199,18 @@ const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
   throttle_authenticated_packages_api_period_in_seconds: intIn(1, 86_400),
   npm_package_names_shared_across_projects: boolean,
   audit_events_retention_days: positiveIntOrNull,
+  npm_package_requests_forwarding_mode: oneOf('redirect', 'proxy'),
+  npm_proxy_upstream_token: upstreamToken,
+  // Up to a day: a longer TTL would hide new upstream releases (and security fixes) for too long.
+  npm_proxy_metadata_ttl: intIn(0, 86_400),
+  npm_proxy_offline: boolean,
+  npm_proxy_deny_list: denyList,
+  npm_proxy_max_cache_bytes: positiveIntOrNull,
 };
+
+/** What the audit log records of a value: write-only ones only as set or not. */
+const auditValue = (key: string, value: unknown): string =>
+  WRITE_ONLY_SETTINGS.has(key) ? (value === null || value === undefined ? 'null' : '"[set]"') : JSON.stringify(value ?? null);
 
 export const SETTING_KEYS = Object.keys(VALIDATORS) as (keyof ApplicationSettings)[];
 
@@ -202,7 +275,7 @@ export class SettingsService {
           entity: INSTANCE,
           target: { type: 'ApplicationSetting', id: 1, details: key },
           message: `Changed application setting ${key}`,
-          change: { field: key, from: JSON.stringify(before[key] ?? null), to: JSON.stringify(value) },
+          change: { field: key, from: auditValue(key, before[key]), to: auditValue(key, value) },
         });
       }
     });

@@ -103,7 +103,7 @@ for (const dialect of DIALECTS) {
         it('forwarding off: private/guest → 404', async () => assert.equal((await get(missing('private'), w.token.guest)).status, 404));
         it('forwarding off: private/reporter → 404', async () => assert.equal((await get(missing('private'), w.token.reporter)).status, 404));
         it('forwarding on: public/anonymous → 302 to the upstream registry; existing packages are never forwarded', async () => {
-          const on = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_package_requests_forwarding: true } });
+          const on = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_package_requests_forwarding: true, npm_package_requests_forwarding_mode: 'redirect' } }); // GitLab's redirect, not the proxy (Wharf's default mode)
           assert.equal(on.status, 200, on.text);
           try {
             const r = await get(missing('public'));

@@ -58,7 +58,8 @@ for (const dialect of DIALECTS) {
       assert.equal(r.status, 200, r.text);
     };
     const setForwarding = async (on: boolean) => {
-      const r = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_package_requests_forwarding: on } });
+      // GitLab's redirect, which these tests are about (the proxy, Wharf's default mode, has its own suite).
+      const r = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_package_requests_forwarding: on, npm_package_requests_forwarding_mode: 'redirect' } });
       assert.equal(r.status, 200, r.text);
     };
 

@@ -327,6 +327,20 @@ const ROWS: Row[] = [
   // 5xx
   { factory: 'internal', build: () => errors.internal(), code: 'internal', status: 500, body: { message: '500 Internal Server Error' } },
   {
+    factory: 'npmProxyOffline',
+    build: () => errors.npmProxyOffline('left-pad'),
+    code: 'npm_proxy_offline',
+    status: 404,
+    body: { message: '404 Not Found - the npm proxy is offline and left-pad is not cached', error: 'left-pad is not cached (offline)' },
+  },
+  {
+    factory: 'npmUpstreamFailed',
+    build: () => errors.npmUpstreamFailed('left-pad', 'the upstream answered 500'),
+    code: 'npm_upstream_failed',
+    status: 502,
+    body: { message: '502 Bad Gateway - the npm upstream failed for left-pad: the upstream answered 500', error: 'upstream failed for left-pad' },
+  },
+  {
     factory: 'blobMissing',
     build: () => errors.blobMissing('a-1.0.0.tgz'),
     code: 'blob_missing',

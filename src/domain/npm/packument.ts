@@ -49,7 +49,7 @@ export interface Packuments {
 }
 
 /** The fields an installer needs (npm registry docs ∪ what pnpm keeps, docs/design/client-protocols.md#abbreviated-packuments). */
-const ABBREVIATED_FIELDS = [
+export const ABBREVIATED_FIELDS = [
   'name',
   'version',
   'bin',

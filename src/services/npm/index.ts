@@ -21,6 +21,9 @@ import { NpmPublishService, type NpmPublishNamespacesPort, type NpmPublishPackag
 import { NpmSearchService, type NpmSearchPackagesPort } from './search.service.js';
 import { NpmTagsService, type NpmTagsPackagesPort } from './tags.service.js';
 import { NpmUnpublishService, type NpmDeletionPort, type NpmUnpublishPackagesPort } from './unpublish.service.js';
+import { NpmProxyService } from './proxy/proxy.service.js';
+import type { NpmProxyCachePort } from './proxy/ports.js';
+import { VERSION } from '../../version.js';
 
 export interface NpmServices {
   metadata: NpmMetadataService;
@@ -30,6 +33,7 @@ export interface NpmServices {
   unpublish: NpmUnpublishService;
   search: NpmSearchService;
   login: NpmLoginService;
+  proxy: NpmProxyService;
 }
 
 /** The package rows as every npm service reads and writes them (`PackagesRepository`). */
@@ -60,10 +64,14 @@ export interface NpmServicesDeps {
   protection: ProtectionService;
   names: PackageNamesService;
   audit: AuditService;
+  /** The npm proxy's cache rows and leases. */
+  proxyCache: NpmProxyCachePort;
+  /** Replaces the global fetch for the proxy's upstream requests (tests). */
+  proxyFetch?: typeof fetch;
 }
 
 export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
-  const { db, packages, documents, revisions, namespaces, deletion, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit } = deps;
+  const { db, packages, documents, revisions, namespaces, deletion, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch } = deps;
   const metadata = new NpmMetadataService({
     db,
     packages,
@@ -82,5 +90,17 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
     unpublish: new NpmUnpublishService({ db, packages, revisions, deletion, clock, protection, audit }),
     search: new NpmSearchService({ db, packages, access, clock }),
     login: new NpmLoginService({ users, tokens, clock, audit }),
+    proxy: new NpmProxyService({
+      db,
+      store: proxyCache,
+      blobs,
+      clock,
+      changes,
+      settings,
+      localScopes: async (scope) => (await namespaces.findTopLevelByPath(db, scope)) !== undefined,
+      externalUrl: config.externalUrl,
+      userAgent: `wharf/${VERSION} (npm proxy)`,
+      ...(proxyFetch ? { fetch: proxyFetch } : {}),
+    }),
   };
 }

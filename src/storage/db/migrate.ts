@@ -14,6 +14,7 @@ import { migration006 } from './migrations/006-package-protection.js';
 import { migration007 } from './migrations/007-package-name-owners.js';
 import { migration008 } from './migrations/008-audit-events.js';
 import { migration009 } from './migrations/009-sign-in-throttle.js';
+import { migration010 } from './migrations/010-npm-proxy.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '007-package-name-owners': migration007,
   '008-audit-events': migration008,
   '009-sign-in-throttle': migration009,
+  '010-npm-proxy': migration010,
 };
 
 export interface MigrateOutcome {

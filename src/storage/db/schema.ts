@@ -16,6 +16,8 @@ import type {
   PersonalAccessTokenRow,
   ProjectRow,
   ProtectionRuleRow,
+  ProxiedPackumentRow,
+  ProxiedTarballRow,
   UserRow,
 } from '../../domain/records.js';
 
@@ -122,6 +124,9 @@ export interface Database {
   audit_events: AuditEventsTable;
   sign_in_failures: SignInFailuresTable;
   credential_epoch: CredentialEpochTable;
+  npm_proxy_packuments: NpmProxyPackumentsTable;
+  npm_proxy_tarballs: NpmProxyTarballsTable;
+  npm_proxy_leases: NpmProxyLeasesTable;
 }
 
 export type NewUserRow = Insertable<UsersTable>;
@@ -203,4 +208,15 @@ export interface SignInFailuresTable {
 export interface CredentialEpochTable {
   id: number;
   value: number;
+}
+
+/** The npm proxy's cache (migration 010): packuments and tarballs fetched from the upstream, and fetch leases. */
+export type NpmProxyPackumentsTable = ProxiedPackumentRow;
+export type NpmProxyTarballsTable = ProxiedTarballRow;
+export interface NpmProxyLeasesTable {
+  /** What is being fetched: `p` or `t`, the upstream, the name (and the file), separated by spaces. */
+  key: string;
+  /** The instance fetching it (a random id per process). */
+  owner: string;
+  expires_at: string;
 }

@@ -4,13 +4,17 @@
  * and POST routes. The commands themselves are in `commands.ts`, their abilities in `access.ts`.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { FastifyReply, FastifyRequest, RawServerDefault, RouteShorthandOptions } from 'fastify';
 import type { Services } from '../../../app-deps.js';
 import { ifNoneMatchMatches } from '../../../domain/conditional.js';
 import { errors } from '../../../domain/errors.js';
 import type { PackumentSet } from '../../../services/npm/metadata.service.js';
+import type { ProxyEndpoint } from '../../../domain/npm/proxy.js';
+import type { ApplicationSettings } from '../../../services/settings.service.js';
+import { attachmentDisposition } from '../../content-disposition.js';
+import { replayable } from '../../hot-lane.js';
 import { setBodyLimit } from '../../plugins/body-guard.js';
 import type { NpmRequest } from './access.js';
 
@@ -36,14 +40,70 @@ export function wantsAbbreviated(accept: string | undefined): boolean {
 export const acceptsGzip = (header: string | undefined): boolean => !!header && /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*(,|$))[\d.]+)?\s*(,|$)/i.test(header);
 
 /**
- * GitLab's forwarding of a package it does not have (docs/design/gitlab-compatibility.md#forwarding): `302` to the upstream registry with the decoded name
- * (encodeURI keeps `@` and `/` and makes odd characters safe for a header); the query string is not kept.
- * Returns false when forwarding is off.
+ * GitLab's forwarding of a package it does not have (docs/design/gitlab-compatibility.md#forwarding), in the mode
+ * the settings choose. `redirect`: `302` to the upstream registry with the decoded name (encodeURI keeps `@` and `/`
+ * and makes odd characters safe for a header); the query string is not kept. `proxy`: Wharf serves the upstream's
+ * packument itself, its tarball URLs under `endpoint` (docs/npm-proxy.md). Returns false when forwarding is off, or
+ * the proxy refuses the name (a local scope, the deny list): the caller then answers as without forwarding.
  */
-export async function forwardPackument(services: Services, reply: FastifyReply, name: string): Promise<boolean> {
-  const settings = await services.settings.get();
-  if (!settings.npm_package_requests_forwarding) return false;
-  await reply.redirect(`${settings.npm_package_requests_forwarding_url}/${encodeURI(name)}`, 302);
+export async function forwardPackument(services: Services, request: FastifyRequest, reply: FastifyReply, name: string, endpoint: ProxyEndpoint): Promise<boolean> {
+  const mode = await services.npm.proxy.mode();
+  if (mode.kind === 'off') return false;
+  if (mode.kind === 'redirect') {
+    await reply.redirect(`${mode.upstream}/${encodeURI(name)}`, 302);
+    return true;
+  }
+  // The group and instance endpoints have no tarball route: `<name>/-/<file>` arrives as a packument name there,
+  // and is the proxied tarball URL of those endpoints.
+  const sep = endpoint.kind === 'project' ? -1 : name.indexOf('/-/');
+  if (sep > 0) return proxyTarball(services, request, reply, name.slice(0, sep), name.slice(sep + 3), mode.settings);
+  if (!(await services.npm.proxy.mayProxy(name, mode.settings))) return false;
+  // Its answer depends on time (the TTL), not only on the database: replayed only while fresh, and not if it fails.
+  replayable(request, 0);
+  const set = await services.npm.proxy.packument(name, endpoint, mode.settings);
+  replayable(request, set.freshForMs);
+  await sendPackument(request, reply, set);
+  return true;
+}
+
+/**
+ * A proxied tarball (docs/npm-proxy.md#what-is-cached), or false when the proxy refuses the name. From the cache:
+ * exact bytes with their digest as the ETag, as for local tarballs. Live from the upstream: streamed as it is
+ * verified, without an ETag, and cut short (never completed) if the bytes do not match the packument's integrity.
+ */
+export async function proxyTarball(
+  services: Services,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: string,
+  fileName: string,
+  settings: Readonly<ApplicationSettings>,
+): Promise<boolean> {
+  if (!(await services.npm.proxy.mayProxy(name, settings))) return false;
+  replayable(request, 0);
+  const tarball = await services.npm.proxy.tarball(name, fileName, settings);
+  reply.header('content-disposition', attachmentDisposition(fileName)).header('content-type', 'application/octet-stream');
+  if (tarball.kind === 'live') {
+    if (tarball.size !== undefined) reply.header('content-length', tarball.size);
+    await reply.header('cache-control', 'no-cache').send(tarball.body);
+    return true;
+  }
+  const { row, body } = tarball;
+  const etag = `"${row.blob_sha256}"`;
+  // The verified bytes behind a file name never change: replayed like a local tarball.
+  replayable(request);
+  reply.header('etag', etag).header('cache-control', 'max-age=31536000, immutable');
+  if (ifNoneMatchMatches(request.headers['if-none-match'], etag)) {
+    if (!Buffer.isBuffer(body)) body.destroy();
+    await reply.code(304).send();
+    return true;
+  }
+  if (request.method === 'HEAD') {
+    if (!Buffer.isBuffer(body)) body.destroy();
+    await reply.header('content-length', row.size).send(Readable.from([]));
+    return true;
+  }
+  await reply.header('content-length', row.size).send(body);
   return true;
 }
 

@@ -20,6 +20,7 @@ import type { Identity } from '../../../domain/access/identity.js';
 import type { AccessRouteKind } from '../../../domain/access/abilities.js';
 import { errors } from '../../../domain/errors.js';
 import type { NamespaceRow } from '../../../domain/records.js';
+import type { ProxyEndpoint } from '../../../domain/npm/proxy.js';
 import type { NpmEndpoint } from './access.js';
 import { registerNpmEndpoint, sharedHandlers, type NpmHandler } from './commands.js';
 import { forwardPackument, sendPackument } from './common.js';
@@ -33,6 +34,8 @@ interface NamespaceScope {
   resolve(identity: Identity, request: FastifyRequest, name: string | undefined, route: AccessRouteKind): Promise<NamespaceRow | undefined>;
   /** What a search at this endpoint covers, if the caller may use it. */
   searchScope: NpmEndpoint['endpoint'];
+  /** The endpoint proxied tarball URLs point at. */
+  proxyEndpoint(request: FastifyRequest): ProxyEndpoint;
 }
 
 function registerNamespaceRoutes(app: Parameters<FastifyPluginAsync>[0], services: Services, scope: NamespaceScope): void {
@@ -57,7 +60,7 @@ function registerNamespaceRoutes(app: Parameters<FastifyPluginAsync>[0], service
   const packument: NpmHandler<'packument'> = async (request, reply, { name, namespace }) => {
     const found = await npm.namespaces.packument(await request.caller(), namespace, name!);
     if (found.kind === 'found') return sendPackument(request, reply, found.set);
-    if (await forwardPackument(services, reply, name!)) return reply;
+    if (await forwardPackument(services, request, reply, name!, scope.proxyEndpoint(request))) return reply;
     throw errors.npmNotFound('Packages');
   };
 
@@ -89,6 +92,7 @@ export const npmGroupRoutes =
         const group = await services.npm.namespaces.group(identity, groupId(request), route);
         return { kind: 'tree', traversalPrefix: group.traversal_ids };
       },
+      proxyEndpoint: (request) => ({ kind: 'group', id: groupId(request) }),
     });
   };
 
@@ -101,5 +105,6 @@ export const npmInstanceRoutes =
       prefix: /^\/api\/v4\/packages\/npm\/(.*)$/s,
       resolve: async (_identity, _request, name) => (name === undefined ? undefined : services.npm.namespaces.instanceNamespace(name)),
       searchScope: async () => ({ kind: 'instance' }),
+      proxyEndpoint: () => ({ kind: 'instance' }),
     });
   };

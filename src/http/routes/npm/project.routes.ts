@@ -30,14 +30,14 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../../app-deps.js';
 import { ifNoneMatchMatches } from '../../../domain/conditional.js';
-import { errors } from '../../../domain/errors.js';
+import { errors, isAppError } from '../../../domain/errors.js';
 import { decodeFileName } from '../../../domain/npm/path-segments.js';
 import { auditContext } from '../../audit-context.js';
 import { attachmentDisposition } from '../../content-disposition.js';
 import type { ProjectAccess } from '../../plugins/route-access.js';
 import { authorizeDeferred, type NpmEndpoint } from './access.js';
 import { registerNpmEndpoint, sharedHandlers, type NpmHandler } from './commands.js';
-import { forwardPackument, sendPackument } from './common.js';
+import { forwardPackument, proxyTarball, sendPackument } from './common.js';
 
 export { acceptsGzip, publishBodyLimit, wantsAbbreviated } from './common.js';
 
@@ -69,7 +69,7 @@ export const npmProjectRoutes =
       const set = project ? await npm.metadata.packuments(project.id, name!) : undefined;
       // Forwarding is decided before authorisation and only for names this project does not have (docs/design/gitlab-compatibility.md#forwarding), so an
       // existing private package can never be shadowed by a public one of the same name.
-      if (!set && (await forwardPackument(services, reply, name!))) return reply;
+      if (!set && (await forwardPackument(services, request, reply, name!, { kind: 'project', id: projectId(request) }))) return reply;
       await authorizeDeferred(request, project ?? null);
       if (!set) throw errors.npmNotFound('Packages');
       return sendPackument(request, reply, set);
@@ -77,7 +77,17 @@ export const npmProjectRoutes =
 
     // --- P6: tarball (no `authenticate_non_public`: an anonymous caller of a private project gets 404) ---------
     const tarball: NpmHandler<'tarball'> = async (request, reply, { name, file: fileName }) => {
-      const file = await npm.metadata.tarballFile(target(request).project.id, name!, fileName!);
+      const projectOf = target(request).project;
+      const file = await npm.metadata.tarballFile(projectOf.id, name!, fileName!).catch(async (err: unknown) => {
+        // A file the project does not hold, of a name it does not hold: the proxy's, when it serves this name.
+        if (!isAppError(err) || err.code !== 'not_found') throw err;
+        const mode = await npm.proxy.mode();
+        if (mode.kind === 'proxy' && !(await npm.metadata.packuments(projectOf.id, name!)) && (await proxyTarball(services, request, reply, name!, fileName!, mode.settings))) {
+          return undefined;
+        }
+        throw err;
+      });
+      if (file === undefined) return reply;
       const etag = `"${file.sha256}"`;
       reply
         .header('etag', etag)

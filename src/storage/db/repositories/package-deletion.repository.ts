@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { PackageFileRow, PackageRow } from '../schema.js';
 import type { Db } from './types.js';
+import { NpmProxyRepository } from './npm-proxy.repository.js';
 
 export class PackageDeletionRepository {
   async liveFiles(db: Db, packageId: number): Promise<PackageFileRow[]> {
@@ -40,6 +41,8 @@ export class PackageDeletionRepository {
       .where('status', '<>', 'pending_destruction')
       .limit(1)
       .executeTakeFirst();
-    return r !== undefined;
+    if (r !== undefined) return true;
+    // The npm proxy's cached packuments and tarballs are blobs too; evicting them is the proxy's business.
+    return new NpmProxyRepository().blobReferenced(db, blobKey);
   }
 }
