@@ -52,6 +52,10 @@ export interface ApplicationSettings {
   npm_package_names_shared_across_projects: boolean;
   /** Audit events older than this many days are deleted by garbage collection; null keeps them for ever. */
   audit_events_retention_days: number | null;
+  /** The npm proxy serves only what it has cached, and asks the upstream nothing (audits answer `{}`). */
+  npm_proxy_offline: boolean;
+  /** Sent to the upstream as `Authorization: Bearer <token>`; write-only in the API (see `WRITE_ONLY_SETTINGS`). */
+  npm_proxy_upstream_token: string | null;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
@@ -74,7 +78,12 @@ export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
   throttle_authenticated_packages_api_period_in_seconds: 15,
   npm_package_names_shared_across_projects: false,
   audit_events_retention_days: 365,
+  npm_proxy_offline: false,
+  npm_proxy_upstream_token: null,
 });
+
+/** Secrets: accepted by PUT, never shown by GET nor written into an audit event (`<key>_set` says whether one is). */
+export const WRITE_ONLY_SETTINGS = ['npm_proxy_upstream_token'] as const satisfies readonly (keyof ApplicationSettings)[];
 
 type Validator = (v: unknown) => unknown;
 const boolean: Validator = (v) => {
@@ -103,6 +112,13 @@ const url: Validator = (v) => {
     throw new Error('must be an absolute http(s) URL');
   }
   return v.replace(/\/+$/, '');
+};
+
+/** A token for an HTTP header: printable ASCII without spaces (a CR or LF would split the header), or null. */
+const headerTokenOrNull: Validator = (v) => {
+  if (v === null || v === '') return null;
+  if (typeof v !== 'string' || v.length > 4096 || !/^[\x21-\x7e]+$/.test(v)) throw new Error('must be a token of printable characters without spaces (at most 4096), or null');
+  return v;
 };
 
 const intIn =
@@ -140,6 +156,8 @@ const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
   throttle_authenticated_packages_api_period_in_seconds: intIn(1, 86_400),
   npm_package_names_shared_across_projects: boolean,
   audit_events_retention_days: positiveIntOrNull,
+  npm_proxy_offline: boolean,
+  npm_proxy_upstream_token: headerTokenOrNull,
 };
 
 export const SETTING_KEYS = Object.keys(VALIDATORS) as (keyof ApplicationSettings)[];
@@ -193,12 +211,14 @@ export class SettingsService {
       // One event per value that really changed, as GitLab records each changed attribute.
       for (const [key, value] of Object.entries(values)) {
         if (JSON.stringify(before[key]) === JSON.stringify(value)) continue;
+        // A secret's value never reaches the audit log: only whether one is set.
+        const shown = (v: unknown) => ((WRITE_ONLY_SETTINGS as readonly string[]).includes(key) ? JSON.stringify(v === null || v === undefined ? 'unset' : 'set') : JSON.stringify(v ?? null));
         await this.#audit.record(trx, audit, {
           name: 'application_setting_updated',
           entity: INSTANCE,
           target: { type: 'ApplicationSetting', id: 1, details: key },
           message: `Changed application setting ${key}`,
-          change: { field: key, from: JSON.stringify(before[key] ?? null), to: JSON.stringify(value) },
+          change: { field: key, from: shown(before[key]), to: shown(value) },
         });
       }
     });

@@ -108,13 +108,17 @@ export interface FullPackument {
   [k: string]: unknown;
 }
 
-export interface VersionManifest {
+/** What a version's package.json holds (and its packument entry repeats). */
+export interface ManifestBase {
   name: string;
   version: string;
   description: string;
   main: string;
   license: string;
   dependencies?: Record<string, string>;
+}
+
+export interface VersionManifest extends ManifestBase {
   _id: string;
   dist: { tarball: string; shasum: string; integrity: string; fileCount: number; unpackedSize: number };
   [k: string]: unknown;
@@ -170,8 +174,8 @@ const etagOf = (body: Buffer): string => `"${createHash('sha1').update(body).dig
 const ABBREVIATED = 'application/vnd.npm.install-v1+json';
 
 /** The tarball of one version: a package.json and an index.js that requires its dependencies. */
-function buildTarball(manifest: Record<string, unknown>, flavour = ''): Buffer {
-  const deps = Object.keys((manifest.dependencies as Record<string, string> | undefined) ?? {});
+function buildTarball(manifest: ManifestBase, flavour = ''): Buffer {
+  const deps = Object.keys(manifest.dependencies ?? {});
   const index = [
     `// ${manifest.name}@${manifest.version}${flavour}`,
     'module.exports = {',
@@ -246,7 +250,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       const forged = new Map<string, Buffer>();
       const time: Record<string, string> = {};
       for (const v of spec.versions) {
-        const manifest: Record<string, unknown> = {
+        const manifest: ManifestBase = {
           name: spec.name,
           version: v.version,
           description: `${spec.name} for the Wharf proxy tests`,
@@ -258,7 +262,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         tarballs.set(v.version, tgz);
         forged.set(v.version, buildTarball(manifest, ' (tampered)'));
         versions[v.version] = {
-          ...(manifest as Omit<VersionManifest, '_id' | 'dist'>),
+          ...manifest,
           _id: `${spec.name}@${v.version}`,
           dist: { tarball: tarballUrl(spec.name, v.version), shasum: sha1Hex(tgz), integrity: sha512Sri(tgz), fileCount: 2, unpackedSize: tgz.length * 3 },
         };

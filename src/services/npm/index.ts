@@ -18,6 +18,7 @@ import type { SettingsService } from '../settings.service.js';
 import type { TokensService } from '../tokens.service.js';
 import type { UsersService } from '../users.service.js';
 import type { AuditService } from '../audit.service.js';
+import { NpmAuditForwardingService } from './audit-forwarding.service.js';
 import { NpmLoginService } from './login.service.js';
 import { NpmMetadataService } from './metadata.service.js';
 import { NpmNamespaceService } from './namespace.service.js';
@@ -34,6 +35,7 @@ export interface NpmServices {
   unpublish: NpmUnpublishService;
   search: NpmSearchService;
   login: NpmLoginService;
+  auditForwarding: NpmAuditForwardingService;
 }
 
 export interface NpmServicesDeps {
@@ -74,5 +76,6 @@ export function buildNpmServices({ db, blobs, settings, clock, config, access, u
     unpublish: new NpmUnpublishService({ db, packages, revisions, deletion: new PackageDeletionRepository(), clock, protection, audit }),
     search: new NpmSearchService({ db, packages, access, clock }),
     login: new NpmLoginService({ users, tokens, clock, audit }),
+    auditForwarding: new NpmAuditForwardingService({ db, packages, namespaces }),
   };
 }
