@@ -1,5 +1,5 @@
 /**
- * `npm audit` with forwarding on, on SQLite and PostgreSQL (docs/npm-proxy.md#audit): Wharf posts the body to the
+ * `npm audit` with forwarding on, on SQLite and PostgreSQL (docs/npm.md#npm-audit-with-forwarding-on): Wharf posts the body to the
  * upstream itself (a loopback fake registry here) without any name that exists on the instance, in any project
  * and visibility, nor any name in the scope of a local top-level namespace, and answers what the upstream
  * answered; offline it answers an empty report without asking; the client's credentials never go upstream.
@@ -46,7 +46,7 @@ const QUICK_PRUNED = {
 };
 
 for (const dialect of DIALECTS) {
-  describe(`npm audit forwarded without local names (docs/npm-proxy.md#audit) [${dialect}]`, () => {
+  describe(`npm audit forwarded without local names (docs/npm.md#npm-audit-with-forwarding-on) [${dialect}]`, () => {
     let t: TestApp;
     let w: NpmWorld;
     let up: FakeUpstream;

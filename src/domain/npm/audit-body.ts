@@ -1,5 +1,5 @@
 /**
- * The two npm audit bodies, read and pruned before they leave the instance (docs/npm-proxy.md#audit):
+ * The two npm audit bodies, read and pruned before they leave the instance (docs/npm.md#npm-audit-with-forwarding-on):
  *
  *   advisories/bulk  `{"<name>": ["<version>", …], …}`                       (npm 7+, pnpm 11, yarn 4)
  *   audits/quick     npm 6's tree: `{name, version, requires: {<name>: <range>}, dependencies: {<name>:

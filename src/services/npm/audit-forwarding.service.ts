@@ -1,5 +1,5 @@
 /**
- * `npm audit` with forwarding on (docs/npm-proxy.md#audit): Wharf asks the upstream registry itself instead of
+ * `npm audit` with forwarding on (docs/npm.md#npm-audit-with-forwarding-on): Wharf asks the upstream registry itself instead of
  * redirecting the client there, after removing every name that exists on this instance (in any project, whatever
  * its visibility) and every name in the scope of a local top-level namespace (`@acme/…` when `acme` is a group or
  * a user), so private package names never leave the instance. GitLab's 307 sent the whole body, private names
