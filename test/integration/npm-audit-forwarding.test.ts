@@ -143,6 +143,23 @@ for (const dialect of DIALECTS) {
       assert.equal((await t.call('GET', '/api/v4/application/settings', { token: ROOT_TOKEN })).body.npm_proxy_upstream_token_set, false);
     });
 
+    it('validates the two settings: a token fit for a header, a boolean', async () => {
+      for (const [key, value] of [
+        ['npm_proxy_upstream_token', 'two words'],
+        ['npm_proxy_upstream_token', 'line\r\nx-injected: 1'],
+        ['npm_proxy_upstream_token', 'x'.repeat(4097)],
+        ['npm_proxy_upstream_token', 42],
+        ['npm_proxy_offline', 'maybe'],
+      ] as const) {
+        const r = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { [key]: value } });
+        assert.equal(r.status, 400, `${key}=${JSON.stringify(value)}: ${r.text}`);
+        assert.ok(r.body.message[key], r.text);
+      }
+      const shown = (await t.call('GET', '/api/v4/application/settings', { token: ROOT_TOKEN })).body;
+      assert.equal(shown.npm_proxy_offline, false);
+      assert.equal(shown.npm_proxy_upstream_token_set, false);
+    });
+
     it('a body of private names only is answered here: the upstream is not asked', async () => {
       const bulk = await post(`${bases().I}/advisories/bulk`, Object.fromEntries(PRIVATE.map((n) => [n, ['1.0.0']])), true);
       assert.equal(bulk.status, 200);
