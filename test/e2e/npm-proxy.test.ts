@@ -69,6 +69,15 @@ describe('the caching npm proxy with real clients, through the instance endpoint
     return dir;
   };
   const treeDeps = () => ({ ...up.rootDependencies, [LOCAL]: '1.0.0' });
+  /** pnpm with its store and caches under `cache`. */
+  const pnpmIn = (dir: string, cache: string, args: string[]) =>
+    run(
+      process.execPath,
+      [PNPM, ...args],
+      dir,
+      cleanEnv(r.work, { npm_config_store_dir: path.join(cache, 'store'), npm_config_cache_dir: path.join(cache, 'cache'), npm_config_update_notifier: 'false' }),
+      180_000,
+    );
   const npm = (args: string[], dir: string, cache: string) =>
     run('npm', [...args, '--userconfig', path.join(r.work, 'empty-npmrc'), '--cache', cache, '--no-fund', '--update-notifier=false'], dir, cleanEnv(r.work));
 
@@ -134,6 +143,21 @@ describe('the caching npm proxy with real clients, through the instance endpoint
       assert.ok(sent.includes('fx-alpha') && sent.includes('@fx/beta'), sent);
       assert.equal(posts[0]!.headers.authorization, undefined, "the client's token went upstream");
     });
+
+    it('`pnpm audit` (pnpm 10: the audits/quick tree) reaches the upstream through Wharf without local names', async () => {
+      const dir = consumerWith(path.join(r.work, 'redirect-audit-pnpm'), { ...treeDeps(), 'fx-theta': '1.1.0' });
+      writeFileSync(path.join(dir, '.npmrc'), npmrc);
+      await ok(pnpmIn(dir, path.join(r.work, 'cache-redirect-pnpm'), ['install']), 'pnpm install (redirect mode)');
+      up.clearLog();
+      const audit = await pnpmIn(dir, path.join(r.work, 'cache-redirect-pnpm'), ['audit', '--json']);
+      const report = JSON.parse(audit.stdout) as { advisories: Record<string, { module_name: string }> };
+      assert.equal(report.advisories['1099001']?.module_name, 'fx-theta', audit.stdout + audit.stderr + JSON.stringify(up.auditRequests().map((p) => p.body)).slice(0, 3000));
+      const posts = up.auditRequests();
+      assert.deepEqual(posts.map((p) => p.path), ['/-/npm/v1/security/audits/quick']);
+      const sent = JSON.stringify(posts[0]!.body);
+      assert.ok(!sent.includes('@acme/'), `a local name reached the upstream: ${sent}`);
+      assert.ok(sent.includes('"fx-alpha"') && sent.includes('"fx-theta"'), sent);
+    });
   });
 
   describe('proxy mode', () => {
@@ -152,18 +176,7 @@ describe('the caching npm proxy with real clients, through the instance endpoint
         lockfile: 'pnpm-lock.yaml',
         tamperTarget: { name: 'fx-xi', version: '1.0.0' },
         configure: (dir) => writeFileSync(path.join(dir, '.npmrc'), npmrc),
-        install: (dir, cache) =>
-          run(
-            process.execPath,
-            [PNPM, 'install'],
-            dir,
-            cleanEnv(r.work, {
-              npm_config_store_dir: path.join(cache, 'store'),
-              npm_config_cache_dir: path.join(cache, 'cache'),
-              npm_config_update_notifier: 'false',
-            }),
-            180_000,
-          ),
+        install: (dir, cache) => pnpmIn(dir, cache, ['install']),
       },
       {
         name: 'yarn1',

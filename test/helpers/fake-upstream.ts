@@ -328,17 +328,28 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
 
     if (entry.method === 'POST' && decodedPath === '/-/npm/v1/security/advisories/bulk') {
       const asked = (entry.body && typeof entry.body === 'object' ? entry.body : {}) as Record<string, unknown>;
+      // Like the public registry: an advisory for a name, whatever versions were asked (npm matches the ranges).
       return json(res, entry, 200, Object.fromEntries(Object.keys(asked).filter((n) => ADVISORIES[n]).map((n) => [n, ADVISORIES[n]])));
     }
     if (entry.method === 'POST' && decodedPath === '/-/npm/v1/security/audits/quick') {
-      const tree = (entry.body && typeof entry.body === 'object' ? entry.body : {}) as { dependencies?: Record<string, { version?: string }> };
-      const deps = tree.dependencies ?? {};
-      const advisories: Record<string, unknown> = {};
-      for (const [n, d] of Object.entries(deps)) {
-        for (const a of ADVISORIES[n] ?? []) {
-          advisories[a.id] = { ...a, module_name: n, findings: [{ version: d.version ?? '0.0.0', paths: [n] }] };
+      // npm 6's tree; pnpm 10 nests each importer's dependencies under a pseudo-entry (`"."`), so walk it all.
+      type Node = { version?: string; dependencies?: Record<string, Node> };
+      const advisories: Record<string, { findings: { version: string; paths: string[] }[] }> = {};
+      let seen = 0;
+      const walk = (node: Node, trail: string[]) => {
+        for (const [n, d] of Object.entries(node.dependencies ?? {})) {
+          if (!d || typeof d !== 'object') continue;
+          seen++;
+          const version = d.version ?? '0.0.0';
+          for (const a of ADVISORIES[n] ?? []) {
+            if (!semver.satisfies(version, a.vulnerable_versions)) continue;
+            const found = (advisories[a.id] ??= { ...a, module_name: n, findings: [] } as never);
+            found.findings.push({ version, paths: [[...trail, n].join('>')] });
+          }
+          walk(d, [...trail, n]);
         }
-      }
+      };
+      walk((entry.body && typeof entry.body === 'object' ? entry.body : {}) as Node, []);
       const count = Object.keys(advisories).length;
       return json(res, entry, 200, {
         actions: [],
@@ -346,10 +357,10 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         muted: [],
         metadata: {
           vulnerabilities: { info: 0, low: 0, moderate: count, high: 0, critical: 0 },
-          dependencies: Object.keys(deps).length,
+          dependencies: seen,
           devDependencies: 0,
           optionalDependencies: 0,
-          totalDependencies: Object.keys(deps).length,
+          totalDependencies: seen,
         },
       });
     }
