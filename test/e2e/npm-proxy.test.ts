@@ -69,6 +69,30 @@ describe('the caching npm proxy with real clients, through the instance endpoint
     return dir;
   };
   const treeDeps = () => ({ ...up.rootDependencies, [LOCAL]: '1.0.0' });
+  /** A yarn 4 project on the instance endpoint, with its cache in `cache`. */
+  const yarn4Project = (dir: string, cache: string) => {
+    writeFileSync(
+      path.join(dir, '.yarnrc.yml'),
+      [
+        `npmRegistryServer: "${r.urls.instance}"`,
+        `npmAuthToken: "${r.token}"`,
+        'npmAlwaysAuth: true',
+        // The local package was published a moment ago; the tree's versions are from 2024 and would pass.
+        'npmMinimalAgeGate: 0',
+        'httpRetry: 0',
+        'unsafeHttpWhitelist:',
+        '  - "127.0.0.1"',
+        'enableTelemetry: false',
+        'enableGlobalCache: false',
+        `cacheFolder: "${cache}"`,
+        'nodeLinker: node-modules',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(path.join(dir, 'yarn.lock'), '');
+  };
+  const yarn4 = (dir: string, args: string[]) =>
+    run(process.execPath, [YARN4, ...args], dir, cleanEnv(r.work, { YARN_ENABLE_TELEMETRY: '0', YARN_ENABLE_IMMUTABLE_INSTALLS: 'false' }), 180_000);
   /** pnpm with its store and caches under `cache`. */
   const pnpmIn = (dir: string, cache: string, args: string[]) =>
     run(
@@ -158,6 +182,21 @@ describe('the caching npm proxy with real clients, through the instance endpoint
       assert.ok(!sent.includes('@acme/'), `a local name reached the upstream: ${sent}`);
       assert.ok(sent.includes('"fx-alpha"') && sent.includes('"fx-theta"'), sent);
     });
+
+    it('`yarn npm audit` (yarn 4: the bulk body) reaches the upstream through Wharf without local names', async () => {
+      const dir = consumerWith(path.join(r.work, 'redirect-audit-yarn4'), { ...treeDeps(), 'fx-theta': '1.1.0' });
+      yarn4Project(dir, path.join(r.work, 'cache-redirect-yarn4'));
+      await ok(yarn4(dir, ['install']), 'yarn install (redirect mode)');
+      up.clearLog();
+      const audit = await yarn4(dir, ['npm', 'audit', '--recursive', '--json']);
+      assert.match(audit.stdout, /fx-theta/, audit.stdout + audit.stderr);
+      assert.match(audit.stdout, /Prototype pollution in fx-theta/);
+      const posts = up.auditRequests();
+      assert.deepEqual(posts.map((p) => p.path), ['/-/npm/v1/security/advisories/bulk']);
+      const sent = posts[0]!.body as Record<string, string[]>;
+      assert.deepEqual(Object.keys(sent).filter((n) => n.startsWith('@acme/')), [], JSON.stringify(sent));
+      assert.ok(sent['fx-alpha'] && sent['fx-theta']?.includes('1.1.0'), JSON.stringify(sent));
+    });
   });
 
   describe('proxy mode', () => {
@@ -190,29 +229,8 @@ describe('the caching npm proxy with real clients, through the instance endpoint
         name: 'yarn4',
         lockfile: 'yarn.lock',
         tamperTarget: { name: '@fx-utils/pi', version: '1.0.0' },
-        configure: (dir, cache) => {
-          writeFileSync(
-            path.join(dir, '.yarnrc.yml'),
-            [
-              `npmRegistryServer: "${r.urls.instance}"`,
-              `npmAuthToken: "${r.token}"`,
-              'npmAlwaysAuth: true',
-              // The local package was published a moment ago; the tree's versions are from 2024 and would pass.
-              'npmMinimalAgeGate: 0',
-              'httpRetry: 0',
-              'unsafeHttpWhitelist:',
-              '  - "127.0.0.1"',
-              'enableTelemetry: false',
-              'enableGlobalCache: false',
-              `cacheFolder: "${cache}"`,
-              'nodeLinker: node-modules',
-              '',
-            ].join('\n'),
-          );
-          writeFileSync(path.join(dir, 'yarn.lock'), '');
-        },
-        install: (dir) =>
-          run(process.execPath, [YARN4, 'install'], dir, cleanEnv(r.work, { YARN_ENABLE_TELEMETRY: '0', YARN_ENABLE_IMMUTABLE_INSTALLS: 'false' }), 180_000),
+        configure: yarn4Project,
+        install: (dir) => yarn4(dir, ['install']),
       },
     ];
 
