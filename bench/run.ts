@@ -61,11 +61,12 @@ async function track(p: Promise<Proc>): Promise<Proc> {
   return proc;
 }
 
-async function startWharf(): Promise<Proc> {
+/** A Wharf with its own data under `work/<name>-data` (the proxy scenarios use a second one, see `seedProxy`). */
+async function startWharf(name = 'wharf'): Promise<Proc> {
   const port = await freePort();
-  const dataDir = path.join(work, 'wharf-data');
+  const dataDir = path.join(work, `${name}-data`);
   return track(spawnServer({
-    name: 'wharf',
+    name,
     command: process.execPath,
     args: [path.join(REPO, 'bin/wharf.js'), 'serve'],
     cwd: REPO,
@@ -79,7 +80,7 @@ async function startWharf(): Promise<Proc> {
     },
     url: `http://127.0.0.1:${port}`,
     readyPath: '/-/readiness',
-    logFile: path.join(work, 'wharf.log'),
+    logFile: path.join(work, `${name}.log`),
   }));
 }
 
@@ -376,7 +377,7 @@ async function main(): Promise<void> {
     );
   }
 
-  if (RUN_PROXY) await seedProxy(wharf, W, scenarios);
+  if (RUN_PROXY) await seedProxy(scenarios);
 
   if (RUN_HELM) {
     await seedHelm(wharf.url, project.id as number, scenarios, limitResponses);
@@ -434,10 +435,19 @@ async function main(): Promise<void> {
 
 const ABBREVIATED_ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 
-async function seedProxy(wharf: Proc, W: NpmTarget, scenarios: Scenario[]): Promise<void> {
-  log(`proxy: a fake upstream (${UPSTREAM_LATENCY_MS} ms per answer), Wharf in proxy mode and a Verdaccio with an uplink, both in front of it …`);
+/**
+ * On a Wharf of their own, so that forwarding (on here, off by default) changes nothing the other scenarios
+ * measure (a packument 404 would become a proxied lookup).
+ */
+async function seedProxy(scenarios: Scenario[]): Promise<void> {
+  log(`proxy: a fake upstream (${UPSTREAM_LATENCY_MS} ms per answer), a second Wharf in proxy mode and a Verdaccio with an uplink, both in front of it …`);
   const upstream = await startUpstream();
   const verdaccio = await startVerdaccio('verdaccio-uplink', upstream.url);
+  const wharf = await startWharf('wharf-proxy');
+  // As on the main Wharf: a public top-level group `bench`, whose `@bench/*` names are local at instance level.
+  const group = await api(wharf.url, 'POST', '/groups', { name: 'bench', path: 'bench', visibility: 'public' });
+  const project = await api(wharf.url, 'POST', '/projects', { name: 'registry', namespace_id: group.id, visibility: 'public' });
+  const W: NpmTarget = { name: 'wharf', registry: `${wharf.url}/api/v4/projects/${project.id}/packages/npm/`, token: ROOT_TOKEN };
   await api(wharf.url, 'PUT', '/application/settings', {
     npm_package_requests_forwarding: true,
     npm_package_requests_forwarding_url: upstream.url,
@@ -478,12 +488,13 @@ async function seedProxy(wharf: Proc, W: NpmTarget, scenarios: Scenario[]): Prom
         wharf: { url: `${instance}fx-alpha`, headers: accept, expectStatus: 200, check: wharfTarballs },
         verdaccio: { url: `${verdaccio.proc.url}/fx-alpha`, headers: accept, expectStatus: 200, check: versions(4) },
       },
-      pids: { verdaccio: verdaccio.proc.child.pid! },
+      pids: { wharf: wharf.child.pid!, verdaccio: verdaccio.proc.child.pid! },
     },
     {
       name: 'local packument at the instance endpoint (abbreviated, 4 versions)',
       unit: 'req/s',
       requests: { wharf: { url: `${instance}@bench%2ftwin`, headers: accept, expectStatus: 200, check: versions(4) } },
+      pids: { wharf: wharf.child.pid! },
     },
   );
 }
@@ -615,7 +626,7 @@ function report(): void {
     '',
     `Machine: ${machine}.`,
     '',
-    'Wharf runs with its defaults (SQLite + files, one request log line per request at `info`); Verdaccio 6 with htpasswd auth, no uplinks, logging at `error` (for the proxied-npm scenarios, a second Verdaccio with an uplink to the same fake upstream as Wharf in proxy mode); the limit is a bare `node:http` server answering the same bytes from memory. Every scenario first checked each target\'s answer; during the load autocannon counts the bytes of each answer without decoding them (see docs/performance.md), and every answer had at least the checked body\'s length.',
+    'Wharf runs with its defaults (SQLite + files, one request log line per request at `info`); Verdaccio 6 with htpasswd auth, no uplinks, logging at `error` (for the proxied-npm scenarios, a second Wharf in proxy mode and a second Verdaccio with an uplink, both in front of the same fake upstream); the limit is a bare `node:http` server answering the same bytes from memory. Every scenario first checked each target\'s answer; during the load autocannon counts the bytes of each answer without decoding them (see docs/performance.md), and every answer had at least the checked body\'s length.',
     '',
     table(),
     '',
