@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only npm|helm]`: Wharf against Verdaccio 6 and against the raw Node.js limit
+ * `npm run bench [-- --quick] [-- --only npm|helm|proxy]`: Wharf against Verdaccio 6 and against the raw Node.js limit
  * (a bare node:http server answering the same bytes), side by side in one run, on loopback.
  *
  * Every server runs in its own process; autocannon runs here. Every scenario first checks that each target
@@ -16,6 +16,7 @@ import { get, load, median, type LoadRequest, type LoadResult } from './lib/load
 import { cpuMs, freePort, peakRssMb, spawnServer, type Proc } from './lib/procs.js';
 import { packageTgz, publishBody } from '../test/helpers/npm.js';
 import { chartTgz } from './lib/charts.js';
+import { proxyMissing, timedInstall, verdaccioConfig } from './lib/proxy.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -24,6 +25,12 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const DURATION = QUICK ? 3 : 10;
 const CONNECTIONS = 20;
 const HELM_VERSIONS = Number(process.env.WHARF_BENCH_HELM_VERSIONS ?? 10_000);
+/** Added by the fake upstream to every answer: a registry across a network, not on loopback. */
+const UPSTREAM_LATENCY_MS = Number(process.env.WHARF_BENCH_UPSTREAM_LATENCY_MS ?? 10);
+/** `--only proxy`: the proxied-npm scenarios alone; they also run with `--only npm` and in a full run. */
+const RUN_NPM = ONLY === undefined || ONLY === 'npm';
+const RUN_HELM = ONLY === undefined || ONLY === 'helm';
+const RUN_PROXY = ONLY === undefined || ONLY === 'npm' || ONLY === 'proxy';
 const ROOT_TOKEN = `bench-root-token-${randomBytes(12).toString('hex')}`;
 const work = mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-'));
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
@@ -54,11 +61,12 @@ async function track(p: Promise<Proc>): Promise<Proc> {
   return proc;
 }
 
-async function startWharf(): Promise<Proc> {
+/** A Wharf with its own data under `work/<name>-data` (the proxy scenarios use a second one, see `seedProxy`). */
+async function startWharf(name = 'wharf'): Promise<Proc> {
   const port = await freePort();
-  const dataDir = path.join(work, 'wharf-data');
+  const dataDir = path.join(work, `${name}-data`);
   return track(spawnServer({
-    name: 'wharf',
+    name,
     command: process.execPath,
     args: [path.join(REPO, 'bin/wharf.js'), 'serve'],
     cwd: REPO,
@@ -72,7 +80,7 @@ async function startWharf(): Promise<Proc> {
     },
     url: `http://127.0.0.1:${port}`,
     readyPath: '/-/readiness',
-    logFile: path.join(work, 'wharf.log'),
+    logFile: path.join(work, `${name}.log`),
   }));
 }
 
@@ -90,40 +98,21 @@ function ensureVerdaccio(): string {
   return dir;
 }
 
-async function startVerdaccio(): Promise<{ proc: Proc; token: string }> {
+/** A Verdaccio in `work/<name>`; with `uplink`, every package it lacks is proxied (and cached) from there. */
+async function startVerdaccio(name = 'verdaccio', uplink?: string): Promise<{ proc: Proc; token: string }> {
   const install = ensureVerdaccio();
-  const dir = path.join(work, 'verdaccio');
+  const dir = path.join(work, name);
   mkdirSync(path.join(dir, 'storage'), { recursive: true });
-  writeFileSync(
-    path.join(dir, 'config.yaml'),
-    [
-      'storage: ./storage',
-      'auth:',
-      '  htpasswd:',
-      '    file: ./htpasswd',
-      '    max_users: 1000',
-      'uplinks: {}',
-      'packages:',
-      "  '@*/*':",
-      '    access: $all',
-      '    publish: $authenticated',
-      "  '**':",
-      '    access: $all',
-      '    publish: $authenticated',
-      'log: { type: stdout, format: json, level: error }',
-      'max_body_size: 100mb',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(path.join(dir, 'config.yaml'), verdaccioConfig(uplink));
   const port = await freePort();
   const proc = await track(spawnServer({
-    name: 'verdaccio',
+    name,
     command: process.execPath,
     args: [path.join(install, 'node_modules/verdaccio/bin/verdaccio'), '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`],
     cwd: dir,
     url: `http://127.0.0.1:${port}`,
     readyPath: '/-/ping',
-    logFile: path.join(work, 'verdaccio.log'),
+    logFile: path.join(work, `${name}.log`),
   }));
   const r = await fetch(`${proc.url}/-/user/org.couchdb.user:bench`, {
     method: 'PUT',
@@ -133,6 +122,20 @@ async function startVerdaccio(): Promise<{ proc: Proc; token: string }> {
   const { token } = (await r.json()) as { token: string };
   if (!token) throw new Error(`could not create a Verdaccio user: ${r.status}`);
   return { proc, token };
+}
+
+/** The fake upstream registry (bench/lib/fake-upstream-server.ts) in a process of its own. */
+async function startUpstream(): Promise<Proc> {
+  const port = await freePort();
+  return track(spawnServer({
+    name: 'upstream',
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(REPO, 'bench/lib/fake-upstream-server.ts'), String(port), String(UPSTREAM_LATENCY_MS)],
+    cwd: REPO,
+    url: `http://127.0.0.1:${port}`,
+    readyPath: '/bench-probe',
+    logFile: path.join(work, 'upstream.log'),
+  }));
 }
 
 async function startLimit(responses: Record<string, { status: number; headers: Record<string, string>; body: string }>): Promise<Proc> {
@@ -226,6 +229,14 @@ function cpuTable(): string {
   return [head, ...body].join('\n');
 }
 
+/** A load scenario: the request per target; `pids` names a target's process when it is not the run's main one. */
+interface Scenario {
+  name: string;
+  unit: string;
+  requests: Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadRequest>>;
+  pids?: Partial<Record<'wharf' | 'verdaccio' | 'limit', number>>;
+}
+
 function target(name: string, ok: boolean, detail: string): void {
   targets.push({ name, ok, detail });
   log(`  target ${ok ? 'MET ' : 'MISSED'}: ${name} — ${detail}`);
@@ -237,7 +248,7 @@ async function main(): Promise<void> {
   log(`Wharf benchmark${QUICK ? ' (quick)' : ''}: ${DURATION} s per scenario, ${CONNECTIONS} connections; work dir ${work}`);
   const wharf = await startWharf();
   log(`wharf ready in ${wharf.startMs.toFixed(0)} ms at ${wharf.url}`);
-  const verdaccioStarted = ONLY === 'helm' ? undefined : await startVerdaccio();
+  const verdaccioStarted = RUN_NPM ? await startVerdaccio() : undefined;
   if (verdaccioStarted) log(`verdaccio ready in ${verdaccioStarted.proc.startMs.toFixed(0)} ms at ${verdaccioStarted.proc.url}`);
 
   // A public project at the top-level group `bench`, so `@bench/*` also resolves at instance level.
@@ -251,9 +262,9 @@ async function main(): Promise<void> {
   const V: NpmTarget | undefined = verdaccioStarted ? { name: 'verdaccio', registry: `${verdaccioStarted.proc.url}/`, token: verdaccioStarted.token } : undefined;
   const npmTargets = [W, ...(V ? [V] : [])];
   const limitResponses: Record<string, { status: number; headers: Record<string, string>; body: string }> = {};
-  const scenarios: { name: string; unit: string; requests: Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadRequest>> }[] = [];
+  const scenarios: Scenario[] = [];
 
-  if (ONLY !== 'helm') {
+  if (RUN_NPM) {
     log('seeding npm: @bench/big × 300 versions, @bench/small × 10 versions, in both registries …');
     for (const t of npmTargets) {
       for (let i = 0; i < 300; i++) await publishTo(t, '@bench/big', `1.0.${i}`);
@@ -366,7 +377,9 @@ async function main(): Promise<void> {
     );
   }
 
-  if (ONLY !== 'npm') {
+  if (RUN_PROXY) await seedProxy(scenarios);
+
+  if (RUN_HELM) {
     await seedHelm(wharf.url, project.id as number, scenarios, limitResponses);
   }
 
@@ -380,7 +393,7 @@ async function main(): Promise<void> {
       const req = s.requests[which];
       if (!req) continue;
       const full = which === 'limit' ? { ...req, url: limit.url + req.url } : req;
-      const pid = pids[which]!;
+      const pid = s.pids?.[which] ?? pids[which]!;
       const cpuBefore = cpuMs(pid);
       const r = await load(full, DURATION, CONNECTIONS);
       cpu[which] = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.total);
@@ -393,7 +406,7 @@ async function main(): Promise<void> {
     rows.push({ scenario: s.name, unit: s.unit, wharf: r.wharf?.rps, verdaccio: r.verdaccio?.rps, limit: r.limit?.rps, better: 'higher' });
   }
 
-  if (ONLY !== 'npm') await helmUploadLatency(wharf.url, project.id as number);
+  if (RUN_HELM) await helmUploadLatency(wharf.url, project.id as number);
 
   rows.push({
     scenario: 'time to first 200 on readiness',
@@ -417,6 +430,76 @@ async function main(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The caching npm proxy (docs/npm-proxy.md): Wharf's instance endpoint and a Verdaccio uplink, both in front of
+// the same fake upstream (the tests' 16-package tree, with UPSTREAM_LATENCY_MS per answer).
+
+const ABBREVIATED_ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
+
+/**
+ * On a Wharf of their own, so that forwarding (on here, off by default) changes nothing the other scenarios
+ * measure (a packument 404 would become a proxied lookup).
+ */
+async function seedProxy(scenarios: Scenario[]): Promise<void> {
+  log(`proxy: a fake upstream (${UPSTREAM_LATENCY_MS} ms per answer), a second Wharf in proxy mode and a Verdaccio with an uplink, both in front of it …`);
+  const upstream = await startUpstream();
+  const verdaccio = await startVerdaccio('verdaccio-uplink', upstream.url);
+  const wharf = await startWharf('wharf-proxy');
+  // As on the main Wharf: a public top-level group `bench`, whose `@bench/*` names are local at instance level.
+  const group = await api(wharf.url, 'POST', '/groups', { name: 'bench', path: 'bench', visibility: 'public' });
+  const project = await api(wharf.url, 'POST', '/projects', { name: 'registry', namespace_id: group.id, visibility: 'public' });
+  const W: NpmTarget = { name: 'wharf', registry: `${wharf.url}/api/v4/projects/${project.id}/packages/npm/`, token: ROOT_TOKEN };
+  await api(wharf.url, 'PUT', '/application/settings', {
+    npm_package_requests_forwarding: true,
+    npm_package_requests_forwarding_url: upstream.url,
+    npm_package_requests_forwarding_mode: 'proxy',
+  });
+  const missing = await proxyMissing(wharf.url);
+  if (missing) {
+    // Not an error of the run: a Wharf without the caching proxy still gets every other number.
+    log(`  proxied scenarios SKIPPED: this Wharf does not proxy npm packages (${missing})`);
+    target('proxied npm scenarios ran', false, `skipped, this Wharf does not proxy: ${missing}`);
+    return;
+  }
+  const instance = `${wharf.url}/api/v4/packages/npm/`;
+  const auth = [`${instance.replace(/^https?:/, '')}:_authToken=${ROOT_TOKEN}`];
+  const cold = { wharf: await timedInstall(instance, path.join(work, 'install-cold-wharf'), auth), verdaccio: await timedInstall(`${verdaccio.proc.url}/`, path.join(work, 'install-cold-verdaccio')) };
+  rows.push({ scenario: `cold npm install of the 16-package tree through the proxy (upstream ${UPSTREAM_LATENCY_MS} ms per answer)`, unit: 'ms', ...cold, better: 'lower' });
+  const warm = { wharf: await timedInstall(instance, path.join(work, 'install-warm-wharf'), auth), verdaccio: await timedInstall(`${verdaccio.proc.url}/`, path.join(work, 'install-warm-verdaccio')) };
+  rows.push({ scenario: 'npm install of the tree, proxy cache filled, npm cache empty', unit: 'ms', ...warm, better: 'lower' });
+  log(`  cold install: Wharf ${cold.wharf.toFixed(0)} ms, Verdaccio ${cold.verdaccio.toFixed(0)} ms; warm: Wharf ${warm.wharf.toFixed(0)} ms, Verdaccio ${warm.verdaccio.toFixed(0)} ms`);
+
+  // A local package of the same shape (4 versions) beside the proxied fx-alpha, both read at the instance endpoint.
+  for (let i = 0; i < 4; i++) await publishTo(W, '@bench/twin', `1.${i}.0`);
+  const versions = (n: number) => (_s: number, body: Buffer) => {
+    const doc = JSON.parse(body.toString('utf8')) as { versions: Record<string, { dist: { tarball: string } }> };
+    if (Object.keys(doc.versions).length !== n) throw new Error(`packument has ${Object.keys(doc.versions).length} versions, expected ${n}`);
+  };
+  const wharfTarballs = (_s: number, body: Buffer) => {
+    versions(4)(_s, body);
+    const doc = JSON.parse(body.toString('utf8')) as { versions: Record<string, { dist: { tarball: string } }> };
+    for (const m of Object.values(doc.versions)) if (!m.dist.tarball.startsWith(instance)) throw new Error(`proxied tarball URL ${m.dist.tarball} is not Wharf's instance endpoint`);
+  };
+  const accept = { accept: ABBREVIATED_ACCEPT };
+  scenarios.push(
+    {
+      name: 'cached proxied packument (abbreviated, 4 versions)',
+      unit: 'req/s',
+      requests: {
+        wharf: { url: `${instance}fx-alpha`, headers: accept, expectStatus: 200, check: wharfTarballs },
+        verdaccio: { url: `${verdaccio.proc.url}/fx-alpha`, headers: accept, expectStatus: 200, check: versions(4) },
+      },
+      pids: { wharf: wharf.child.pid!, verdaccio: verdaccio.proc.child.pid! },
+    },
+    {
+      name: 'local packument at the instance endpoint (abbreviated, 4 versions)',
+      unit: 'req/s',
+      requests: { wharf: { url: `${instance}@bench%2ftwin`, headers: accept, expectStatus: 200, check: versions(4) } },
+      pids: { wharf: wharf.child.pid! },
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Helm
 
 const helmBase = (base: string, projectId: number) => `${base}/api/v4/projects/${projectId}/packages/helm`;
@@ -433,7 +516,7 @@ async function uploadChart(base: string, projectId: number, channel: string, nam
 async function seedHelm(
   base: string,
   projectId: number,
-  scenarios: { name: string; unit: string; requests: Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadRequest>> }[],
+  scenarios: Scenario[],
   limitResponses: Record<string, { status: number; headers: Record<string, string>; body: string }>,
 ): Promise<void> {
   log(`seeding helm: ${HELM_VERSIONS} chart versions in channel "stable", 100 in "small" …`);
@@ -512,6 +595,15 @@ function checkTargets(results: Record<string, Partial<Record<'wharf' | 'verdacci
   vs('If-None-Match revalidation (304)', undefined, 0.4);
   vs('packument 404', undefined, 0.4);
   vs(`Helm index.yaml, ${HELM_VERSIONS.toLocaleString('en-US')} versions`, undefined, 0.4);
+  const proxied = rate('cached proxied packument (abbreviated, 4 versions)', 'wharf');
+  const local = rate('local packument at the instance endpoint (abbreviated, 4 versions)', 'wharf');
+  if (proxied !== undefined && local !== undefined) {
+    target('cached proxied packument within 10% of a local packument', proxied >= 0.9 * local, `${((proxied / local) * 100).toFixed(1)}% of the local rate`);
+  }
+  const cold = rows.find((r) => r.scenario.startsWith('cold npm install'));
+  if (cold?.wharf !== undefined && cold.verdaccio !== undefined) {
+    target('cold install through the proxy faster than Verdaccio’s uplink', cold.wharf < cold.verdaccio, `${cold.wharf.toFixed(0)} ms vs ${cold.verdaccio.toFixed(0)} ms`);
+  }
   const seq = rows.find((r) => r.scenario.startsWith('sequential publish'));
   if (seq?.wharf !== undefined && seq.verdaccio !== undefined) {
     target('sequential publish median <= 1/3 of Verdaccio’s', seq.wharf <= seq.verdaccio / 3, `${seq.wharf.toFixed(1)} ms vs ${seq.verdaccio.toFixed(1)} ms`);
@@ -534,7 +626,7 @@ function report(): void {
     '',
     `Machine: ${machine}.`,
     '',
-    'Wharf runs with its defaults (SQLite + files, one request log line per request at `info`); Verdaccio 6 with htpasswd auth, no uplinks, logging at `error`; the limit is a bare `node:http` server answering the same bytes from memory. Every scenario first checked each target\'s answer; during the load autocannon counts the bytes of each answer without decoding them (see docs/performance.md), and every answer had at least the checked body\'s length.',
+    'Wharf runs with its defaults (SQLite + files, one request log line per request at `info`); Verdaccio 6 with htpasswd auth, no uplinks, logging at `error` (for the proxied-npm scenarios, a second Wharf in proxy mode and a second Verdaccio with an uplink, both in front of the same fake upstream); the limit is a bare `node:http` server answering the same bytes from memory. Every scenario first checked each target\'s answer; during the load autocannon counts the bytes of each answer without decoding them (see docs/performance.md), and every answer had at least the checked body\'s length.',
     '',
     table(),
     '',

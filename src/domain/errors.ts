@@ -86,6 +86,8 @@ export const ERROR_CODES = {
   npm_upstream_failed: { status: 502, meaning: 'the npm proxy could not get a usable answer from the upstream registry, and has nothing cached to serve' },
   unavailable: { status: 503, meaning: "a 503 raised by Fastify or a plugin, not by Wharf's own checks" },
   blob_missing: { status: 503, meaning: "a package file's bytes are missing from the blob store" },
+  audit_upstream_failed: { status: 502, meaning: 'a forwarded npm audit the upstream registry refused, failed or answered with something other than JSON' },
+  audit_upstream_timeout: { status: 504, meaning: 'a forwarded npm audit the upstream registry did not answer in time' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -424,6 +426,13 @@ export const errors = {
 
   blobMissing: (fileName: string) =>
     new AppError('blob_missing', { message: `503 Service Unavailable - the stored file ${fileName} is missing from the blob store` }),
+
+  /** A forwarded `npm audit` that got no usable answer: `npm audit` prints the `error` field and exits non-zero. */
+  npmAuditUpstreamFailed: (reason: string) =>
+    new AppError('audit_upstream_failed', npmShape(`502 Bad Gateway - the upstream registry's audit failed: ${reason}`)),
+
+  npmAuditUpstreamTimeout: (seconds: number) =>
+    new AppError('audit_upstream_timeout', npmShape(`504 Gateway Timeout - the upstream registry's audit did not answer within ${seconds} s`)),
 
   // ---- errors Wharf did not raise
 

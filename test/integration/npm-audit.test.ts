@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/databases.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { bearer, createNpmWorld, npmBase, type NpmWorld } from '../helpers/npm.js';
 
 const PATHS = ['advisories/bulk', 'audits/quick'] as const;
@@ -67,16 +68,23 @@ for (const dialect of DIALECTS) {
         for (const base of Object.values(scopes())) assert.equal((await post(`${base}/${path}`, w.token.revoked)).status, 401);
       });
 
-      it(`${path}: forwarding on → 307 to the upstream's same path, at every scope`, async () => {
+      // GitLab answers 307 here; Wharf asks the upstream itself without local names (npm-audit-forwarding.test.ts).
+      it(`${path}: forwarding on → the upstream's answer to its same path, no redirect, at every scope`, async () => {
+        const up = await startFakeUpstream({ tree: false });
+        await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { npm_package_requests_forwarding_url: up.url } });
         await setForwarding(true);
         try {
           for (const base of Object.values(scopes())) {
+            up.clearLog();
             const r = await post(`${base}/${path}`, w.token.guest);
-            assert.equal(r.status, 307, `${base}: ${r.text}`);
-            assert.equal(r.headers.location, `https://registry.npmjs.org/-/npm/v1/security/${path}`);
+            assert.equal(r.status, 200, `${base}: ${r.text}`);
+            assert.equal(r.headers.location, undefined);
+            // BODY is in the bulk shape: as a quick (tree) body it names no dependency, so nothing is asked.
+            assert.deepEqual(up.auditRequests().map((e) => e.path), path === 'advisories/bulk' ? [`/-/npm/v1/security/${path}`] : []);
           }
         } finally {
           await setForwarding(false);
+          await up.close();
         }
       });
 

@@ -347,6 +347,20 @@ const ROWS: Row[] = [
     status: 503,
     body: { message: '503 Service Unavailable - the stored file a-1.0.0.tgz is missing from the blob store' },
   },
+  {
+    factory: 'npmAuditUpstreamFailed',
+    build: () => errors.npmAuditUpstreamFailed('it answered 500'),
+    code: 'audit_upstream_failed',
+    status: 502,
+    body: npm("502 Bad Gateway - the upstream registry's audit failed: it answered 500"),
+  },
+  {
+    factory: 'npmAuditUpstreamTimeout',
+    build: () => errors.npmAuditUpstreamTimeout(30),
+    code: 'audit_upstream_timeout',
+    status: 504,
+    body: npm("504 Gateway Timeout - the upstream registry's audit did not answer within 30 s"),
+  },
   // Fastify's and plugins' own errors, by status.
   ...(
     [

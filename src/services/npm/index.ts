@@ -14,6 +14,7 @@ import type { SettingsService } from '../settings.service.js';
 import type { TokensService } from '../tokens.service.js';
 import type { UsersService } from '../users.service.js';
 import type { AuditService } from '../audit.service.js';
+import { NpmAuditForwardingService, type AuditNamespacesPort, type AuditPackagesPort } from './audit-forwarding.service.js';
 import { NpmLoginService } from './login.service.js';
 import { NpmMetadataService, type PackumentSourcePort, type PackumentStorePort } from './metadata.service.js';
 import { NpmNamespaceService, type NpmScopeNamespacesPort, type NpmTreePackagesPort } from './namespace.service.js';
@@ -34,6 +35,7 @@ export interface NpmServices {
   search: NpmSearchService;
   login: NpmLoginService;
   proxy: NpmProxyService;
+  auditForwarding: NpmAuditForwardingService;
 }
 
 /** The package rows as every npm service reads and writes them (`PackagesRepository`). */
@@ -42,7 +44,8 @@ export type NpmPackagesPort = PackumentSourcePort &
   NpmSearchPackagesPort &
   NpmTagsPackagesPort &
   NpmPublishPackagesPort &
-  NpmUnpublishPackagesPort;
+  NpmUnpublishPackagesPort &
+  AuditPackagesPort;
 
 export interface NpmServicesDeps {
   db: Connection & Executor;
@@ -51,7 +54,7 @@ export interface NpmServicesDeps {
   documents: PackumentStorePort;
   /** The packuments' revisions (the invalidation rule, `../documents/revisions.ts`). */
   revisions: DocumentRevisions;
-  namespaces: NpmScopeNamespacesPort & NpmPublishNamespacesPort;
+  namespaces: NpmScopeNamespacesPort & NpmPublishNamespacesPort & AuditNamespacesPort;
   deletion: NpmDeletionPort;
   blobs: BlobStore;
   settings: SettingsService;
@@ -102,5 +105,6 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
       userAgent: `wharf/${VERSION} (npm proxy)`,
       ...(proxyFetch ? { fetch: proxyFetch } : {}),
     }),
+    auditForwarding: new NpmAuditForwardingService({ db, packages, namespaces }),
   };
 }

@@ -7,7 +7,7 @@
  * command acts on. What it found is handed to the handler (`request.npm`, `request.projectAccess`), so handlers
  * and services never authorise again. Two commands decide only after the forwarding question was answered
  * (`after: 'forwarding'`): a project's packument is forwarded upstream before rights are looked at, so that a
- * name the project does not have can still be installed, and an audit is redirected upstream for anyone with a
+ * name the project does not have can still be installed, and an audit is forwarded upstream for anyone with a
  * valid caller. Their handlers call `authorizeDeferred` at that step.
  */
 import type { FastifyRequest } from 'fastify';

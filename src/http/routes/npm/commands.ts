@@ -11,7 +11,8 @@
  *   npm login        PUT  …/-/user/org.couchdb.user:<name>    {name, password} → 201 {ok, id, token} (new `api` PAT)
  *   npm logout       DELETE …/-/user/token/<token>           → 200 {ok: true}; revokes it if it is a personal access token
  *   (web login)      POST …/-/v1/login                        → 404, so npm and pnpm fall back to the legacy login
- *   npm audit        POST …/-/npm/v1/security/{advisories/bulk,audits/quick}  (gzip body) → 307 upstream or the endpoint's answer
+ *   npm audit        POST …/-/npm/v1/security/{advisories/bulk,audits/quick}  (gzip body) → the upstream's answer
+ *                    without local names (forwarding on), or the endpoint's answer
  */
 import { constants as bufferConstants } from 'node:buffer';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -118,13 +119,23 @@ export function sharedHandlers(services: Services, auditLocal: (request: Fastify
     },
 
     /**
-     * With forwarding on, GitLab always answers `307` to the upstream's same path (the method and body are kept)
-     * for any valid caller; otherwise `auditLocal` gives the endpoint's answer after the rights check.
+     * With forwarding on, GitLab answers `307` to the upstream's same path for any valid caller, which hands the
+     * upstream every name in the body, private ones included. Wharf asks the upstream itself, without the names
+     * that exist here or lie in a local scope, and answers what it answered (`{}` offline), in both forwarding
+     * modes. Otherwise `auditLocal` gives the endpoint's answer after the rights check.
      */
     audit: async (request, reply, { command }) => {
       const settings = await services.settings.get();
       if (settings.npm_package_requests_forwarding) {
-        return reply.redirect(`${settings.npm_package_requests_forwarding_url}/-/npm/v1/security/${command.path}`, 307);
+        const encoding = String(request.headers['content-encoding'] ?? '').trim().toLowerCase();
+        const result = await services.npm.auditForwarding.forward(
+          command.path,
+          request.body,
+          { url: settings.npm_package_requests_forwarding_url, token: settings.npm_proxy_upstream_token, offline: settings.npm_proxy_offline },
+          { gzip: encoding === 'gzip' || encoding === 'x-gzip' },
+        );
+        request.log.info({ removed: result.removed, asked: result.asked }, 'npm audit forwarded without local names');
+        return reply.header('content-type', 'application/json').header('cache-control', 'no-store').send(result.body);
       }
       await authorizeDeferred(request);
       const body = await auditLocal(request, await request.caller());

@@ -7,7 +7,7 @@
  *   GET    {G,I}/-/package/@scope%2fpkg/dist-tags     dist-tags of the project of the last matching package (G1, I1)
  *   PUT    {G,I}/-/package/@scope%2fpkg/dist-tags/t   body "1.0.0" → 204 (G2, I2; `create_package` there)
  *   DELETE {G,I}/-/package/@scope%2fpkg/dist-tags/t   → 204 (G3, I3; `destroy_package` there)
- *   POST   {G,I}/-/npm/v1/security/…                  307 upstream when forwarding, else 404 Project not found (G4/5, I4/5)
+ *   POST   {G,I}/-/npm/v1/security/…                  the upstream's answer without local names when forwarding, else 404 Project not found (G4/5, I4/5)
  *
  * The group comes from `:id` and must be visible to the caller; the instance endpoint's namespace is the top-level
  * group or user whose path is the package's scope (`@acme/x` → `acme`), so unscoped names and unknown scopes are

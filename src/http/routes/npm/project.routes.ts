@@ -12,7 +12,7 @@
  *   npm dist-tag  GET    P/-/package/@scope%2fpkg/dist-tags                                          (P1)
  *                 PUT    P/-/package/@scope%2fpkg/dist-tags/next   body "1.0.0" (a bare JSON string)  (P2)
  *                 DELETE P/-/package/@scope%2fpkg/dist-tags/next                                    (P3)
- *   npm audit     POST P/-/npm/v1/security/advisories/bulk (gzip body)  → 307 upstream, or 200 []     (P4, P5)
+ *   npm audit     POST P/-/npm/v1/security/advisories/bulk (gzip body)  → the upstream's answer without local names, or 200 []  (P4, P5)
  *
  * Beyond GitLab (which answers these 404, docs/design/gitlab-compatibility.md#what-gitlab-leaves-out), besides the registry-level commands of `common.ts`:
  *

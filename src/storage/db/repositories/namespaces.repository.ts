@@ -148,4 +148,18 @@ export class NamespacesRepository {
     const r = await db.selectFrom('routes').select('source_id').where('path_lower', '=', pathLower).executeTakeFirst();
     return r !== undefined;
   }
+
+  /** Which of `pathsLower` are paths of top-level namespaces, groups or users (`findTopLevelByPath` for many). */
+  async topLevelPathsAmong(db: Db, pathsLower: readonly string[]): Promise<string[]> {
+    if (pathsLower.length === 0) return [];
+    const rows = await db
+      .selectFrom('routes')
+      .innerJoin('namespaces', 'namespaces.id', 'routes.source_id')
+      .select('routes.path_lower')
+      .where('routes.path_lower', 'in', pathsLower)
+      .where('routes.source_type', '=', 'namespace')
+      .where('namespaces.parent_id', 'is', null)
+      .execute();
+    return rows.map((r) => r.path_lower);
+  }
 }

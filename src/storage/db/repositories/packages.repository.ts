@@ -353,4 +353,11 @@ export class PackagesRepository {
     const row = await db.selectFrom('package_files').select(sql<number>`1`.as('one')).where('blob_key', '=', blobKey).executeTakeFirst();
     return row !== undefined;
   }
+
+  /** Which of `names` are npm packages in any project, in any status (the audit forwarding keeps them in). */
+  async npmNamesAmong(db: Db, names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const rows = await db.selectFrom('packages').select('name').distinct().where('package_type', '=', 'npm').where('name', 'in', names).execute();
+    return rows.map((r) => r.name);
+  }
 }
