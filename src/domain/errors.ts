@@ -84,6 +84,7 @@ export const ERROR_CODES = {
   // 5xx
   internal: { status: 500, meaning: 'an unexpected failure (logged with the request id; the body says nothing more)' },
   npm_upstream_failed: { status: 502, meaning: 'the npm proxy could not get a usable answer from the upstream registry, and has nothing cached to serve' },
+  npm_upstream_integrity: { status: 502, meaning: 'the upstream registry sent a tarball whose bytes do not match the integrity its packument lists (nothing was cached)' },
   unavailable: { status: 503, meaning: "a 503 raised by Fastify or a plugin, not by Wharf's own checks" },
   blob_missing: { status: 503, meaning: "a package file's bytes are missing from the blob store" },
   audit_upstream_failed: { status: 502, meaning: 'a forwarded npm audit the upstream registry refused, failed or answered with something other than JSON' },
@@ -423,6 +424,13 @@ export const errors = {
   /** The npm proxy failed upstream (unreachable, an error status, a document or tarball that fails the checks). */
   npmUpstreamFailed: (name: string, reason: string) =>
     new AppError('npm_upstream_failed', { message: `502 Bad Gateway - the npm upstream failed for ${name}: ${reason}`, error: `upstream failed for ${name}` }),
+
+  /** A proxied tarball that failed verification before any byte reached the client; npm prints the `error` field. */
+  npmUpstreamIntegrity: (name: string, expected: string, actual: string) =>
+    new AppError('npm_upstream_integrity', {
+      message: `502 Bad Gateway - the upstream tarball of ${name} does not match its integrity: expected ${expected}, got ${actual}`,
+      error: `integrity check failed for ${name}: the upstream sent different bytes than its packument lists`,
+    }),
 
   blobMissing: (fileName: string) =>
     new AppError('blob_missing', { message: `503 Service Unavailable - the stored file ${fileName} is missing from the blob store` }),

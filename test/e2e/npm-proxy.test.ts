@@ -34,8 +34,12 @@ const BAIT = [
   { name: LOCAL_SCOPE_ONLY, versions: [{ version: '1.0.0' }] },
 ];
 
-/** The error a client reports for bytes that do not match the integrity, or for the aborted download Wharf sends. */
-const INTEGRITY_OR_ABORT = /EINTEGRITY|integrity|checksum|ECONNRESET|aborted|socket hang up|premature close|terminated|Request failed|ERR_PNPM_FETCH|tarball|Z_BUF_ERROR|unexpected end/i;
+/**
+ * The error a client reports for bytes that do not match the integrity, or for the refusal or aborted download
+ * Wharf sends: a small tarball is refused with a 502 whose `error` names the integrity failure (npm and pnpm print
+ * it; yarn 4 prints only the status, `Response Code: 502 (Bad Gateway)`); a large one is cut short.
+ */
+const INTEGRITY_OR_ABORT = /EINTEGRITY|integrity|checksum|ECONNRESET|aborted|socket hang up|premature close|terminated|Request failed|ERR_PNPM_FETCH|tarball|Z_BUF_ERROR|unexpected end|Response Code: 502 \(Bad Gateway\)/i;
 
 /** Every URL in a lockfile (raw, or percent-encoded as yarn 4 writes `__archiveUrl`). */
 const urlsIn = (text: string): string[] => {

@@ -341,6 +341,16 @@ const ROWS: Row[] = [
     body: { message: '502 Bad Gateway - the npm upstream failed for left-pad: the upstream answered 500', error: 'upstream failed for left-pad' },
   },
   {
+    factory: 'npmUpstreamIntegrity',
+    build: () => errors.npmUpstreamIntegrity('left-pad', 'sha512-AAAA', 'sha512-BBBB'),
+    code: 'npm_upstream_integrity',
+    status: 502,
+    body: {
+      message: '502 Bad Gateway - the upstream tarball of left-pad does not match its integrity: expected sha512-AAAA, got sha512-BBBB',
+      error: 'integrity check failed for left-pad: the upstream sent different bytes than its packument lists',
+    },
+  },
+  {
     factory: 'blobMissing',
     build: () => errors.blobMissing('a-1.0.0.tgz'),
     code: 'blob_missing',

@@ -153,7 +153,8 @@ export class ProxyTarballs {
       const verifying = new VerifyingStream(expected, settings.maxTarballBytes);
       answer.body.on('error', (err) => verifying.destroy(err));
       answer.body.pipe(verifying);
-      const { store: toStore, client } = tee(verifying);
+      // The client sees a refusal it can report (a 502 naming the integrity failure, while nothing was sent yet).
+      const { store: toStore, client } = tee(verifying, (err) => asClientError(err, name));
       deliver({ kind: 'live', body: client, size: answer.size });
       const put = await this.#d.blobs.put(toStore, { maxBytes: settings.maxTarballBytes });
       const now = this.#d.clock.now().toISOString();
@@ -195,7 +196,7 @@ export class ProxyTarballs {
 
 /** What a waiting client is told when the fetch it waited for failed. */
 function asClientError(err: unknown, name: string): unknown {
-  if (err instanceof IntegrityError) return errors.npmUpstreamFailed(name, err.message);
+  if (err instanceof IntegrityError) return errors.npmUpstreamIntegrity(name, err.expected, err.actual);
   if (err instanceof TarballTooLargeError || err instanceof UpstreamError) return errors.npmUpstreamFailed(name, err.message);
   return err;
 }

@@ -58,9 +58,10 @@ export class VerifyingStream extends Transform {
 
 /**
  * Feeds `source` to two readers: the blob store (which must get every byte) and the client (which may go away; it
- * then simply stops being fed). The slower one sets the pace. An error of the source fails both.
+ * then simply stops being fed). The slower one sets the pace. An error of the source fails both; the client's
+ * side with `clientError(err)`, so a failure before any byte was sent is answered with a refusal, not a 500.
  */
-export function tee(source: Readable): { store: PassThrough; client: PassThrough } {
+export function tee(source: Readable, clientError: (err: Error) => unknown = (err) => err): { store: PassThrough; client: PassThrough } {
   const store = new PassThrough();
   const client = new PassThrough();
   let clientGone = false;
@@ -98,7 +99,7 @@ export function tee(source: Readable): { store: PassThrough; client: PassThrough
   });
   source.on('error', (err) => {
     store.destroy(err);
-    client.destroy(err);
+    client.destroy(clientError(err) as Error);
   });
   return { store, client };
 }
