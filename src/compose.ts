@@ -108,7 +108,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const deletion = new PackageDeletionRepository();
   const protection = new ProtectionService({ db, rules: new ProtectionRulesRepository(), access, clock, audit });
   const names = new PackageNamesService({ db, owners: new PackageNameOwnersRepository(), namespaces, access, settings });
-  return {
+  const services: Services = {
     identity,
     access,
     users: usersService,
@@ -151,12 +151,14 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       clock,
       audit,
     }),
-    gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }),
+    // The npm proxy cache's eviction runs first in every gc (built above, in `npm`).
+    gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }, { evict: (o) => services.npm.proxyAdmin.evict(o) }),
     packagePages: new PackagePagesService(db, new PackagePagesRepository(), access),
     protection,
     audit,
     health: new HealthService(new PingRepository(db)),
   };
+  return services;
 }
 
 export interface ComposeOptions {

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { compose, openBlobStore, type Deps } from '../compose.js';
 import { isAppError } from '../domain/errors.js';
 import type { UserIdentity } from '../domain/access/identity.js';
+import { contextOf } from '../domain/audit.js';
 import { closeOnSignals, rootTokenBanner, serve } from '../main.js';
 import { migrateToLatest } from '../storage/db/migrate.js';
 import { openDatabase } from '../storage/db/database.js';
@@ -73,7 +74,7 @@ program
 
 program
   .command('gc')
-  .description('remove deleted packages for good and every stored blob no package file references any more')
+  .description('remove deleted packages for good, evict the npm proxy cache down to npm_proxy_max_cache_bytes, and delete every stored blob nothing references any more')
   .option('--grace <seconds>', 'spare blobs younger than this (uploads still in flight)', '3600')
   .option('--dry-run', 'report what would be removed, remove nothing', false)
   .action(async (o: { grace: string; dryRun: boolean }) => {
@@ -133,6 +134,37 @@ program
       await target.close();
       await source.database.close();
     }
+  });
+
+const npmProxy = program.command('npm-proxy').description("the npm proxy's cache: what is cached, its use, purging");
+npmProxy
+  .command('list')
+  .description('list cached names: versions cached, bytes, hits, misses, last fetch and use (one JSON object per line)')
+  .option('--search <text>', 'only names containing this text')
+  .action(async (o: { search?: string }) => {
+    await withDeps(async (deps, admin) => {
+      const { items } = await deps.services.npm.proxyAdmin.list(admin, { search: o.search }, { page: 1, perPage: 100_000 });
+      for (const entry of items) process.stdout.write(`${JSON.stringify(entry)}\n`);
+    });
+  });
+npmProxy
+  .command('stats')
+  .description('totals: packuments, tarballs, bytes, hits, misses and the size limit')
+  .action(async () => {
+    await withDeps(async (deps, admin) => print(await deps.services.npm.proxyAdmin.stats(admin)));
+  });
+npmProxy
+  .command('purge')
+  .description('forget a cached name (its packument and tarballs), or everything with --all; the blobs go with the next gc')
+  .argument('[name]', 'the package name, e.g. left-pad or @types/node')
+  .option('--all', 'purge the whole cache', false)
+  .action(async (name: string | undefined, o: { all: boolean }) => {
+    if (o.all === (name !== undefined)) throw new Error('give either a package name or --all');
+    await withDeps(async (deps, admin) => {
+      const cache = deps.services.npm.proxyAdmin;
+      // Attributed to the system (`wharf`), as the CLI's other changes are.
+      print(o.all ? await cache.purgeAll(admin, contextOf(undefined)) : await cache.purge(admin, name!, contextOf(undefined)));
+    });
   });
 
 const user = program.command('user').description('manage users');

@@ -30,7 +30,9 @@ export type AuditEventName =
   | 'package_file_deleted'
   | 'user_created'
   | 'user_password_updated'
-  | 'application_setting_updated';
+  | 'application_setting_updated'
+  /** Wharf's own: an administrator purged a name, or everything, from the npm proxy's cache. */
+  | 'npm_proxy_cache_purged';
 
 /** Who made a change. Only users have an id; a deploy token, an unauthenticated caller or Wharf itself have none. */
 export interface AuditAuthor {

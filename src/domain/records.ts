@@ -307,8 +307,12 @@ export interface ProxiedPackumentRow {
   revision: number;
   /** When the upstream last confirmed this answer: freshness is `fetched_at` + the TTL. */
   fetched_at: string;
+  /** Updated with the hits, at most every few minutes (docs/design/npm-proxy.md#operating-the-cache). */
   last_used_at: string;
+  /** Requests answered from the cache (written in batches, so a few minutes behind). */
   hits: number;
+  /** Upstream requests made for it: the first fetch, refetches and revalidations (migration 011). */
+  misses: number;
 }
 
 /** A tarball the npm proxy fetched and verified (migration 010). */
@@ -326,4 +330,6 @@ export interface ProxiedTarballRow {
   /** Updated at most every few minutes, for `wharf gc`'s least-recently-used eviction. */
   last_used_at: string;
   hits: number;
+  /** Upstream downloads recorded in this row: 1, more only when instances raced (a purge starts a new row). */
+  misses: number;
 }

@@ -1,5 +1,6 @@
 /**
- * Garbage collection: removes the rows of deleted packages and every blob no package file references any more.
+ * Garbage collection: removes the rows of deleted packages, evicts the npm proxy's least recently used files down
+ * to `npm_proxy_max_cache_bytes`, and deletes every blob no package file or proxy cache row references any more.
  *
  * Safe with several instances and during uploads: a publish writes its blob before its rows, so a blob younger than
  * the grace period may belong to a publish still in flight and is left alone; deleting an already deleted blob is a
@@ -20,6 +21,15 @@ export interface GcResult {
   tempFilesRemoved: number;
   /** Audit events past `audit_events_retention_days` (counted, not deleted, in a dry run). */
   auditEventsPruned: number;
+  /** npm proxy cache rows evicted down to `npm_proxy_max_cache_bytes` (would be, in a dry run), and their bytes. */
+  proxyTarballsEvicted: number;
+  proxyPackumentsEvicted: number;
+  proxyBytesEvicted: number;
+}
+
+/** The npm proxy cache's eviction (`NpmProxyCacheService.evict`). */
+export interface ProxyEviction {
+  evict(options: { dryRun?: boolean }): Promise<{ tarballs: number; packuments: number; bytes: number }>;
 }
 
 /** Where the audit log's retention comes from: the setting, applied by the audit service. */
@@ -44,8 +54,10 @@ export class GcService {
   readonly #deletion: GcDeletionPort;
   readonly #clock: Clock;
   readonly #retention: AuditRetention | undefined;
-  constructor(db: Connection & Executor, blobs: BlobStore, deletion: GcDeletionPort, clock: Clock, retention?: AuditRetention) {
+  readonly #proxy: ProxyEviction | undefined;
+  constructor(db: Connection & Executor, blobs: BlobStore, deletion: GcDeletionPort, clock: Clock, retention?: AuditRetention, proxy?: ProxyEviction) {
     this.#retention = retention;
+    this.#proxy = proxy;
     this.#db = db;
     this.#blobs = blobs;
     this.#deletion = deletion;
@@ -56,10 +68,28 @@ export class GcService {
     const grace = options.graceMs ?? DEFAULT_GC_GRACE_MS;
     const now = this.#clock.now().getTime();
     const purged = options.dryRun ? { packages: 0, files: 0 } : await this.#db.transaction().execute((trx) => this.#deletion.purgeRetired(trx));
-    const result: GcResult = { packagesPurged: purged.packages, filesPurged: purged.files, blobsDeleted: 0, bytesFreed: 0, blobsKept: 0, tempFilesRemoved: 0, auditEventsPruned: 0 };
+    const result: GcResult = {
+      packagesPurged: purged.packages,
+      filesPurged: purged.files,
+      blobsDeleted: 0,
+      bytesFreed: 0,
+      blobsKept: 0,
+      tempFilesRemoved: 0,
+      auditEventsPruned: 0,
+      proxyTarballsEvicted: 0,
+      proxyPackumentsEvicted: 0,
+      proxyBytesEvicted: 0,
+    };
     if (this.#retention) {
       const { audit, settings } = this.#retention;
       result.auditEventsPruned = await audit.prune((await settings.get()).audit_events_retention_days, options.dryRun);
+    }
+    // Before the sweep, so the evicted files' blobs (unreferenced from now on) go in this same run, grace permitting.
+    if (this.#proxy) {
+      const evicted = await this.#proxy.evict({ dryRun: options.dryRun ?? false });
+      result.proxyTarballsEvicted = evicted.tarballs;
+      result.proxyPackumentsEvicted = evicted.packuments;
+      result.proxyBytesEvicted = evicted.bytes;
     }
     for await (const digest of this.#blobs.list()) {
       if (await this.#deletion.blobReferenced(this.#db, digest)) {

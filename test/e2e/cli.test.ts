@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { runWharf, startWharf } from '../helpers/process.js';
+import { ProxyUpstream } from '../helpers/proxy-upstream.js';
 
 describe('wharf CLI', () => {
   let db: TestDatabase;
@@ -20,7 +21,7 @@ describe('wharf CLI', () => {
   };
 
   it('has --help on every command', () => {
-    for (const cmd of [[], ['serve'], ['migrate'], ['user', 'create'], ['user', 'list'], ['user', 'set-password'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['group', 'create'], ['project', 'create'], ['gc']]) {
+    for (const cmd of [[], ['serve'], ['migrate'], ['user', 'create'], ['user', 'list'], ['user', 'set-password'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['group', 'create'], ['project', 'create'], ['gc'], ['npm-proxy', 'list'], ['npm-proxy', 'stats'], ['npm-proxy', 'purge']]) {
       const r = runWharf([...cmd, '--help'], env);
       assert.equal(r.status, 0, cmd.join(' '));
       assert.match(r.stdout, /Usage: wharf/);
@@ -95,6 +96,60 @@ describe('wharf CLI', () => {
     const real = JSON.parse(ok(['gc'])) as Record<string, unknown>;
     assert.equal(real.dryRun, false);
     assert.equal(runWharf(['gc', '--grace', 'soon'], env).status, 1);
+  });
+
+  it("lists, sums and purges the npm proxy's cache", async () => {
+    const up = await new ProxyUpstream().start();
+    const root = JSON.parse(ok(['token', 'create', '--user', 'root', '--name', 'proxy', '--scopes', 'api'])) as { token: string };
+    const server = await startWharf(env);
+    try {
+      up.publish('left-pad', '1.0.0');
+      up.publish('@types/thing', '1.0.0');
+      const put = await fetch(`${server.url}/api/v4/application/settings`, {
+        method: 'PUT',
+        headers: { 'private-token': root.token, 'content-type': 'application/json' },
+        body: JSON.stringify({ npm_package_requests_forwarding: true, npm_package_requests_forwarding_url: up.url }),
+      });
+      assert.equal(put.status, 200);
+      for (const path of ['left-pad', 'left-pad/-/left-pad-1.0.0.tgz', '@types%2fthing', '@types/thing/-/thing-1.0.0.tgz']) {
+        const r = await fetch(`${server.url}/api/v4/packages/npm/${path}`);
+        assert.equal(r.status, 200, path);
+        await r.arrayBuffer();
+      }
+      // The rows of live downloads are written just after their responses end.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await server.stop();
+      await up.stop();
+    }
+    const stats = JSON.parse(ok(['npm-proxy', 'stats'])) as Record<string, number | null>;
+    assert.equal(stats.packuments, 2);
+    assert.equal(stats.tarballs, 2);
+    assert.equal(stats.misses, 4);
+    assert.equal(stats.max_cache_bytes, null);
+    const lines = ok(['npm-proxy', 'list', '--search', 'pad']).trim().split('\n');
+    assert.equal(lines.length, 1);
+    const entry = JSON.parse(lines[0]!) as { name: string; versions: string[]; tarballs: number; bytes: number };
+    assert.deepEqual([entry.name, entry.versions, entry.tarballs], ['left-pad', ['1.0.0'], 1]);
+    assert.ok(entry.bytes > 0);
+
+    const purged = JSON.parse(ok(['npm-proxy', 'purge', '@types/thing'])) as Record<string, unknown>;
+    assert.deepEqual([purged.name, purged.packuments, purged.tarballs], ['@types/thing', 1, 1]);
+    const unknown = runWharf(['npm-proxy', 'purge', '@types/thing'], env);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /404 Cached package Not Found/);
+    assert.match(runWharf(['npm-proxy', 'purge', 'Not A Name'], env).stderr, /not a valid npm package name/);
+    for (const args of [['npm-proxy', 'purge'], ['npm-proxy', 'purge', 'left-pad', '--all']]) {
+      const r = runWharf(args, env);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, /give either a package name or --all/);
+    }
+    const gc = JSON.parse(ok(['gc', '--dry-run'])) as Record<string, unknown>;
+    assert.deepEqual([gc.proxyTarballsEvicted, gc.proxyPackumentsEvicted, gc.proxyBytesEvicted], [0, 0, 0]);
+    const all = JSON.parse(ok(['npm-proxy', 'purge', '--all'])) as Record<string, unknown>;
+    assert.deepEqual([all.name, all.packuments, all.tarballs], [null, 1, 1]);
+    assert.equal((JSON.parse(ok(['npm-proxy', 'stats'])) as { bytes: number }).bytes, 0);
+    assert.equal(ok(['npm-proxy', 'list']), '');
   });
 
   it('explains what is wrong and exits non-zero', () => {

@@ -23,7 +23,8 @@ import { NpmSearchService, type NpmSearchPackagesPort } from './search.service.j
 import { NpmTagsService, type NpmTagsPackagesPort } from './tags.service.js';
 import { NpmUnpublishService, type NpmDeletionPort, type NpmUnpublishPackagesPort } from './unpublish.service.js';
 import { NpmProxyService } from './proxy/proxy.service.js';
-import type { NpmProxyCachePort } from './proxy/ports.js';
+import type { NpmProxyCacheAdminPort, NpmProxyCachePort } from './proxy/ports.js';
+import { NpmProxyCacheService } from './proxy/cache.service.js';
 import { VERSION } from '../../version.js';
 
 export interface NpmServices {
@@ -35,6 +36,8 @@ export interface NpmServices {
   search: NpmSearchService;
   login: NpmLoginService;
   proxy: NpmProxyService;
+  /** The proxy cache's administration (list, stats, purge) and `gc`'s eviction. */
+  proxyAdmin: NpmProxyCacheService;
   auditForwarding: NpmAuditForwardingService;
 }
 
@@ -68,7 +71,7 @@ export interface NpmServicesDeps {
   names: PackageNamesService;
   audit: AuditService;
   /** The npm proxy's cache rows and leases. */
-  proxyCache: NpmProxyCachePort;
+  proxyCache: NpmProxyCachePort & NpmProxyCacheAdminPort;
   /** Replaces the global fetch for the proxy's upstream requests (tests). */
   proxyFetch?: typeof fetch;
 }
@@ -105,6 +108,7 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
       userAgent: `wharf/${VERSION} (npm proxy)`,
       ...(proxyFetch ? { fetch: proxyFetch } : {}),
     }),
+    proxyAdmin: new NpmProxyCacheService({ db, store: proxyCache, settings, clock, audit }),
     auditForwarding: new NpmAuditForwardingService({ db, packages, namespaces }),
   };
 }

@@ -15,6 +15,7 @@ import { migration007 } from './migrations/007-package-name-owners.js';
 import { migration008 } from './migrations/008-audit-events.js';
 import { migration009 } from './migrations/009-sign-in-throttle.js';
 import { migration010 } from './migrations/010-npm-proxy.js';
+import { migration011 } from './migrations/011-npm-proxy-misses.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '008-audit-events': migration008,
   '009-sign-in-throttle': migration009,
   '010-npm-proxy': migration010,
+  '011-npm-proxy-misses': migration011,
 };
 
 export interface MigrateOutcome {

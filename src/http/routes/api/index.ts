@@ -6,6 +6,7 @@ import { auditEventRoutes } from './audit-events.routes.js';
 import { deployTokenRoutes } from './deploy-tokens.routes.js';
 import { groupRoutes } from './groups.routes.js';
 import { memberRoutes } from './members.routes.js';
+import { npmProxyRoutes } from './npm-proxy.routes.js';
 import { projectRoutes } from './projects.routes.js';
 import { protectionRuleRoutes } from './protection-rules.routes.js';
 import { settingsRoutes } from './settings.routes.js';
@@ -26,4 +27,5 @@ export const apiRoutes =
     await app.register(settingsRoutes(deps));
     await app.register(protectionRuleRoutes(deps));
     await app.register(auditEventRoutes(deps));
+    await app.register(npmProxyRoutes(deps));
   };

@@ -14,6 +14,11 @@ const LEASE_MS = 60_000;
 /** How long a waiter waits for another instance's fetch before giving up. */
 const MAX_WAIT_MS = 5 * 60_000;
 
+/** The lease on fetching a packument: held while its upstream request runs. */
+export const packumentLeaseKey = (upstream: string, name: string): string => `p ${upstream} ${name}`;
+/** The lease on downloading a tarball: held until its row is written (gc's eviction skips a file whose lease is held). */
+export const tarballLeaseKey = (upstream: string, name: string, fileName: string): string => `t ${upstream} ${name} ${fileName}`;
+
 export interface Lease {
   /** Renews the lease periodically until `release`. */
   keepAlive(): void;

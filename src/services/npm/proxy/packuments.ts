@@ -20,7 +20,7 @@ import { RevisionedDocuments, validatorTag } from '../../documents/revisioned-do
 import { FreshMemo } from '../../fresh-memo.js';
 import type { ChangeSignal, Executor } from '../../ports.js';
 import type { PackumentKind, PackumentSet, Representation } from '../metadata.service.js';
-import type { Leases } from './lease.js';
+import { packumentLeaseKey, type Leases } from './lease.js';
 import type { NpmProxyCachePort } from './ports.js';
 import { SingleFlight } from './single-flight.js';
 import { MAX_PACKUMENT_BYTES, UpstreamError, type UpstreamClient } from './upstream-client.js';
@@ -84,6 +84,8 @@ export class ProxyPackuments {
   readonly #documents: RevisionedDocuments<Entry>;
   /** Hits not yet written, and when each name's were last written. */
   readonly #uses = new Map<string, { pending: number; flushedAt: number }>();
+  /** Rows an upstream request of this process just returned: the requests served with them are misses, not hits. */
+  readonly #fetched = new WeakSet<ProxiedPackumentRow>();
 
   constructor(deps: ProxyPackumentsDeps) {
     this.#d = deps;
@@ -126,7 +128,7 @@ export class ProxyPackuments {
 
   /** The packument set of a 200 row, with tarball URLs under `base`. */
   async set(row: ProxiedPackumentRow, base: string, settings: ProxySettings): Promise<ProxiedPackumentSet> {
-    this.#noteUse(row);
+    if (!this.#fetched.has(row)) this.#noteUse(row);
     const key = `${base}\0${row.name}`;
     const entry = await this.#documents.get(key, { revision: row.revision, builtFor: row.blob_sha256! }, async () => {
       const upstream = await this.upstreamDocument(row);
@@ -190,7 +192,7 @@ export class ProxyPackuments {
 
   async #refresh(settings: ProxySettings, name: string): Promise<ProxiedPackumentRow> {
     const { db, store, leases } = this.#d;
-    const leaseKey = `p ${settings.upstream} ${name}`;
+    const leaseKey = packumentLeaseKey(settings.upstream, name);
     const known = await store.packument(db, settings.upstream, name);
     const lease = await leases.acquire(leaseKey);
     if (!lease) {
@@ -207,7 +209,9 @@ export class ProxyPackuments {
       // It may have been refreshed between our read and the lease.
       const latest = (await store.packument(db, settings.upstream, name)) ?? undefined;
       if (latest && latest.fetched_at !== known?.fetched_at && this.freshForMs(latest, settings) > 0) return latest;
-      return await this.#fetch(settings, name, latest);
+      const fetched = await this.#fetch(settings, name, latest);
+      this.#fetched.add(fetched);
+      return fetched;
     } catch (err) {
       if (!(err instanceof UpstreamError || err instanceof UpstreamDocumentError || err instanceof SyntaxError)) throw err;
       // Stale-if-error: the stored document is better than a failed install.
@@ -225,14 +229,14 @@ export class ProxyPackuments {
     const answer = await client.packument(settings.upstream, name, validators, { token: settings.token, maxBytes: MAX_PACKUMENT_BYTES });
     if (answer.kind === 'not-modified' && latest?.status === 200) {
       await store.confirmPackument(db, settings.upstream, name, now);
-      return { ...latest, fetched_at: now };
+      return { ...latest, fetched_at: now, misses: latest.misses + 1 };
     }
     if (answer.kind === 'not-modified') throw new UpstreamError('the upstream answered 304 to an unconditional request');
     const base = { upstream: settings.upstream, name, fetched_at: now, last_used_at: latest?.last_used_at ?? now };
     if (answer.kind === 'not-found') {
       const row = { ...base, status: 404 as const, blob_sha256: null, size: null, etag: null, last_modified: null, revision: (latest?.revision ?? 0) + (latest?.status === 200 ? 1 : 0) };
       await store.savePackument(db, row);
-      return { ...row, hits: latest?.hits ?? 0 };
+      return { ...row, hits: latest?.hits ?? 0, misses: (latest?.misses ?? 0) + 1 };
     }
     // Checked before anything is kept; what is kept is the checked document, so later reads trust it.
     const checked = readUpstreamPackument(JSON.parse(answer.body.toString('utf8')), name);
@@ -242,7 +246,7 @@ export class ProxyPackuments {
     const row = { ...base, status: 200 as const, blob_sha256: put.sha256, size: put.size, etag: answer.etag, last_modified: answer.lastModified, revision };
     await store.savePackument(db, row);
     this.#parsed.set(put.sha256, Object.assign(checked, { bytes: bytes.length }));
-    return { ...row, hits: latest?.hits ?? 0 };
+    return { ...row, hits: latest?.hits ?? 0, misses: (latest?.misses ?? 0) + 1 };
   }
 
   async #readBlob(sha256: string): Promise<Buffer> {
@@ -256,15 +260,19 @@ export class ProxyPackuments {
     return Buffer.concat(chunks);
   }
 
-  /** Counts a hit; written to the row at most every few minutes per name. */
+  /**
+   * Counts a hit; written to the row at most every few minutes per name. A name first used in this process counts
+   * as last written when its row says it was used, so its recorded `last_used_at` (what `wharf gc` evicts by) is
+   * never more than one interval behind its last use, across restarts too.
+   */
   #noteUse(row: ProxiedPackumentRow): void {
     const key = `${row.upstream}\0${row.name}`;
     const nowMs = this.#d.clock.now().getTime();
-    const use = this.#uses.get(key);
+    let use = this.#uses.get(key);
     if (!use) {
       if (this.#uses.size > 100_000) this.#uses.clear();
-      this.#uses.set(key, { pending: 1, flushedAt: nowMs });
-      return;
+      use = { pending: 0, flushedAt: Date.parse(row.last_used_at) || 0 };
+      this.#uses.set(key, use);
     }
     use.pending++;
     if (nowMs - use.flushedAt < USE_FLUSH_MS) return;

@@ -16,7 +16,7 @@ import type { ProxiedTarballRow } from '../../../domain/records.js';
 import type { BlobStore } from '../../blob-store.js';
 import { FreshMemo } from '../../fresh-memo.js';
 import type { ChangeSignal, Executor } from '../../ports.js';
-import type { Leases } from './lease.js';
+import { tarballLeaseKey, type Leases } from './lease.js';
 import { NOT_FOUND_TTL_SECONDS, type ProxyPackuments, type ProxySettings } from './packuments.js';
 import type { NpmProxyCachePort } from './ports.js';
 import { SingleFlight } from './single-flight.js';
@@ -92,18 +92,19 @@ export class ProxyTarballs {
     this.#rows.clear();
   }
 
+  /** Serves a request that waited for a fetch: a miss, not counted as a hit. */
   async #afterFetch(row: ProxiedTarballRow, signal?: AbortSignal): Promise<ProxiedTarball> {
-    const served = await this.#fromStore(row, signal);
+    const served = await this.#fromStore(row, signal, false);
     if (!served) throw errors.blobMissing(row.file_name);
     return served;
   }
 
-  async #fromStore(row: ProxiedTarballRow, signal?: AbortSignal): Promise<ProxiedTarball | undefined> {
+  async #fromStore(row: ProxiedTarballRow, signal?: AbortSignal, hit = true): Promise<ProxiedTarball | undefined> {
     const { blobs } = this.#d;
     const held = blobs.cached?.(row.blob_sha256);
     const body = held ?? (await blobs.get(row.blob_sha256, signal));
     if (!body) return undefined;
-    this.#noteUse(row);
+    if (hit) this.#noteUse(row);
     return { kind: 'cached', row, body };
   }
 
@@ -120,7 +121,7 @@ export class ProxyTarballs {
    */
   async #fetch(settings: ProxySettings, name: string, fileName: string, deliver: (t: ProxiedTarball) => void): Promise<ProxiedTarballRow> {
     const { db, store, leases, packuments, clock } = this.#d;
-    const leaseKey = `t ${settings.upstream} ${name} ${fileName}`;
+    const leaseKey = tarballLeaseKey(settings.upstream, name, fileName);
     const probe = () => store.tarball(db, settings.upstream, name, fileName);
     let lease = await leases.acquire(leaseKey);
     if (!lease) {
@@ -170,20 +171,21 @@ export class ProxyTarballs {
         last_used_at: now,
       };
       await store.saveTarball(db, row);
-      return { ...row, hits: 0 };
+      return { ...row, hits: 0, misses: 1 };
     } finally {
       await lease.release();
     }
   }
 
+  /** Counts a hit, written at most every `USE_FLUSH_MS` per file (as for packuments: `ProxyPackuments#noteUse`). */
   #noteUse(row: ProxiedTarballRow): void {
     const key = `${row.upstream}\0${row.name}\0${row.file_name}`;
     const nowMs = this.#d.clock.now().getTime();
-    const use = this.#uses.get(key);
+    let use = this.#uses.get(key);
     if (!use) {
       if (this.#uses.size > 100_000) this.#uses.clear();
-      this.#uses.set(key, { pending: 1, flushedAt: nowMs });
-      return;
+      use = { pending: 0, flushedAt: Date.parse(row.last_used_at) || 0 };
+      this.#uses.set(key, use);
     }
     use.pending++;
     if (nowMs - use.flushedAt < USE_FLUSH_MS) return;
