@@ -19,6 +19,8 @@ export interface TestApp {
   dialect: TestDialect;
   /** Every log line the app wrote. */
   logs: string[];
+  /** The environment its configuration was read from: a second instance on the same database and blobs reuses it. */
+  env: Readonly<Record<string, string>>;
   close(): Promise<void>;
   /** JSON request with an optional token sent as PRIVATE-TOKEN (or any header set you pass). */
   call(method: string, url: string, opts?: CallOptions): Promise<CallResult>;
@@ -50,17 +52,16 @@ const BLOBS_ON_S3 = process.env.WHARF_TEST_BLOB_STORE === 's3';
 export async function startApp(dialect: TestDialect, options: StartOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase(dialect);
   const s3 = BLOBS_ON_S3 ? await startS3() : undefined;
-  const config = loadConfig({
-    env: {
-      WHARF_DATA_DIR: db.dataDir,
-      WHARF_EXTERNAL_URL: 'http://wharf.test',
-      WHARF_ROOT_TOKEN: ROOT_TOKEN,
-      WHARF_LOG_LEVEL: 'info',
-      ...(db.databaseUrl ? { WHARF_DATABASE_URL: db.databaseUrl } : {}),
-      ...(s3 ? s3.env : {}),
-      ...options.env,
-    },
-  });
+  const env: Record<string, string> = {
+    WHARF_DATA_DIR: db.dataDir,
+    WHARF_EXTERNAL_URL: 'http://wharf.test',
+    WHARF_ROOT_TOKEN: ROOT_TOKEN,
+    WHARF_LOG_LEVEL: 'info',
+    ...(db.databaseUrl ? { WHARF_DATABASE_URL: db.databaseUrl } : {}),
+    ...(s3 ? s3.env : {}),
+    ...options.env,
+  };
+  const config = loadConfig({ env });
   let deps: Deps;
   try {
     deps = await compose(config, options.clock ? { clock: options.clock } : {});
@@ -85,6 +86,7 @@ export async function startApp(dialect: TestDialect, options: StartOptions = {})
     deps,
     dialect,
     logs,
+    env,
     async close() {
       await app.close();
       await deps.database.close();

@@ -476,12 +476,12 @@ for (const dialect of DIALECTS) {
   });
 }
 
-/** A second app on the first one's database and blob directory, with caches of its own. */
+/**
+ * A second app on the first one's database and blob store (its directory, or the same S3 bucket when the suite runs
+ * with `WHARF_TEST_BLOB_STORE=s3`), with caches of its own.
+ */
 async function peerOf(t: TestApp, clock: TestClock): Promise<{ app: App; deps: Deps; close(): Promise<void> }> {
-  const c = t.deps.config;
-  const config = loadConfig({
-    env: { WHARF_DATA_DIR: c.dataDir, WHARF_EXTERNAL_URL: EXTERNAL, WHARF_LOG_LEVEL: 'silent', ...(c.databaseUrl ? { WHARF_DATABASE_URL: c.databaseUrl } : {}) },
-  });
+  const config = loadConfig({ env: { ...t.env, WHARF_EXTERNAL_URL: EXTERNAL, WHARF_LOG_LEVEL: 'silent' } });
   const deps = await compose(config, { clock });
   const app = await buildApp(deps);
   await app.ready();
@@ -491,6 +491,7 @@ async function peerOf(t: TestApp, clock: TestClock): Promise<{ app: App; deps: D
     async close() {
       await app.close();
       await deps.database.close();
+      (deps.blobs as { destroy?: () => void }).destroy?.();
     },
   };
 }
