@@ -4,22 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { AppError } from '../../src/domain/errors.js';
 import type { AccessLevel } from '../../src/domain/access/identity.js';
 import type { UserRow } from '../../src/domain/records.js';
 import { MembersService, type MemberSource } from '../../src/services/members.service.js';
 import { TestClock } from '../helpers/clock.js';
 import { memoryAccess, memoryPorts, userIdentity } from '../helpers/memory-ports.js';
-
-async function refused(p: Promise<unknown>, code: string): Promise<AppError['body']> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}, got success`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
-  assert.equal(err.code, code, JSON.stringify(err.body));
-  return err.body;
-}
+import { refused } from '../helpers/refusals.js';
 
 const GROUP = 100; // the project's parent group
 const PROJECT = 7;

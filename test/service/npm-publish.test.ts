@@ -15,16 +15,7 @@ import { NpmPublishService, type NpmPackageNamesPort } from '../../src/services/
 import { DEFAULT_SETTINGS } from '../../src/services/settings.service.js';
 import { publishBody, type PublishOptions } from '../helpers/npm.js';
 import { FixedClock, MemoryBlobs, MemoryNpmStore, MemoryProtection, developer, group, memoryRevisions, project, writer } from '../helpers/npm-memory-ports.js';
-
-async function refused(p: Promise<unknown>, code: string): Promise<AppError['body']> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}, got success`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
-  assert.equal(err.code, code, JSON.stringify(err.body));
-  return err.body;
-}
+import { refused } from '../helpers/refusals.js';
 
 const ROOT = 1;
 const web = project(10, 'acme/web', ROOT);

@@ -5,19 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { AppError } from '../../src/domain/errors.js';
 import { NpmTagsService } from '../../src/services/npm/tags.service.js';
 import { FixedClock, MemoryNpmStore, MemoryProtection, developer, memoryRevisions, project, writer } from '../helpers/npm-memory-ports.js';
-
-async function refused(p: Promise<unknown>, code: string): Promise<AppError['body']> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}, got success`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
-  assert.equal(err.code, code, JSON.stringify(err.body));
-  return err.body;
-}
+import { refused } from '../helpers/refusals.js';
 
 const web = project(10, 'acme/web', 1);
 const NAME = '@acme/lib';

@@ -6,23 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { AppError } from '../../src/domain/errors.js';
 import { revString } from '../../src/domain/npm/packument.js';
 import type { Executor } from '../../src/services/ports.js';
 import type { AuditService } from '../../src/services/audit.service.js';
 import type { PackumentKey } from '../../src/services/documents/revisions.js';
 import { NpmUnpublishService } from '../../src/services/npm/unpublish.service.js';
 import { FixedClock, MemoryNpmStore, MemoryProtection, developer, memoryRevisions, project, writer } from '../helpers/npm-memory-ports.js';
-
-async function refused(p: Promise<unknown>, code: string): Promise<AppError['body']> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}, got success`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
-  assert.equal(err.code, code, JSON.stringify(err.body));
-  return err.body;
-}
+import { refused } from '../helpers/refusals.js';
 
 const web = project(10, 'acme/web', 1);
 const NAME = '@acme/lib';

@@ -5,22 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { AppError } from '../../src/domain/errors.js';
 import type { Identity } from '../../src/domain/access/identity.js';
 import type { PackageType } from '../../src/domain/records.js';
 import { ProtectionService, type PackageWrite, type ProtectionRuleInput } from '../../src/services/protection.service.js';
 import { TestClock } from '../helpers/clock.js';
 import { memoryAccess, memoryPorts, projectContext, projectFixture, userIdentity, type ProjectFixture } from '../helpers/memory-ports.js';
-
-async function refused(p: Promise<unknown>, code: string): Promise<AppError['body']> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}, got success`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
-  assert.equal(err.code, code, JSON.stringify(err.body));
-  return err.body;
-}
+import { refused } from '../helpers/refusals.js';
 
 // Users by role on the project: 1 Developer, 2 Maintainer, 3 Owner; 4 is an administrator without a membership.
 const developer = userIdentity({ id: 1, username: 'dev' });

@@ -5,20 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { AppError } from '../../src/domain/errors.js';
 import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsService } from '../../src/services/settings.service.js';
 import { TestClock } from '../helpers/clock.js';
 import { memoryPorts } from '../helpers/memory-ports.js';
-
-async function refused(p: Promise<unknown>, code: string): Promise<AppError['body']> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}, got success`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
-  assert.equal(err.code, code, JSON.stringify(err.body));
-  return err.body;
-}
+import { refused } from '../helpers/refusals.js';
 
 describe('application settings (service tier)', () => {
   let ports: ReturnType<typeof memoryPorts>;

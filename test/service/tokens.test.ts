@@ -5,26 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { AppError } from '../../src/domain/errors.js';
 import { digestToken } from '../../src/domain/access/tokens.js';
 import { TokensService, type TokenPolicySettings } from '../../src/services/tokens.service.js';
 import type { UserRow } from '../../src/domain/records.js';
 import { TestClock } from '../helpers/clock.js';
 import { memoryPorts, userIdentity } from '../helpers/memory-ports.js';
+import { refused } from '../helpers/refusals.js';
 
 type Policy = Awaited<ReturnType<TokenPolicySettings['get']>>;
 
 /** Asserts that `p` rejects with the catalogue error `code`, and returns its body. */
-async function refused(p: Promise<unknown>, code: string): Promise<AppError['body']> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}, got success`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
-  assert.equal(err.code, code, JSON.stringify(err.body));
-  return err.body;
-}
-
 describe('token policy (service tier)', () => {
   // 2026-06-01T12:00Z: "today" is 2026-06-01.
   let clock: TestClock;
