@@ -137,6 +137,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       names,
       audit,
       proxyCache: new NpmProxyRepository(),
+      sharedDatabase: storage.dialect === 'postgres',
     }),
     helm: helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),

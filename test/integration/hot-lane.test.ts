@@ -12,6 +12,7 @@ import { DIALECTS } from '../helpers/databases.js';
 import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 import { createGroup, createProject } from '../helpers/management.js';
 import { esc, packageTgz, publishBody } from '../helpers/npm.js';
+import { ProxyUpstream } from '../helpers/proxy-upstream.js';
 
 for (const dialect of DIALECTS) {
   describe(`hot lane (${dialect})`, () => {
@@ -150,3 +151,58 @@ for (const dialect of DIALECTS) {
     }
   });
 }
+
+// Only SQLite gives the lane its change signal.
+describe('hot lane: proxied packuments (sqlite)', () => {
+  let t: TestApp;
+  let base: string;
+  let up: ProxyUpstream;
+  const hot = (reqId: string | null) =>
+    t.logs.flatMap((c) => c.split('\n').filter(Boolean)).some((l) => (JSON.parse(l) as { reqId?: string; hot?: boolean }).reqId === reqId && JSON.parse(l).hot === true);
+  const get = async (url: string) => {
+    const r = await fetch(url, { headers: { accept: 'application/vnd.npm.install-v1+json', 'accept-encoding': 'identity' } });
+    const body = await r.text();
+    return { status: r.status, etag: r.headers.get('etag'), body, fromLane: hot(r.headers.get('x-request-id')) };
+  };
+
+  before(async () => {
+    t = await startApp('sqlite');
+    base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    up = await new ProxyUpstream().start();
+    up.publish('lane-proxied', '1.0.0');
+    const r = await t.call('PUT', '/api/v4/application/settings', {
+      token: ROOT_TOKEN,
+      body: { npm_package_requests_forwarding: true, npm_package_requests_forwarding_url: up.url, npm_proxy_metadata_ttl: 1 },
+    });
+    assert.equal(r.status, 200, r.text);
+  });
+  after(async () => {
+    await up.stop();
+    await t.close();
+  });
+
+  it('replays a fresh proxied packument like a local one, and stops once it must be revalidated (the TTL)', async () => {
+    const url = `${base}/api/v4/packages/npm/lane-proxied`;
+    const first = await get(url);
+    assert.equal(first.status, 200, first.body);
+    // Its row is written just after the response (which empties the lane once).
+    const stored = () => t.deps.database.db.selectFrom('npm_proxy_packuments').select('name').where('name', '=', 'lane-proxied').executeTakeFirst();
+    for (let i = 0; i < 100 && !(await stored()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = await get(url);
+    const third = await get(url);
+    assert.equal(third.fromLane, true, 'a repeat within the TTL comes from the lane');
+    assert.deepEqual([second.body, third.body, third.etag], [first.body, first.body, first.etag]);
+    assert.equal(up.packumentRequests('lane-proxied'), 1);
+
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const stale = await get(url);
+    assert.equal(stale.fromLane, false, 'after the TTL the request reaches the proxy');
+    assert.equal(stale.status, 200);
+    assert.equal(up.packumentRequests('lane-proxied'), 2, 'and the proxy revalidates it with the upstream');
+    const again = await get(url);
+    const replayed = await get(url);
+    assert.equal(replayed.fromLane, true, 'fresh again: replayed again');
+    assert.deepEqual([again.status, replayed.body], [200, first.body]);
+    assert.equal(up.packumentRequests('lane-proxied'), 2);
+  });
+});

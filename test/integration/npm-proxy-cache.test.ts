@@ -34,6 +34,12 @@ for (const dialect of DIALECTS) {
     const packument = async (name: string) => {
       const r = await t.app.inject({ method: 'GET', url: `${INSTANCE}/${name.replace('/', '%2f')}`, headers });
       assert.equal(r.statusCode, 200, r.body);
+      // A fetched packument is served before its row is written (just after the response).
+      for (let i = 0; i < 100; i++) {
+        const row = await t.deps.database.db.selectFrom('npm_proxy_packuments').select('name').where('name', '=', name).executeTakeFirst();
+        if (row) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     };
     const tarball = async (name: string, version = '1.0.0') => {
       const file = `${name.slice(name.lastIndexOf('/') + 1)}-${version}.tgz`;

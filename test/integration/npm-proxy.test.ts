@@ -382,6 +382,64 @@ for (const dialect of DIALECTS) {
           up.delayMs = 0;
         }
       });
+
+      it('takes fetch leases in the database only on PostgreSQL (SQLite belongs to one instance: the single flight suffices)', async () => {
+        up.publish('leased-pkg', '1.0.0');
+        up.delayMs = 150;
+        try {
+          const leasesNow = async () => (await t.deps.database.db.selectFrom('npm_proxy_leases').select('key').execute()).map((l) => l.key);
+          const doc = get(`${INSTANCE}/leased-pkg`);
+          await new Promise((resolve) => setTimeout(resolve, 75));
+          const duringPackument = await leasesNow();
+          assert.equal((await doc).status, 200);
+          const file = raw(`${INSTANCE}/leased-pkg/-/leased-pkg-1.0.0.tgz`);
+          await new Promise((resolve) => setTimeout(resolve, 75));
+          const duringTarball = await leasesNow();
+          assert.equal((await file).statusCode, 200);
+          if (dialect === 'sqlite') {
+            assert.deepEqual([duringPackument, duringTarball], [[], []]);
+          } else {
+            assert.deepEqual(duringPackument, [`p ${up.url} leased-pkg`]);
+            assert.deepEqual(duringTarball, [`t ${up.url} leased-pkg leased-pkg-1.0.0.tgz`]);
+          }
+        } finally {
+          up.delayMs = 0;
+        }
+      });
+
+      it('serves a fetched packument before its blob and row are written, and fetches it once meanwhile', async () => {
+        up.publish('slow-disk-pkg', '1.0.0');
+        const blobs = t.deps.blobs as { put: (...args: unknown[]) => Promise<unknown> };
+        const put = blobs.put;
+        let release!: () => void;
+        const stalled = new Promise<void>((resolve) => (release = resolve));
+        // Where the response waited for the write, this lets it finish (and the assertions below fail) instead of hanging.
+        const unstall = setTimeout(() => release(), 2000);
+        blobs.put = async (...args) => {
+          await stalled;
+          return put.apply(t.deps.blobs, args);
+        };
+        const stored = () => t.deps.database.db.selectFrom('npm_proxy_packuments').select('name').where('name', '=', 'slow-disk-pkg').executeTakeFirst();
+        try {
+          const first = await get(`${INSTANCE}/slow-disk-pkg`, { accept: CORGI });
+          assert.equal(first.status, 200, first.text);
+          assert.equal(await stored(), undefined, 'not written yet');
+          const second = await get(`${INSTANCE}/slow-disk-pkg`, { accept: CORGI });
+          assert.equal(second.status, 200);
+          assert.equal(second.headers.etag, first.headers.etag);
+          const file = await raw(`${INSTANCE}/slow-disk-pkg/-/slow-disk-pkg-1.0.0.tgz`);
+          assert.equal(file.statusCode, 200, 'its tarball is found through the row being written');
+        } finally {
+          clearTimeout(unstall);
+          blobs.put = put;
+          release();
+        }
+        for (let i = 0; i < 100 && !(await stored()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.ok(await stored(), 'written once the blob is stored');
+        assert.equal(up.packumentRequests('slow-disk-pkg'), 1);
+        assert.equal((await get(`${INSTANCE}/slow-disk-pkg`, { accept: CORGI })).status, 200);
+        assert.equal(up.packumentRequests('slow-disk-pkg'), 1);
+      });
     });
 
     describe('local always wins', () => {

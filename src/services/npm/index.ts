@@ -74,10 +74,12 @@ export interface NpmServicesDeps {
   proxyCache: NpmProxyCachePort & NpmProxyCacheAdminPort;
   /** Replaces the global fetch for the proxy's upstream requests (tests). */
   proxyFetch?: typeof fetch;
+  /** PostgreSQL, which several instances may share (the proxy then coordinates its fetches through it). */
+  sharedDatabase: boolean;
 }
 
 export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
-  const { db, packages, documents, revisions, namespaces, deletion, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch } = deps;
+  const { db, packages, documents, revisions, namespaces, deletion, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch, sharedDatabase } = deps;
   const metadata = new NpmMetadataService({
     db,
     packages,
@@ -102,6 +104,7 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
       blobs,
       clock,
       changes,
+      sharedDatabase,
       settings,
       localScopes: async (scope) => (await namespaces.findTopLevelByPath(db, scope)) !== undefined,
       externalUrl: config.externalUrl,

@@ -3,6 +3,10 @@
  * tarball an instance takes the lease on it in the database; another instance that needs the same thing waits for
  * the result instead of fetching it too. A lease is kept alive while its fetch runs and simply expires if its
  * holder dies, so a crash delays the others by at most one lease period.
+ *
+ * Only where several instances share the database (PostgreSQL). The embedded SQLite belongs to one instance, whose
+ * in-process single flight already makes one fetch per name or file: there a lease would only cost two writes per
+ * miss (and each write empties the per-process caches and the hot lane), so none is taken.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../domain/clock.js';
@@ -25,20 +29,27 @@ export interface Lease {
   release(): Promise<void>;
 }
 
+/** The lease of an instance that shares its database with no other: always granted, nothing written. */
+const UNSHARED: Lease = { keepAlive: () => undefined, release: async () => undefined };
+
 export class Leases {
   readonly #db: Executor;
   readonly #store: NpmProxyCachePort;
   readonly #clock: Clock;
+  readonly #shared: boolean;
   /** This process, as a lease owner. */
   readonly #owner = randomUUID();
 
-  constructor(db: Executor, store: NpmProxyCachePort, clock: Clock) {
+  /** `shared`: other instances use the same database (PostgreSQL), so leases are taken there. */
+  constructor(db: Executor, store: NpmProxyCachePort, clock: Clock, shared: boolean) {
     this.#db = db;
     this.#store = store;
     this.#clock = clock;
+    this.#shared = shared;
   }
 
   async acquire(key: string): Promise<Lease | undefined> {
+    if (!this.#shared) return UNSHARED;
     const now = this.#clock.now();
     const got = await this.#store.acquireLease(this.#db, key, this.#owner, now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString());
     if (!got) return undefined;

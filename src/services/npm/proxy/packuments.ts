@@ -7,7 +7,12 @@
  * `Last-Modified`; a 304 only moves `fetched_at`. When the upstream fails (unreachable, 5xx, a timeout, a document
  * that fails the checks) a stored 200 is served as it is (stale-if-error) and revalidated again on the next
  * request. One revalidation per name at a time in a process (single flight) and across instances (a lease).
+ *
+ * A fetched document is served as soon as it is checked: its blob (fsynced) and row are written after, while the
+ * row is held in memory as the current one, so no request fetches it again meanwhile (and the lease, where there
+ * is one, is held until the row is written).
  */
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
@@ -86,6 +91,11 @@ export class ProxyPackuments {
   readonly #uses = new Map<string, { pending: number; flushedAt: number }>();
   /** Rows an upstream request of this process just returned: the requests served with them are misses, not hits. */
   readonly #fetched = new WeakSet<ProxiedPackumentRow>();
+  /**
+   * Fetched rows whose blob and row are still being written, by upstream and name: the current ones meanwhile (a
+   * revalidation waits for the write, so it starts from the stored row).
+   */
+  readonly #writing = new Map<string, { row: ProxiedPackumentRow; written: Promise<void> }>();
 
   constructor(deps: ProxyPackumentsDeps) {
     this.#d = deps;
@@ -100,7 +110,7 @@ export class ProxyPackuments {
    * Throws the offline 404 for a name not cached while offline, and 502 when the upstream fails with nothing stored.
    */
   async current(settings: ProxySettings, name: string, options: { force?: boolean } = {}): Promise<ProxiedPackumentRow> {
-    const row = await this.#row(settings.upstream, name);
+    const row = this.#writing.get(`${settings.upstream}\0${name}`)?.row ?? (await this.#row(settings.upstream, name));
     if (settings.offline) {
       if (row?.status === 200) return row;
       throw errors.npmProxyOffline(name);
@@ -193,8 +203,10 @@ export class ProxyPackuments {
   async #refresh(settings: ProxySettings, name: string): Promise<ProxiedPackumentRow> {
     const { db, store, leases } = this.#d;
     const leaseKey = packumentLeaseKey(settings.upstream, name);
+    await this.#writing.get(`${settings.upstream}\0${name}`)?.written;
     const known = await store.packument(db, settings.upstream, name);
     const lease = await leases.acquire(leaseKey);
+    let written: Promise<void> | undefined;
     if (!lease) {
       // Another instance is fetching it: serve what is stored meanwhile, or wait for its result.
       if (known?.status === 200) return known;
@@ -210,43 +222,60 @@ export class ProxyPackuments {
       const latest = (await store.packument(db, settings.upstream, name)) ?? undefined;
       if (latest && latest.fetched_at !== known?.fetched_at && this.freshForMs(latest, settings) > 0) return latest;
       const fetched = await this.#fetch(settings, name, latest);
-      this.#fetched.add(fetched);
-      return fetched;
+      written = fetched.written;
+      this.#fetched.add(fetched.row);
+      return fetched.row;
     } catch (err) {
       if (!(err instanceof UpstreamError || err instanceof UpstreamDocumentError || err instanceof SyntaxError)) throw err;
       // Stale-if-error: the stored document is better than a failed install.
       if (known?.status === 200) return known;
       throw errors.npmUpstreamFailed(name, err.message);
     } finally {
-      await lease.release();
+      // Held until the row is written, so another instance waiting for it finds it.
+      if (written) void written.then(() => lease.release()).catch(() => undefined);
+      else await lease.release();
     }
   }
 
-  async #fetch(settings: ProxySettings, name: string, latest: ProxiedPackumentRow | undefined): Promise<ProxiedPackumentRow> {
+  /** The upstream's answer as a row, and (for a new document) the write of its blob and row, still running. */
+  async #fetch(settings: ProxySettings, name: string, latest: ProxiedPackumentRow | undefined): Promise<{ row: ProxiedPackumentRow; written?: Promise<void> }> {
     const { db, store, blobs, client, clock } = this.#d;
     const now = clock.now().toISOString();
     const validators = latest?.status === 200 ? { etag: latest.etag, lastModified: latest.last_modified } : { etag: null, lastModified: null };
     const answer = await client.packument(settings.upstream, name, validators, { token: settings.token, maxBytes: MAX_PACKUMENT_BYTES });
     if (answer.kind === 'not-modified' && latest?.status === 200) {
       await store.confirmPackument(db, settings.upstream, name, now);
-      return { ...latest, fetched_at: now, misses: latest.misses + 1 };
+      return { row: { ...latest, fetched_at: now, misses: latest.misses + 1 } };
     }
     if (answer.kind === 'not-modified') throw new UpstreamError('the upstream answered 304 to an unconditional request');
     const base = { upstream: settings.upstream, name, fetched_at: now, last_used_at: latest?.last_used_at ?? now };
     if (answer.kind === 'not-found') {
       const row = { ...base, status: 404 as const, blob_sha256: null, size: null, etag: null, last_modified: null, revision: (latest?.revision ?? 0) + (latest?.status === 200 ? 1 : 0) };
       await store.savePackument(db, row);
-      return { ...row, hits: latest?.hits ?? 0, misses: (latest?.misses ?? 0) + 1 };
+      return { row: { ...row, hits: latest?.hits ?? 0, misses: (latest?.misses ?? 0) + 1 } };
     }
     // Checked before anything is kept; what is kept is the checked document, so later reads trust it.
     const checked = readUpstreamPackument(JSON.parse(answer.body.toString('utf8')), name);
     const bytes = Buffer.from(JSON.stringify(checked.doc));
-    const put = await blobs.put(bytes);
-    const revision = latest?.status === 200 && latest.blob_sha256 === put.sha256 ? latest.revision : (latest?.revision ?? 0) + 1;
-    const row = { ...base, status: 200 as const, blob_sha256: put.sha256, size: put.size, etag: answer.etag, last_modified: answer.lastModified, revision };
-    await store.savePackument(db, row);
-    this.#parsed.set(put.sha256, Object.assign(checked, { bytes: bytes.length }));
-    return { ...row, hits: latest?.hits ?? 0, misses: (latest?.misses ?? 0) + 1 };
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const revision = latest?.status === 200 && latest.blob_sha256 === sha256 ? latest.revision : (latest?.revision ?? 0) + 1;
+    const row = { ...base, status: 200 as const, blob_sha256: sha256, size: bytes.length, etag: answer.etag, last_modified: answer.lastModified, revision };
+    this.#parsed.set(sha256, Object.assign(checked, { bytes: bytes.length }));
+    const fetched = { ...row, hits: latest?.hits ?? 0, misses: (latest?.misses ?? 0) + 1 };
+    // The client need not wait for the fsync: the document is served from memory while its blob and row are written.
+    const key = `${settings.upstream}\0${name}`;
+    const written = (async () => {
+      try {
+        await blobs.put(bytes, { expectedSha256: sha256 });
+        await store.savePackument(db, row);
+      } catch {
+        // Nothing is kept: the next request fetches again.
+      } finally {
+        this.#writing.delete(key);
+      }
+    })();
+    this.#writing.set(key, { row: fetched, written });
+    return { row: fetched, written };
   }
 
   async #readBlob(sha256: string): Promise<Buffer> {

@@ -31,6 +31,8 @@ export interface NpmProxyServiceDeps {
   blobs: BlobStore;
   clock: Clock;
   changes: ChangeSignal;
+  /** Other instances use the same database (PostgreSQL): fetches are then also coordinated through it (`lease.ts`). */
+  sharedDatabase: boolean;
   settings: { get(): Promise<Readonly<ApplicationSettings>> };
   localScopes: LocalScopes;
   /** `WHARF_EXTERNAL_URL`: rewritten tarball URLs start with it. */
@@ -57,7 +59,7 @@ export class NpmProxyService {
   constructor(deps: NpmProxyServiceDeps) {
     this.#d = deps;
     const client = new UpstreamClient({ userAgent: deps.userAgent, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-    const leases = new Leases(deps.db, deps.store, deps.clock);
+    const leases = new Leases(deps.db, deps.store, deps.clock, deps.sharedDatabase);
     const common = { db: deps.db, store: deps.store, blobs: deps.blobs, client, clock: deps.clock, leases, changes: deps.changes };
     this.#packuments = new ProxyPackuments(common);
     this.#tarballs = new ProxyTarballs({ ...common, packuments: this.#packuments });
