@@ -27,6 +27,7 @@ import type { ChangeSignal, Executor } from '../../ports.js';
 import type { PackumentKind, PackumentSet, Representation } from '../metadata.service.js';
 import { packumentLeaseKey, type Leases } from './lease.js';
 import type { NpmProxyCachePort } from './ports.js';
+import { UseCounter } from './use-counter.js';
 import { SingleFlight } from './single-flight.js';
 import { MAX_PACKUMENT_BYTES, UpstreamError, type UpstreamClient } from './upstream-client.js';
 
@@ -88,7 +89,7 @@ export class ProxyPackuments {
   /** Rendered documents by endpoint base and name. */
   readonly #documents: RevisionedDocuments<Entry>;
   /** Hits not yet written, and when each name's were last written. */
-  readonly #uses = new Map<string, { pending: number; flushedAt: number }>();
+  readonly #uses = new UseCounter(USE_FLUSH_MS);
   /** Rows an upstream request of this process just returned: the requests served with them are misses, not hits. */
   readonly #fetched = new WeakSet<ProxiedPackumentRow>();
   /**
@@ -289,25 +290,10 @@ export class ProxyPackuments {
     return Buffer.concat(chunks);
   }
 
-  /**
-   * Counts a hit; written to the row at most every few minutes per name. A name first used in this process counts
-   * as last written when its row says it was used, so its recorded `last_used_at` (what `wharf gc` evicts by) is
-   * never more than one interval behind its last use, across restarts too.
-   */
+  /** Counts a hit (`UseCounter`), written to the row at most every `USE_FLUSH_MS` per name. */
   #noteUse(row: ProxiedPackumentRow): void {
-    const key = `${row.upstream}\0${row.name}`;
     const nowMs = this.#d.clock.now().getTime();
-    let use = this.#uses.get(key);
-    if (!use) {
-      if (this.#uses.size > 100_000) this.#uses.clear();
-      use = { pending: 0, flushedAt: Date.parse(row.last_used_at) || 0 };
-      this.#uses.set(key, use);
-    }
-    use.pending++;
-    if (nowMs - use.flushedAt < USE_FLUSH_MS) return;
-    const hits = use.pending;
-    use.pending = 0;
-    use.flushedAt = nowMs;
-    this.#d.store.notePackumentUse(this.#d.db, row.upstream, row.name, hits, new Date(nowMs).toISOString()).catch(() => undefined);
+    const hits = this.#uses.note(`${row.upstream}\0${row.name}`, row.last_used_at, nowMs);
+    if (hits !== undefined) this.#d.store.notePackumentUse(this.#d.db, row.upstream, row.name, hits, new Date(nowMs).toISOString()).catch(() => undefined);
   }
 }

@@ -20,6 +20,7 @@ import { tarballLeaseKey, type Leases } from './lease.js';
 import { NOT_FOUND_TTL_SECONDS, type ProxyPackuments, type ProxySettings } from './packuments.js';
 import type { NpmProxyCachePort } from './ports.js';
 import { SingleFlight } from './single-flight.js';
+import { UseCounter } from './use-counter.js';
 import { UpstreamError, type UpstreamClient } from './upstream-client.js';
 import { IntegrityError, TarballTooLargeError, tee, VerifyingStream } from './verify.js';
 
@@ -47,7 +48,7 @@ export class ProxyTarballs {
   /** Fetches in progress by upstream, name and file; settles when the row is written (or the fetch failed). */
   readonly #flights = new SingleFlight<ProxiedTarballRow>();
   readonly #rows: FreshMemo<ProxiedTarballRow | undefined>;
-  readonly #uses = new Map<string, { pending: number; flushedAt: number }>();
+  readonly #uses = new UseCounter(USE_FLUSH_MS);
 
   constructor(deps: ProxyTarballsDeps) {
     this.#d = deps;
@@ -177,23 +178,13 @@ export class ProxyTarballs {
     }
   }
 
-  /** Counts a hit, written at most every `USE_FLUSH_MS` per file (as for packuments: `ProxyPackuments#noteUse`). */
+  /** Counts a hit (`UseCounter`), written to the row at most every `USE_FLUSH_MS` per file. */
   #noteUse(row: ProxiedTarballRow): void {
-    const key = `${row.upstream}\0${row.name}\0${row.file_name}`;
     const nowMs = this.#d.clock.now().getTime();
-    let use = this.#uses.get(key);
-    if (!use) {
-      if (this.#uses.size > 100_000) this.#uses.clear();
-      use = { pending: 0, flushedAt: Date.parse(row.last_used_at) || 0 };
-      this.#uses.set(key, use);
-    }
-    use.pending++;
-    if (nowMs - use.flushedAt < USE_FLUSH_MS) return;
-    const hits = use.pending;
-    use.pending = 0;
-    use.flushedAt = nowMs;
-    this.#d.store.noteTarballUse(this.#d.db, row.upstream, row.name, row.file_name, hits, new Date(nowMs).toISOString()).catch(() => undefined);
+    const hits = this.#uses.note(`${row.upstream}\0${row.name}\0${row.file_name}`, row.last_used_at, nowMs);
+    if (hits !== undefined) this.#d.store.noteTarballUse(this.#d.db, row.upstream, row.name, row.file_name, hits, new Date(nowMs).toISOString()).catch(() => undefined);
   }
+
 }
 
 /** What a waiting client is told when the fetch it waited for failed. */
