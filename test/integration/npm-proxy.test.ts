@@ -453,6 +453,21 @@ for (const dialect of DIALECTS) {
         assert.equal(up.tarballRequests('local-only', '9.9.9'), 0);
       });
 
+      it('a name some project holds is never fetched at an endpoint that does not hold it (an unscoped name at the instance endpoint, another project)', async () => {
+        const other = (await createProject(t, 'other', groupId, { visibility: 'public' })).id;
+        for (const url of [
+          `${INSTANCE}/local-only`,
+          `${INSTANCE}/local-only/-/local-only-1.0.0.tgz`,
+          `${npmBase(other)}/local-only`,
+          `${npmBase(other)}/local-only/-/local-only-1.0.0.tgz`,
+        ]) {
+          const r = await get(url);
+          assert.equal(r.status, 404, url);
+        }
+        assert.equal(up.packumentRequests('local-only'), 0);
+        assert.equal(up.tarballRequests('local-only', '1.0.0'), 0);
+      });
+
       it('a name in a scope that is a top-level namespace is never fetched, existing or not, at any endpoint, in any case', async () => {
         assert.equal((await get(`${INSTANCE}/${esc('@acme/local')}`)).body.versions['9.9.9'], undefined);
         for (const url of [

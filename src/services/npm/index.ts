@@ -107,6 +107,7 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
       sharedDatabase,
       settings,
       localScopes: async (scope) => (await namespaces.findTopLevelByPath(db, scope)) !== undefined,
+      localNames: async (name) => (await packages.npmNamesAmong(db, [name])).length > 0,
       externalUrl: config.externalUrl,
       userAgent: `wharf/${VERSION} (npm proxy)`,
       ...(proxyFetch ? { fetch: proxyFetch } : {}),

@@ -26,6 +26,8 @@ export interface NpmProxyCachePort {
 
 /** Whether a top-level namespace (group or user) has this path, compared case-insensitively. */
 export type LocalScopes = (scope: string) => Promise<boolean>;
+/** Whether any project of this instance holds an npm package of this exact name (any visibility, any status). */
+export type LocalNames = (name: string) => Promise<boolean>;
 
 /** One cached name as the administrator's listing shows it: its packument row and its cached tarballs. */
 export interface ProxyCacheEntry {

@@ -4,7 +4,9 @@
  * packument and tarballs itself, from its cache when it can.
  *
  * Local always wins (the defence against dependency confusion): the routes only ask for names the endpoint does
- * not hold, and this service refuses on top of that every name in a scope that is a top-level namespace of this
+ * not hold, and this service refuses on top of that every name any project of this instance holds (so a private
+ * name asked for at an endpoint that does not hold it, such as an unscoped name at the instance endpoint, never
+ * resolves to a public package of the same name), every name in a scope that is a top-level namespace of this
  * instance (whether or not the name exists), every name on `npm_proxy_deny_list`, and names that are not valid npm
  * names. Refused names are answered exactly as unknown names are with forwarding off.
  */
@@ -18,7 +20,7 @@ import type { ChangeSignal, Executor } from '../../ports.js';
 import type { ApplicationSettings } from '../../settings.service.js';
 import { Leases } from './lease.js';
 import { ProxyPackuments, type ProxiedPackumentSet, type ProxySettings } from './packuments.js';
-import type { LocalScopes, NpmProxyCachePort } from './ports.js';
+import type { LocalNames, LocalScopes, NpmProxyCachePort } from './ports.js';
 import { ProxyTarballs, type ProxiedTarball } from './tarballs.js';
 import { UpstreamClient } from './upstream-client.js';
 
@@ -35,6 +37,7 @@ export interface NpmProxyServiceDeps {
   sharedDatabase: boolean;
   settings: { get(): Promise<Readonly<ApplicationSettings>> };
   localScopes: LocalScopes;
+  localNames: LocalNames;
   /** `WHARF_EXTERNAL_URL`: rewritten tarball URLs start with it. */
   externalUrl: string;
   userAgent: string;
@@ -55,6 +58,8 @@ export class NpmProxyService {
   readonly #tarballs: ProxyTarballs;
   /** Top-level namespace paths by lower-cased scope, while the database is unchanged. */
   readonly #scopes: FreshMemo<boolean>;
+  /** Names some project holds, while the database is unchanged. */
+  readonly #names: FreshMemo<boolean>;
 
   constructor(deps: NpmProxyServiceDeps) {
     this.#d = deps;
@@ -64,6 +69,7 @@ export class NpmProxyService {
     this.#packuments = new ProxyPackuments(common);
     this.#tarballs = new ProxyTarballs({ ...common, packuments: this.#packuments });
     this.#scopes = new FreshMemo(deps.changes);
+    this.#names = new FreshMemo(deps.changes);
   }
 
   async mode(): Promise<ForwardingMode> {
@@ -78,9 +84,8 @@ export class NpmProxyService {
     const settings = current ?? (await this.#d.settings.get());
     if (isDenied(name, settings.npm_proxy_deny_list)) return false;
     const scope = scopeOf(name);
-    if (scope === null) return true;
-    const local = await this.#scopes.get(scope.toLowerCase(), () => this.#d.localScopes(scope));
-    return !local;
+    if (scope !== null && (await this.#scopes.get(scope.toLowerCase(), () => this.#d.localScopes(scope)))) return false;
+    return !(await this.#names.get(name, () => this.#d.localNames(name)));
   }
 
   /** The upstream's packument of `name`, its tarball URLs under `endpoint`; 404 when the upstream has none. */
@@ -101,6 +106,7 @@ export class NpmProxyService {
     this.#packuments.clearCache();
     this.#tarballs.clearCache();
     this.#scopes.clear();
+    this.#names.clear();
   }
 
   async #settings(current?: Readonly<ApplicationSettings>): Promise<ProxySettings> {
