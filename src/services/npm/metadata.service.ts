@@ -7,8 +7,6 @@
  * external URL it embeds has changed).
  */
 import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
 import { errors } from '../../domain/errors.js';
 import { buildPackuments, distTagsOf, revString, type PackumentVersion } from '../../domain/npm/packument.js';
 import type { NpmVersionRecord, PackageFileRow, PackageRow, PackageType, TagRecord } from '../../domain/records.js';
@@ -16,9 +14,8 @@ import type { BlobStore } from '../blob-store.js';
 import { FreshMemo } from '../fresh-memo.js';
 import type { ChangeSignal, Executor } from '../ports.js';
 import { RevisionedDocuments, validatorTag } from '../documents/revisioned-documents.js';
+import { representationOf, type PackumentEntry } from './packument-entry.js';
 import { packumentKey, type DocumentRevisions, type PackumentKey, type PackumentState } from '../documents/revisions.js';
-
-const gzip = promisify(gzipCallback);
 
 export type PackumentKind = 'full' | 'abbreviated';
 
@@ -101,17 +98,7 @@ export interface NpmMetadataServiceDeps {
   cacheBytes?: number;
 }
 
-interface CacheEntry {
-  key: string;
-  revision: number;
-  builtFor: string;
-  modified: string;
-  versionCount: number;
-  full: Buffer;
-  abbreviated: Buffer;
-  gzipped: Partial<Record<PackumentKind, Buffer>>;
-  /** Plain and gzip bytes together: what the engine's bound counts. */
-  bytes: number;
+interface CacheEntry extends PackumentEntry {
   /** The set handed out for this entry, made once: its ETag is a hash, and reads repeat thousands of times. */
   set?: { seed: string; value: PackumentSet };
 }
@@ -133,9 +120,6 @@ const toPackumentVersion = (r: NpmVersionRecord): PackumentVersion => ({
   readme: r.readme,
   readmeFilename: r.readme_filename,
 });
-
-/** Below this, gzip saves less than it costs (and a small response fits one packet anyway). */
-const GZIP_MIN_BYTES = 1024;
 
 export class NpmMetadataService {
   readonly #d: NpmMetadataServiceDeps;
@@ -195,30 +179,13 @@ export class NpmMetadataService {
   #set(entry: CacheEntry, seed: string): PackumentSet {
     if (entry.set?.seed === seed) return entry.set.value;
     const tag = validatorTag(seed);
-    const plainEtag = { full: `"${tag}-f"`, abbreviated: `"${tag}-a"` };
     const value: PackumentSet = {
       revision: entry.revision,
       modified: entry.modified,
       lastModified: new Date(entry.modified).toUTCString(),
       versionCount: entry.versionCount,
-      representation: async (kind, acceptsGzip) => {
-        const plain = entry[kind];
-        if (!acceptsGzip || plain.length < GZIP_MIN_BYTES) return { body: plain, etag: plainEtag[kind], encoding: undefined };
-        const etag = `"${tag}-${kind === 'full' ? 'f' : 'a'}`;
-        let packed = entry.gzipped[kind];
-        if (!packed) {
-          packed = await gzip(plain);
-          // Two readers may have compressed at once: the first one to finish is kept and counted.
-          if (entry.gzipped[kind]) packed = entry.gzipped[kind];
-          else {
-            entry.gzipped[kind] = packed;
-            entry.bytes += packed.length;
-            // Counted only if the engine still holds this entry (it may have been replaced or evicted meanwhile).
-            this.#documents.grown(entry.key, entry);
-          }
-        }
-        return { body: packed, etag: `${etag}-gz"`, encoding: 'gzip' };
-      },
+      // Counted only if the engine still holds this entry (it may have been replaced or evicted meanwhile).
+      representation: (kind, acceptsGzip) => representationOf(entry, kind, acceptsGzip, tag, () => this.#documents.grown(entry.key, entry)),
     };
     entry.set = { seed, value };
     return value;

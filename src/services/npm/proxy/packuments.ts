@@ -13,8 +13,6 @@
  * is one, is held until the row is written).
  */
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../../domain/clock.js';
 import { errors } from '../../../domain/errors.js';
@@ -24,19 +22,16 @@ import type { BlobStore } from '../../blob-store.js';
 import { RevisionedDocuments, validatorTag } from '../../documents/revisioned-documents.js';
 import { FreshMemo } from '../../fresh-memo.js';
 import type { ChangeSignal, Executor } from '../../ports.js';
-import type { PackumentKind, PackumentSet, Representation } from '../metadata.service.js';
+import type { PackumentSet } from '../metadata.service.js';
+import { representationOf, type PackumentEntry } from '../packument-entry.js';
 import { packumentLeaseKey, type Leases } from './lease.js';
 import type { NpmProxyCachePort } from './ports.js';
 import { UseCounter } from './use-counter.js';
 import { SingleFlight } from './single-flight.js';
 import { MAX_PACKUMENT_BYTES, UpstreamError, type UpstreamClient } from './upstream-client.js';
 
-const gzip = promisify(gzipCallback);
-
 /** An upstream 404 is remembered this long at most: a name published upstream a minute later must install. */
 export const NOT_FOUND_TTL_SECONDS = 60;
-/** Below this, gzip saves less than it costs (as for local packuments). */
-const GZIP_MIN_BYTES = 1024;
 /** Hits are written to the row at most this often per name (a write moves every per-process cache). */
 const USE_FLUSH_MS = 5 * 60_000;
 
@@ -55,17 +50,9 @@ export interface ProxiedPackumentSet extends PackumentSet {
   readonly freshForMs: number;
 }
 
-interface Entry {
-  key: string;
-  revision: number;
-  builtFor: string;
-  modified: string;
-  versionCount: number;
-  full: Buffer;
-  abbreviated: Buffer;
-  gzipped: Partial<Record<PackumentKind, Buffer>>;
-  bytes: number;
-  etags: { full: string; abbreviated: string; tag: string };
+interface Entry extends PackumentEntry {
+  /** What its ETags are derived from. */
+  tag: string;
 }
 
 export interface ProxyPackumentsDeps {
@@ -158,7 +145,7 @@ export class ProxyPackuments {
         abbreviated,
         gzipped: {},
         bytes: full.length + abbreviated.length,
-        etags: { full: `"${tag}-f"`, abbreviated: `"${tag}-a"`, tag },
+        tag,
       };
     });
     const lastModified = new Date(entry.modified);
@@ -168,7 +155,7 @@ export class ProxyPackuments {
       lastModified: Number.isNaN(lastModified.getTime()) ? new Date(row.fetched_at).toUTCString() : lastModified.toUTCString(),
       versionCount: entry.versionCount,
       freshForMs: this.freshForMs(row, settings),
-      representation: (kind, acceptsGzip) => this.#representation(entry, kind, acceptsGzip),
+      representation: (kind, acceptsGzip) => representationOf(entry, kind, acceptsGzip, entry.tag, () => this.#documents.grown(entry.key, entry)),
     };
   }
 
@@ -176,22 +163,6 @@ export class ProxyPackuments {
     this.#rows.clear();
     this.#parsed.clear();
     this.#documents.clear();
-  }
-
-  async #representation(entry: Entry, kind: PackumentKind, acceptsGzip: boolean): Promise<Representation> {
-    const plain = entry[kind];
-    if (!acceptsGzip || plain.length < GZIP_MIN_BYTES) return { body: plain, etag: entry.etags[kind], encoding: undefined };
-    let packed = entry.gzipped[kind];
-    if (!packed) {
-      packed = await gzip(plain);
-      if (entry.gzipped[kind]) packed = entry.gzipped[kind];
-      else {
-        entry.gzipped[kind] = packed;
-        entry.bytes += packed.length;
-        this.#documents.grown(entry.key, entry);
-      }
-    }
-    return { body: packed, etag: `"${entry.etags.tag}-${kind === 'full' ? 'f' : 'a'}-gz"`, encoding: 'gzip' };
   }
 
   #row(upstream: string, name: string): Promise<ProxiedPackumentRow | undefined> {
