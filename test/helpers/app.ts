@@ -115,3 +115,30 @@ export async function startApp(dialect: TestDialect, options: StartOptions = {})
 }
 
 export { TestClock } from './clock.js';
+
+/** A second instance of a test app: same database and blob store, caches of its own. */
+export interface PeerApp {
+  app: App;
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a second app on `t`'s database and blob store (its directory, or the same S3 bucket when the suite runs
+ * with `WHARF_TEST_BLOB_STORE=s3`), as another Wharf process of a scaled-out set-up would be.
+ */
+export async function startPeer(t: TestApp, options: { clock?: Clock } = {}): Promise<PeerApp> {
+  const config = loadConfig({ env: { ...t.env, WHARF_LOG_LEVEL: 'silent' } });
+  const deps = await compose(config, options.clock ? { clock: options.clock } : {});
+  const app = await buildApp(deps);
+  await app.ready();
+  return {
+    app,
+    deps,
+    async close() {
+      await app.close();
+      await deps.database.close();
+      (deps.blobs as { destroy?: () => void }).destroy?.();
+    },
+  };
+}

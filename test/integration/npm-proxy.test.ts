@@ -8,11 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { buildApp, type App } from '../../src/app.js';
-import { compose, type Deps } from '../../src/compose.js';
-import { loadConfig } from '../../src/config/config.js';
 import { DIALECTS } from '../helpers/databases.js';
-import { ROOT_TOKEN, startApp, TestClock, type TestApp } from '../helpers/app.js';
+import { ROOT_TOKEN, startApp, startPeer, TestClock, type PeerApp, type TestApp } from '../helpers/app.js';
 import { API, createGroup, createProject } from '../helpers/management.js';
 import { esc, npmBase, published, sha512Sri } from '../helpers/npm.js';
 import { ProxyUpstream } from '../helpers/proxy-upstream.js';
@@ -549,35 +546,15 @@ for (const dialect of DIALECTS) {
   });
 }
 
-/**
- * A second app on the first one's database and blob store (its directory, or the same S3 bucket when the suite runs
- * with `WHARF_TEST_BLOB_STORE=s3`), with caches of its own.
- */
-async function peerOf(t: TestApp, clock: TestClock): Promise<{ app: App; deps: Deps; close(): Promise<void> }> {
-  const config = loadConfig({ env: { ...t.env, WHARF_EXTERNAL_URL: EXTERNAL, WHARF_LOG_LEVEL: 'silent' } });
-  const deps = await compose(config, { clock });
-  const app = await buildApp(deps);
-  await app.ready();
-  return {
-    app,
-    deps,
-    async close() {
-      await app.close();
-      await deps.database.close();
-      (deps.blobs as { destroy?: () => void }).destroy?.();
-    },
-  };
-}
-
 if (DIALECTS.includes('postgres')) {
   describe('npm proxy: two instances on one PostgreSQL and one blob store', () => {
     let a: TestApp;
-    let b: Awaited<ReturnType<typeof peerOf>>;
+    let b: PeerApp;
     let up: ProxyUpstream;
     const clock = new TestClock();
     before(async () => {
       a = await startApp('postgres', { clock });
-      b = await peerOf(a, clock);
+      b = await startPeer(a, { clock });
       up = await new ProxyUpstream().start();
       const r = await a.call('PUT', SETTINGS, { token: ROOT_TOKEN, body: { npm_package_requests_forwarding: true, npm_package_requests_forwarding_url: up.url } });
       assert.equal(r.status, 200, r.text);

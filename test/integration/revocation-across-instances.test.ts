@@ -5,42 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, type App } from '../../src/app.js';
-import { compose, type Deps } from '../../src/compose.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { App } from '../../src/app.js';
 import { DIALECTS } from '../helpers/databases.js';
-import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
+import { ROOT_TOKEN, startApp, startPeer, type PeerApp, type TestApp } from '../helpers/app.js';
 import { API, addMember, createGroup, createProject, createPat, createUser } from '../helpers/management.js';
-
-interface Peer {
-  app: App;
-  deps: Deps;
-  close(): Promise<void>;
-}
-
-/** A second app on A's database (same SQLite file, or same PostgreSQL schema), with its own caches. */
-async function peerOf(t: TestApp): Promise<Peer> {
-  const c = t.deps.config;
-  const config = loadConfig({
-    env: {
-      WHARF_DATA_DIR: c.dataDir,
-      WHARF_EXTERNAL_URL: 'http://wharf.test',
-      WHARF_LOG_LEVEL: 'silent',
-      ...(c.databaseUrl ? { WHARF_DATABASE_URL: c.databaseUrl } : {}),
-    },
-  });
-  const deps = await compose(config);
-  const app = await buildApp(deps);
-  await app.ready();
-  return {
-    app,
-    deps,
-    async close() {
-      await app.close();
-      await deps.database.close();
-    },
-  };
-}
 
 /**
  * A request to B, arriving as a request from the network does: in a later turn of the event loop than whatever
@@ -56,11 +24,11 @@ const get = async (app: App, url: string, headers: Record<string, string>) => {
 for (const dialect of DIALECTS) {
   describe(`revocation across instances (${dialect})`, () => {
     let a: TestApp;
-    let b: Peer;
+    let b: PeerApp;
     let userId: number;
     before(async () => {
       a = await startApp(dialect);
-      b = await peerOf(a);
+      b = await startPeer(a);
       userId = (await createUser(a, 'dana')).id;
     });
     after(async () => {
