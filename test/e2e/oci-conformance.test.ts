@@ -29,11 +29,12 @@ describe('OCI conformance: reference registry (docker-registry)', { skip: docker
     otherRepo: 'acme/platform/web/otherchart',
     auth: basic(REF_CREDS.username, REF_CREDS.password),
     lacks: {
-      // distribution 2.8 predates spec v1.1: no referrers API and no OCI-Subject header.
+      // Each reason below was checked by running the case against docker-registry 2.8.2 (Debian 12).
+      // distribution 2.8 predates spec v1.1: a subject is accepted but there is no OCI-Subject nor referrers API.
       referrers: 'docker-registry 2.8 does not implement the referrers API (distribution spec v1.1)',
-      // It answers 400 UNSUPPORTED / TAG deletion is not implemented; the spec makes it optional.
+      // Optional in the spec; 2.8 treats the tag as a digest and answers 400 DIGEST_INVALID.
       deleteManifestByTag: 'docker-registry 2.8 does not delete manifests by tag (optional in the spec)',
-      // It ignores the body of a POST ?digest= and answers 202 (allowed by the spec).
+      // Optional in the spec; 2.8 ignores the body of a POST ?digest= and answers 202 with an upload session.
       monolithicPost: 'docker-registry 2.8 has no single-request monolithic upload (optional in the spec)',
       // The following are MUSTs of spec v1.1 that distribution 2.8 does not meet (fixed in distribution 3).
       outOfOrderChunk416: 'docker-registry 2.8 accepts a PATCH whose Content-Range leaves a gap (202, not 416)',

@@ -11,6 +11,15 @@ export const pullCases: readonly OciCase[] = [
     },
   },
   {
+    name: 'GET /v2/ without credentials → 401 UNAUTHORIZED with WWW-Authenticate, so clients log in',
+    async run(t) {
+      const r = await req({ ...t, auth: undefined }, 'GET', '/v2/');
+      if (!t.auth) return expectStatus(r, 200, 'GET /v2/ on an anonymous target');
+      expectOciError(r, 401, 'UNAUTHORIZED', 'anonymous GET /v2/');
+      assert.match(r.headers.get('www-authenticate') ?? '', /^(Basic|Bearer) realm="[^"]+"/);
+    },
+  },
+  {
     name: 'manifest GET by tag and by digest: same bytes, Content-Type and Docker-Content-Digest',
     async run(t) {
       const a = await pushArtifact(t, uniqueVersion());
