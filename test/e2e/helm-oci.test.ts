@@ -17,7 +17,7 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { buildChart, fixture, FIXTURES } from '../helpers/helm.js';
 import { helmOciClient, type HelmOciClient } from '../helpers/helm-oci.js';
 import { addMember, createGroup, createProject, userWithToken } from '../helpers/management.js';
-import { dockerRegistryMissing, startOciRegistry, type OciRegistry } from '../helpers/oci-registry.js';
+import { dockerRegistryMissing, freeLoopbackPort, startOciRegistry, type OciRegistry } from '../helpers/oci-registry.js';
 import { skopeoCopy, skopeoInspectRaw, skopeoMissing, type Creds } from '../helpers/skopeo.js';
 import { digestOf, MEDIA } from '../conformance/oci/client.js';
 
@@ -52,7 +52,9 @@ const TARGETS: TargetFactory[] = [
     name: 'Wharf (sqlite)',
     skip: skopeoMissing(),
     async start() {
-      const t: TestApp = await startApp('sqlite');
+      // The external URL is the real listening address: Wharf writes it into Location and WWW-Authenticate.
+      const port = await freeLoopbackPort();
+      const t: TestApp = await startApp('sqlite', { env: { WHARF_EXTERNAL_URL: `http://127.0.0.1:${port}` } });
       if ((await t.call('GET', '/v2/')).status === 404) {
         await t.close();
         return { unavailable: 'Wharf has no OCI API at /v2/ yet (issue 15, branch i15-oci-core)' };
@@ -63,7 +65,7 @@ const TARGETS: TargetFactory[] = [
       const { user, token } = await userWithToken(t, 'helm-oci');
       await addMember(t, 'projects', project.id, user.id, 40);
       await addMember(t, 'projects', mirror.id, user.id, 40);
-      const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+      const address = await t.app.listen({ port, host: '127.0.0.1' });
       return { target: { host: new URL(address).host, namespace: 'acme/web', mirrorNamespace: 'acme/mirror', creds: { username: 'helm-oci', password: token } }, stop: () => t.close() };
     },
   },

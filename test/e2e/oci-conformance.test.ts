@@ -11,7 +11,7 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { basic } from '../helpers/helm.js';
 import { addMember, createGroup, createProject, userWithToken } from '../helpers/management.js';
-import { dockerRegistryMissing, startOciRegistry, type OciRegistry } from '../helpers/oci-registry.js';
+import { dockerRegistryMissing, freeLoopbackPort, startOciRegistry, type OciRegistry } from '../helpers/oci-registry.js';
 
 const REF_CREDS = { username: 'conformance', password: 'conformance-password-1' };
 
@@ -50,7 +50,10 @@ for (const dialect of DIALECTS) {
     let t: TestApp | undefined;
     let target: OciTarget | { unavailable: string } = { unavailable: 'Wharf did not start' };
     before(async () => {
-      t = await startApp(dialect);
+      // The external URL is the real listening address: Wharf writes it into Location and WWW-Authenticate, which
+      // the suite follows.
+      const port = await freeLoopbackPort();
+      t = await startApp(dialect, { env: { WHARF_EXTERNAL_URL: `http://127.0.0.1:${port}` } });
       const probe = await t.call('GET', '/v2/');
       if (probe.status === 404) {
         target = { unavailable: 'Wharf has no OCI API at /v2/ yet (issue 15, branch i15-oci-core)' };
@@ -60,7 +63,7 @@ for (const dialect of DIALECTS) {
       const project = await createProject(t, 'web', group.id);
       const { user, token } = await userWithToken(t, 'oci-maintainer');
       await addMember(t, 'projects', project.id, user.id, 40);
-      const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+      const address = await t.app.listen({ port, host: '127.0.0.1' });
       target = {
         base: address,
         repo: 'acme/web/examplechart',
