@@ -29,7 +29,16 @@ interface Target {
   /** A second namespace (another project on Wharf): where skopeo copies a chart back to, same name and tag. */
   mirrorNamespace: string;
   creds: Creds;
+  /** Wharf's access model (the reference registry has one htpasswd user and no projects). */
+  access?: {
+    /** A public project's path, where `creds` may push. */
+    publicNamespace: string;
+    /** A Reporter of `namespace`: may pull, may not push. */
+    reporter: Creds;
+  };
 }
+
+const NO_ACCESS_MODEL = 'docker-registry has one htpasswd user and no projects: the access cases are Wharf\'s';
 
 interface TargetFactory {
   name: string;
@@ -62,11 +71,19 @@ const TARGETS: TargetFactory[] = [
       const group = await createGroup(t, 'acme');
       const project = await createProject(t, 'web', group.id);
       const mirror = await createProject(t, 'mirror', group.id);
+      const open = await createProject(t, 'open', group.id, { visibility: 'public' });
       const { user, token } = await userWithToken(t, 'helm-oci');
-      await addMember(t, 'projects', project.id, user.id, 40);
-      await addMember(t, 'projects', mirror.id, user.id, 40);
+      for (const p of [project, mirror, open]) await addMember(t, 'projects', p.id, user.id, 40);
+      const reporter = await userWithToken(t, 'helm-oci-reporter');
+      await addMember(t, 'projects', project.id, reporter.user.id, 20);
       const address = await t.app.listen({ port, host: '127.0.0.1' });
-      return { target: { host: new URL(address).host, namespace: 'acme/web', mirrorNamespace: 'acme/mirror', creds: { username: 'helm-oci', password: token } }, stop: () => t.close() };
+      return { target: {
+          host: new URL(address).host,
+          namespace: 'acme/web',
+          mirrorNamespace: 'acme/mirror',
+          creds: { username: 'helm-oci', password: token },
+          access: { publicNamespace: 'acme/open', reporter: { username: 'helm-oci-reporter', password: reporter.token } },
+        }, stop: () => t.close() };
     },
   },
 ];
@@ -153,6 +170,57 @@ for (const factory of TARGETS) {
         });
       });
     }
+
+    describe('access (helm 4)', () => {
+      const clients: HelmOciClient[] = [];
+      after(() => clients.forEach((c) => c.dispose()));
+      const client = async (): Promise<HelmOciClient> => {
+        const c = await helmOciClient(4, target!.host);
+        clients.push(c);
+        return c;
+      };
+      const pushAs = async (c: HelmOciClient, namespace: string, name: string, version: string) => {
+        const tgz = path.join(work, `${name}-${version}-${clients.length}.tgz`);
+        // helm reads name and version from Chart.yaml, not from the file name.
+        writeFileSync(tgz, buildChart(name, version));
+        return c.push(tgz, namespace);
+      };
+
+      it('anonymous pull of a public project\'s chart succeeds', async (ctx) => {
+        if (skipIfDown(ctx)) return;
+        if (!target!.access) return ctx.skip(NO_ACCESS_MODEL);
+        const maintainer = await client();
+        assert.equal((await maintainer.login(target!.creds.username, target!.creds.password)).code, 0);
+        const pushed = await pushAs(maintainer, target!.access.publicNamespace, 'openchart', '0.2.0');
+        assert.equal(pushed.code, 0, pushed.stderr);
+        const anonymous = await client();
+        const pulled = await anonymous.pull(`${target!.access.publicNamespace}/openchart`, '0.2.0');
+        assert.equal(pulled.code, 0, pulled.stderr);
+        assert.ok(pulled.archive && pulled.archive.length > 0);
+      });
+
+      it('anonymous pull of a private project\'s chart is refused', async (ctx) => {
+        if (skipIfDown(ctx)) return;
+        // ocichart4:0.1.0 was pushed by the helm 4 case above into the private project (on docker-registry, where
+        // everything needs credentials, this proves what helm prints on a 401).
+        const pulled = await (await client()).pull(`${target!.namespace}/ocichart4`, '0.1.0');
+        assert.notEqual(pulled.code, 0, 'helm pull must fail');
+        assert.match(pulled.stderr, /401|unauthorized|authentication required|credential not found/i);
+      });
+
+      it('a Reporter may pull but not push', async (ctx) => {
+        if (skipIfDown(ctx)) return;
+        if (!target!.access) return ctx.skip(NO_ACCESS_MODEL);
+        const reporter = await client();
+        const login = await reporter.login(target!.access.reporter.username, target!.access.reporter.password);
+        assert.equal(login.code, 0, login.stderr);
+        const pulled = await reporter.pull(`${target!.namespace}/ocichart4`, '0.1.0');
+        assert.equal(pulled.code, 0, pulled.stderr);
+        const pushed = await pushAs(reporter, target!.namespace, 'reporterchart', '0.1.0');
+        assert.notEqual(pushed.code, 0, 'helm push must fail');
+        assert.match(pushed.stderr, /403|denied|forbidden/i);
+      });
+    });
 
     it('skopeo copies a pushed chart to a second docker-registry and back into another project, digest unchanged', async (ctx) => {
       if (skipIfDown(ctx)) return;
