@@ -10,6 +10,8 @@ import type {
   MemberRow,
   NamespaceRow,
   NpmMetadataRow,
+  OciBlobRow,
+  OciUploadSessionRow,
   PackageFileRow,
   PackageRow,
   PackageType,
@@ -127,6 +129,8 @@ export interface Database {
   npm_proxy_packuments: NpmProxyPackumentsTable;
   npm_proxy_tarballs: NpmProxyTarballsTable;
   npm_proxy_leases: NpmProxyLeasesTable;
+  oci_upload_sessions: OciUploadSessionRow;
+  oci_blobs: OciBlobRow;
 }
 
 export type NewUserRow = Insertable<UsersTable>;
