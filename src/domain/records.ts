@@ -362,3 +362,24 @@ export interface OciBlobRow {
   size: number;
   created_at: string;
 }
+
+/** A manifest pushed to an OCI repository (migration 012); its bytes are the blob `sha256`. */
+export interface OciManifestRow {
+  project_id: number;
+  repository: string;
+  sha256: string;
+  media_type: string;
+  size: number;
+  /** The chart version the manifest's chart layer holds (the Helm package it stands for). */
+  chart_version: string;
+  created_at: string;
+}
+
+/** An OCI tag (migration 012): a name for a manifest of the repository. */
+export interface OciTagRow {
+  project_id: number;
+  repository: string;
+  tag: string;
+  manifest_sha256: string;
+  updated_at: string;
+}

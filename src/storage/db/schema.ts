@@ -11,6 +11,8 @@ import type {
   NamespaceRow,
   NpmMetadataRow,
   OciBlobRow,
+  OciManifestRow,
+  OciTagRow,
   OciUploadSessionRow,
   PackageFileRow,
   PackageRow,
@@ -131,6 +133,8 @@ export interface Database {
   npm_proxy_leases: NpmProxyLeasesTable;
   oci_upload_sessions: OciUploadSessionRow;
   oci_blobs: OciBlobRow;
+  oci_manifests: OciManifestRow;
+  oci_tags: OciTagRow;
 }
 
 export type NewUserRow = Insertable<UsersTable>;

@@ -9,7 +9,9 @@ import type { DialectName } from '../database.js';
  * - `oci_blobs`: which repositories may read a blob (the reference registry's per-repository links); the blob
  *   itself is the blob store's, shared by digest.
  *
- * Manifests and tags come with the manifest API, in the next migration.
+ * - `oci_manifests`: the manifests pushed to a repository, by digest (the bytes are a blob), with the chart
+ *   version they stand for (the Helm package the push created).
+ * - `oci_tags`: tag → manifest digest, per repository.
  */
 export const migration012 = (dialect: DialectName): Migration => ({
   async up(db: Kysely<any>) {
@@ -36,6 +38,29 @@ export const migration012 = (dialect: DialectName): Migration => ({
       .addPrimaryKeyConstraint('oci_blobs_pkey', ['project_id', 'repository', 'sha256'])
       .execute();
     await db.schema.createIndex('oci_blobs_sha256_idx').on('oci_blobs').column('sha256').execute();
+
+    await db.schema
+      .createTable('oci_manifests')
+      .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('media_type', 'text', (c) => c.notNull())
+      .addColumn('size', bigint, (c) => c.notNull())
+      .addColumn('chart_version', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('oci_manifests_pkey', ['project_id', 'repository', 'sha256'])
+      .execute();
+    await db.schema.createIndex('oci_manifests_sha256_idx').on('oci_manifests').column('sha256').execute();
+
+    await db.schema
+      .createTable('oci_tags')
+      .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('tag', 'text', (c) => c.notNull())
+      .addColumn('manifest_sha256', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('oci_tags_pkey', ['project_id', 'repository', 'tag'])
+      .execute();
   },
   async down() {
     throw new Error('Wharf migrations are forward-only; restore a backup to go back.');
