@@ -110,6 +110,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const deletion = new PackageDeletionRepository();
   const protection = new ProtectionService({ db, rules: new ProtectionRulesRepository(), access, clock, audit });
   const names = new PackageNamesService({ db, owners: new PackageNameOwnersRepository(), namespaces, access, settings });
+  const helm = helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit });
   const services: Services = {
     identity,
     access,
@@ -141,8 +142,8 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       proxyCache: new NpmProxyRepository(),
       sharedDatabase: storage.dialect === 'postgres',
     }),
-    helm: helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
-    oci: buildOciServices({ db, oci: new OciRepository(), blobs: storage.blobs, settings, clock }),
+    helm,
+    oci: buildOciServices({ db, oci: new OciRepository(), blobs: storage.blobs, settings, clock, charts: helm.upload }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
     packages: new PackagesService({
       db,

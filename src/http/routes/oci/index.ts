@@ -9,7 +9,8 @@
  * - pull: `GET` the manifest by tag, then `GET` its config and layers by digest (with `Range` to resume).
  *
  * A repository name holds slashes, so one wildcard route per method takes every path and `parseOciPath` finds the
- * endpoint from its end. Errors are rendered in the spec's body shape (`config.ociErrors`).
+ * endpoint from its end. Errors are rendered in the spec's body shape (`config.ociErrors`). Not offered yet (405
+ * `UNSUPPORTED`): deletes of blobs and manifests, referrers; a cross-repository mount falls back to a new upload.
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -68,8 +69,22 @@ export const ociRoutes =
           const state = await services.oci.blobs.uploadState(ref, target.uuid);
           return uploadAnswer(reply.code(204), target.name, state.uuid, state.size).send();
         }
-        default:
-          throw errors.oci('UNSUPPORTED', 'manifests and tags are not served yet');
+        case 'manifest': {
+          const manifest = await services.oci.manifests.read(ref, target.reference, request.method === 'GET');
+          reply.header('docker-content-digest', ociDigest(manifest.sha256)).header('content-length', manifest.size).type(manifest.mediaType);
+          return reply.send(manifest.body);
+        }
+        case 'tags': {
+          const { n, last } = request.query as { n?: string; last?: string };
+          const count = n === undefined ? undefined : Number(n);
+          if (count !== undefined && (!Number.isSafeInteger(count) || count < 0)) throw errors.oci('UNSUPPORTED', 'n must be a non-negative integer');
+          const page = await services.oci.manifests.tags(ref, count, last);
+          if (page.more) {
+            const next = page.tags[page.tags.length - 1]!;
+            reply.header('link', `</v2/${target.name}/tags/list?n=${count ?? page.tags.length}&last=${encodeURIComponent(next)}>; rel="next"`);
+          }
+          return { name: target.name, tags: page.tags };
+        }
       }
     };
     // HEAD is its own route: the automatic one would read the whole blob to throw it away.
@@ -99,8 +114,18 @@ export const ociRoutes =
     });
 
     app.put('/v2/*', { config }, async (request, reply) => {
-      const { target } = resolveTarget(request);
-      if (target.kind !== 'upload' || !target.uuid) throw errors.oci('UNSUPPORTED', 'manifests are not stored yet');
+      const { target, name } = resolveTarget(request);
+      if (target.kind === 'manifest') {
+        const access = request.projectAccess!;
+        const sha256 = await services.oci.manifests.push(
+          { ...refOf(request, target.name), access, chart: name.chart },
+          target.reference,
+          request.headers['content-type'],
+          bodyOf(request),
+        );
+        return reply.code(201).header('location', `/v2/${target.name}/manifests/${ociDigest(sha256)}`).header('docker-content-digest', ociDigest(sha256)).send();
+      }
+      if (target.kind !== 'upload' || !target.uuid) throw errors.oci('UNSUPPORTED', 'only uploads and manifests take PUT');
       const { digest } = request.query as { digest?: string };
       if (digest === undefined) throw errors.oci('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
       const body = hasBody(request) ? bodyOf(request) : undefined;
