@@ -145,6 +145,17 @@ for (const dialect of DIALECTS) {
       assert.ok(!tags.body.tags.includes('2.0.0') && !tags.body.tags.includes('2.0.1'), tags.text);
     });
 
+    it("applies the project's package protection rules to a push, as to a classic upload", async () => {
+      const rule = await t.call('POST', `/api/v4/projects/${projectId}/packages/protection/rules`, {
+        token: ROOT_TOKEN,
+        body: { package_name_pattern: 'guarded', package_type: 'helm', minimum_access_level_for_push: 'maintainer' },
+      });
+      assert.equal(rule.status, 201, rule.text);
+      const { res } = await helmPush('acme/web/guarded', buildChart('guarded', '1.0.0'), { name: 'guarded', version: '1.0.0' }, '1.0.0');
+      ociError(res, 403, 'DENIED', /Package protected/);
+      ociError(await req('GET', '/v2/acme/web/guarded/manifests/1.0.0', 'developer'), 404, 'MANIFEST_UNKNOWN');
+    });
+
     it('refuses a Reporter push and an anonymous pull of the private project', async () => {
       const chart = buildChart('demo', '3.0.0');
       const config = Buffer.from('{"name":"demo","version":"3.0.0","apiVersion":"v2"}');
