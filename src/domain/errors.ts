@@ -465,8 +465,9 @@ export const errors = {
   /**
    * A refusal raised by shared code on a `/v2/` route (the access check, a protection rule, the chart reader),
    * re-rendered in the spec's shape: 401 → `UNAUTHORIZED` with the Basic challenge (which is what makes
-   * `helm registry login` send credentials), 403 → `DENIED`, 404 → `NAME_UNKNOWN`, 429 → `TOO_MANY_REQUESTS`, a
-   * 400 → `MANIFEST_INVALID` with the original reason. The code stays the cause's, so the log tells them apart.
+   * `helm registry login` send credentials), 403 and 409 (a version the overwrite policy keeps) → `DENIED`, 404 →
+   * `NAME_UNKNOWN`, 413 → `SIZE_INVALID`, 429 → `TOO_MANY_REQUESTS`, a 400 → `MANIFEST_INVALID` with the original
+   * reason. The code stays the cause's, so the log tells them apart.
    */
   ociFrom: (cause: AppError): AppError => {
     if (cause.body.errors !== undefined) return cause;
@@ -476,7 +477,8 @@ export const errors = {
     if (cause.status === 401) {
       code = 'UNAUTHORIZED';
       headers['www-authenticate'] = OCI_CHALLENGE;
-    } else if (cause.status === 403) code = 'DENIED';
+    } else if (cause.status === 403 || cause.status === 409) code = 'DENIED';
+    else if (cause.status === 413) code = 'SIZE_INVALID';
     else if (cause.status === 404) code = 'NAME_UNKNOWN';
     else if (cause.status === 429) code = 'TOO_MANY_REQUESTS';
     else if (cause.status === 400) code = 'MANIFEST_INVALID';

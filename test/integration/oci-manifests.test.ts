@@ -156,6 +156,19 @@ for (const dialect of DIALECTS) {
       ociError(await req('GET', '/v2/acme/web/guarded/manifests/1.0.0', 'developer'), 404, 'MANIFEST_UNKNOWN');
     });
 
+    it('refuses replacing a chart version the overwrite policy keeps, with DENIED', async () => {
+      const set = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { helm_chart_overwrite_policy: 'deny' } });
+      assert.equal(set.status, 200, set.text);
+      try {
+        const { res } = await helmPush('acme/web/demo', buildChart('demo', '1.2.0'), { name: 'demo', version: '1.2.0' }, '1.2.0');
+        assert.equal(res.status, 409, res.text);
+        assert.equal(res.body.errors[0].code, 'DENIED');
+        assert.match(res.body.errors[0].message, /already exists in channel stable/);
+      } finally {
+        await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { helm_chart_overwrite_policy: 'allow' } });
+      }
+    });
+
     it('refuses a Reporter push and an anonymous pull of the private project', async () => {
       const chart = buildChart('demo', '3.0.0');
       const config = Buffer.from('{"name":"demo","version":"3.0.0","apiVersion":"v2"}');

@@ -415,6 +415,13 @@ const ROWS: Row[] = [
     status: 403,
     body: { errors: [{ code: 'DENIED', message: '403 Forbidden', detail: null }] },
   },
+  {
+    factory: 'ociFrom',
+    build: () => errors.ociFrom(errors.helmChartExists('demo-1.0.0.tgz', 'stable', '')),
+    code: 'chart_exists',
+    status: 409,
+    body: { errors: [{ code: 'DENIED', message: 'demo-1.0.0.tgz already exists in channel stable', detail: null }] },
+  },
   // Fastify's and plugins' own errors, by status.
   ...(
     [
@@ -442,6 +449,7 @@ const ROWS: Row[] = [
 const SHARED_CODES: Record<string, Factory[]> = {
   unauthorized: ['fromStatus', 'helmUnauthorized', 'ociFrom', 'unauthorized'],
   insufficient_access: ['insufficientAccess', 'ociFrom'],
+  chart_exists: ['helmChartExists', 'ociFrom'],
   token_expired: ['helmUnauthorized', 'tokenExpired'],
   not_found: ['fromStatus', 'helmNotFound', 'notFound', 'npmNotFound', 'npmRecordNotFound', 'recordNotFound'],
   json_too_deep: ['jsonTooDeep', 'npmJsonTooDeep'],
