@@ -15,6 +15,7 @@ import type { HelmServices } from './services/helm/index.js';
 import type { IdentityService } from './services/identity.service.js';
 import type { MembersService } from './services/members.service.js';
 import type { NpmServices } from './services/npm/index.js';
+import type { OciServices } from './services/oci/index.js';
 import type { PackagePagesService } from './services/package-pages.service.js';
 import type { PackagesService } from './services/packages.service.js';
 import type { ProjectsService } from './services/projects.service.js';
@@ -36,6 +37,7 @@ export interface Services {
   bootstrap: BootstrapService;
   npm: NpmServices;
   helm: HelmServices;
+  oci: OciServices;
   sessions: SessionsService;
   packages: PackagesService;
   gc: GcService;

@@ -23,6 +23,7 @@ import { apiRoutes } from './http/routes/api/index.js';
 import { packageRoutes } from './http/routes/api/packages.routes.js';
 import { npmRoutes } from './http/routes/npm/index.js';
 import { helmRoutes } from './http/routes/helm/index.js';
+import { ociRoutes } from './http/routes/oci/index.js';
 import { systemRoutes } from './http/routes/system/system.routes.js';
 import { webRoutes } from './web/routes.js';
 
@@ -102,6 +103,7 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   await app.register(packageRoutes(deps), { prefix: '/api/v4' });
   await app.register(npmRoutes(deps), { prefix: '/api/v4' });
   await app.register(helmRoutes(deps), { prefix: '/api/v4' });
+  await app.register(ociRoutes(deps));
   await app.register(webRoutes(deps));
   return app;
 }

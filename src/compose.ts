@@ -35,6 +35,8 @@ import { UsersService } from './services/users.service.js';
 import { buildNpmServices } from './services/npm/index.js';
 import { buildHelmServices, type HelmServices, type HelmServicesDeps } from './services/helm/index.js';
 import { HelmRepository } from './storage/db/repositories/helm.repository.js';
+import { OciRepository } from './storage/db/repositories/oci.repository.js';
+import { buildOciServices } from './services/oci/index.js';
 import { SessionsService } from './services/sessions.service.js';
 import { PackagesService } from './services/packages.service.js';
 import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
@@ -108,6 +110,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const deletion = new PackageDeletionRepository();
   const protection = new ProtectionService({ db, rules: new ProtectionRulesRepository(), access, clock, audit });
   const names = new PackageNamesService({ db, owners: new PackageNameOwnersRepository(), namespaces, access, settings });
+  const helm = helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit });
   const services: Services = {
     identity,
     access,
@@ -139,7 +142,8 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       proxyCache: new NpmProxyRepository(),
       sharedDatabase: storage.dialect === 'postgres',
     }),
-    helm: helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit }),
+    helm,
+    oci: buildOciServices({ db, oci: new OciRepository(), blobs: storage.blobs, settings, clock, charts: helm.upload }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
     packages: new PackagesService({
       db,

@@ -89,6 +89,19 @@ export const ERROR_CODES = {
   blob_missing: { status: 503, meaning: "a package file's bytes are missing from the blob store" },
   audit_upstream_failed: { status: 502, meaning: 'a forwarded npm audit the upstream registry refused, failed or answered with something other than JSON' },
   audit_upstream_timeout: { status: 504, meaning: 'a forwarded npm audit the upstream registry did not answer in time' },
+  // The OCI distribution API (`/v2/`, docs/design/helm-oci.md#errors): the spec's codes, in its body shape.
+  oci_blob_unknown: { status: 404, meaning: 'OCI `BLOB_UNKNOWN`: no such blob in this repository' },
+  oci_blob_upload_invalid: { status: 400, meaning: 'OCI `BLOB_UPLOAD_INVALID`: an upload chunk or completion that does not fit the session' },
+  oci_blob_upload_unknown: { status: 404, meaning: 'OCI `BLOB_UPLOAD_UNKNOWN`: no such upload session in this repository' },
+  oci_digest_invalid: { status: 400, meaning: 'OCI `DIGEST_INVALID`: a malformed or unsupported digest, or content that does not match it' },
+  oci_manifest_invalid: { status: 400, meaning: 'OCI `MANIFEST_INVALID`: a manifest that is malformed or no Helm chart (only Helm charts are stored)' },
+  oci_manifest_unknown: { status: 404, meaning: 'OCI `MANIFEST_UNKNOWN`: no such manifest or tag in this repository' },
+  oci_manifest_blob_unknown: { status: 404, meaning: "OCI `MANIFEST_BLOB_UNKNOWN`: a manifest naming a blob the repository does not have" },
+  oci_name_invalid: { status: 400, meaning: 'OCI `NAME_INVALID`: a repository name that is not `<project path>/<chart name>`' },
+  oci_name_unknown: { status: 404, meaning: 'OCI `NAME_UNKNOWN`: no project for the repository name, or one the caller may not see' },
+  oci_size_invalid: { status: 400, meaning: 'OCI `SIZE_INVALID`: content larger than the instance allows or than announced' },
+  oci_range_invalid: { status: 416, meaning: 'OCI: an upload chunk out of order, or a blob range outside the blob' },
+  oci_unsupported: { status: 405, meaning: 'OCI `UNSUPPORTED`: an operation Wharf does not offer (yet) on this path' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -107,7 +120,8 @@ export class AppError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(code: ErrorCode, body: ErrorBody, headers: Record<string, string> = {}) {
-    const msg = body.message ?? body.error;
+    // The OCI body has neither field: its first error's message is the error's.
+    const msg = body.message ?? body.error ?? (body.errors as { message?: unknown }[] | undefined)?.[0]?.message;
     // A 4xx is an answer, not a fault: its stack is never looked at, and capturing one was the largest single cost
     // of a packument 404 (npm asks for many names a registry does not have).
     const stackTraceLimit = Error.stackTraceLimit;
@@ -442,6 +456,36 @@ export const errors = {
   npmAuditUpstreamTimeout: (seconds: number) =>
     new AppError('audit_upstream_timeout', npmShape(`504 Gateway Timeout - the upstream registry's audit did not answer within ${seconds} s`)),
 
+  // ---- the OCI distribution API (`/v2/`): the spec's body `{"errors":[{code, message, detail}]}`
+
+  /** One of the spec's refusals; `detail` is free-form, as the spec allows. */
+  oci: (code: OciErrorCode, message: string, detail: unknown = null) =>
+    new AppError(OCI_CODES[code], ociShape(code, message, detail)),
+
+  /**
+   * A refusal raised by shared code on a `/v2/` route (the access check, a protection rule, the chart reader),
+   * re-rendered in the spec's shape: 401 → `UNAUTHORIZED` with the Basic challenge (which is what makes
+   * `helm registry login` send credentials), 403 and 409 (a version the overwrite policy keeps) → `DENIED`, 404 →
+   * `NAME_UNKNOWN`, 413 → `SIZE_INVALID`, 429 → `TOO_MANY_REQUESTS`, a 400 → `MANIFEST_INVALID` with the original
+   * reason. The code stays the cause's, so the log tells them apart.
+   */
+  ociFrom: (cause: AppError): AppError => {
+    if (cause.body.errors !== undefined) return cause;
+    const reason = typeof cause.body.error === 'string' ? cause.body.error : cause.message;
+    const headers: Record<string, string> = { ...cause.headers };
+    let code: string;
+    if (cause.status === 401) {
+      code = 'UNAUTHORIZED';
+      headers['www-authenticate'] = OCI_CHALLENGE;
+    } else if (cause.status === 403 || cause.status === 409) code = 'DENIED';
+    else if (cause.status === 413) code = 'SIZE_INVALID';
+    else if (cause.status === 404) code = 'NAME_UNKNOWN';
+    else if (cause.status === 429) code = 'TOO_MANY_REQUESTS';
+    else if (cause.status === 400) code = 'MANIFEST_INVALID';
+    else return cause;
+    return new AppError(cause.code, ociShape(code, cause.status === 401 ? 'authentication required' : reason, null), headers);
+  },
+
   // ---- errors Wharf did not raise
 
   /**
@@ -453,6 +497,32 @@ export const errors = {
     return code ? new AppError(code, { message: `${status} ${message}` }) : undefined;
   },
 } as const;
+
+/** The OCI codes Wharf raises itself, and their catalogue entries. */
+const OCI_CODES = {
+  BLOB_UNKNOWN: 'oci_blob_unknown',
+  BLOB_UPLOAD_INVALID: 'oci_blob_upload_invalid',
+  BLOB_UPLOAD_UNKNOWN: 'oci_blob_upload_unknown',
+  DIGEST_INVALID: 'oci_digest_invalid',
+  MANIFEST_INVALID: 'oci_manifest_invalid',
+  MANIFEST_UNKNOWN: 'oci_manifest_unknown',
+  MANIFEST_BLOB_UNKNOWN: 'oci_manifest_blob_unknown',
+  NAME_INVALID: 'oci_name_invalid',
+  NAME_UNKNOWN: 'oci_name_unknown',
+  SIZE_INVALID: 'oci_size_invalid',
+  RANGE_INVALID: 'oci_range_invalid',
+  UNSUPPORTED: 'oci_unsupported',
+} as const satisfies Record<string, ErrorCode>;
+
+export type OciErrorCode = keyof typeof OCI_CODES;
+
+/** What `/v2/` answers a 401 with; the Bearer token flow replaces it once it exists. */
+export const OCI_CHALLENGE = 'Basic realm="Wharf registry"';
+
+/** The spec's error body. `RANGE_INVALID` is not one of its codes: a 416 says it, the body names the nearest code. */
+const ociShape = (code: string, message: string, detail: unknown) => ({
+  errors: [{ code: code === 'RANGE_INVALID' ? 'BLOB_UPLOAD_INVALID' : code, message, detail }],
+});
 
 /** GitLab's OAuth-style 401 for a token it knows but will not accept. */
 function invalidToken(code: 'token_expired' | 'token_revoked', description: string): AppError {

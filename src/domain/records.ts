@@ -333,3 +333,53 @@ export interface ProxiedTarballRow {
   /** Upstream downloads recorded in this row: 1, more only when instances raced (a purge starts a new row). */
   misses: number;
 }
+
+/** One chunk of an OCI upload session: stored as a blob of its own until the upload completes. */
+export interface OciUploadChunk {
+  sha256: string;
+  size: number;
+}
+
+/** An open OCI blob upload (migration 012), in the database so any instance can continue it. */
+export interface OciUploadSessionRow {
+  uuid: string;
+  project_id: number;
+  repository: string;
+  /** Bytes received so far: the sum of the chunks' sizes. */
+  size: number;
+  /** JSON of `OciUploadChunk[]`, in order. */
+  chunks: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A blob readable through an OCI repository (migration 012): pushed, mounted or referenced there. */
+export interface OciBlobRow {
+  project_id: number;
+  repository: string;
+  /** Lower-case hex SHA-256: the blob store's key. */
+  sha256: string;
+  size: number;
+  created_at: string;
+}
+
+/** A manifest pushed to an OCI repository (migration 012); its bytes are the blob `sha256`. */
+export interface OciManifestRow {
+  project_id: number;
+  repository: string;
+  sha256: string;
+  media_type: string;
+  size: number;
+  /** The chart version the manifest's chart layer holds (the Helm package it stands for). */
+  chart_version: string;
+  created_at: string;
+}
+
+/** An OCI tag (migration 012): a name for a manifest of the repository. */
+export interface OciTagRow {
+  project_id: number;
+  repository: string;
+  tag: string;
+  manifest_sha256: string;
+  updated_at: string;
+}

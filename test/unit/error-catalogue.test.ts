@@ -371,6 +371,57 @@ const ROWS: Row[] = [
     status: 504,
     body: npm("504 Gateway Timeout - the upstream registry's audit did not answer within 30 s"),
   },
+  // The OCI distribution API: the spec's body shape.
+  ...(
+    [
+      ['BLOB_UNKNOWN', 'oci_blob_unknown', 404],
+      ['BLOB_UPLOAD_INVALID', 'oci_blob_upload_invalid', 400],
+      ['BLOB_UPLOAD_UNKNOWN', 'oci_blob_upload_unknown', 404],
+      ['DIGEST_INVALID', 'oci_digest_invalid', 400],
+      ['MANIFEST_INVALID', 'oci_manifest_invalid', 400],
+      ['MANIFEST_UNKNOWN', 'oci_manifest_unknown', 404],
+      ['MANIFEST_BLOB_UNKNOWN', 'oci_manifest_blob_unknown', 404],
+      ['NAME_INVALID', 'oci_name_invalid', 400],
+      ['NAME_UNKNOWN', 'oci_name_unknown', 404],
+      ['SIZE_INVALID', 'oci_size_invalid', 400],
+      ['UNSUPPORTED', 'oci_unsupported', 405],
+    ] as const
+  ).map(([oci, code, status]): Row => ({
+    factory: 'oci',
+    build: () => errors.oci(oci, 'why', { d: 1 }),
+    code,
+    status,
+    body: { errors: [{ code: oci, message: 'why', detail: { d: 1 } }] },
+  })),
+  {
+    factory: 'oci',
+    build: () => errors.oci('RANGE_INVALID', 'out of order'),
+    code: 'oci_range_invalid',
+    status: 416,
+    body: { errors: [{ code: 'BLOB_UPLOAD_INVALID', message: 'out of order', detail: null }] },
+  },
+  {
+    factory: 'ociFrom',
+    build: () => errors.ociFrom(errors.unauthorized()),
+    code: 'unauthorized',
+    status: 401,
+    body: { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required', detail: null }] },
+    headers: { 'www-authenticate': 'Basic realm="Wharf registry"' },
+  },
+  {
+    factory: 'ociFrom',
+    build: () => errors.ociFrom(errors.insufficientAccess()),
+    code: 'insufficient_access',
+    status: 403,
+    body: { errors: [{ code: 'DENIED', message: '403 Forbidden', detail: null }] },
+  },
+  {
+    factory: 'ociFrom',
+    build: () => errors.ociFrom(errors.helmChartExists('demo-1.0.0.tgz', 'stable', '')),
+    code: 'chart_exists',
+    status: 409,
+    body: { errors: [{ code: 'DENIED', message: 'demo-1.0.0.tgz already exists in channel stable', detail: null }] },
+  },
   // Fastify's and plugins' own errors, by status.
   ...(
     [
@@ -396,7 +447,9 @@ const ROWS: Row[] = [
  * generic codes Fastify's own errors share with Wharf's nearest refusal. Anything else sharing a code is a mistake.
  */
 const SHARED_CODES: Record<string, Factory[]> = {
-  unauthorized: ['fromStatus', 'helmUnauthorized', 'unauthorized'],
+  unauthorized: ['fromStatus', 'helmUnauthorized', 'ociFrom', 'unauthorized'],
+  insufficient_access: ['insufficientAccess', 'ociFrom'],
+  chart_exists: ['helmChartExists', 'ociFrom'],
   token_expired: ['helmUnauthorized', 'tokenExpired'],
   not_found: ['fromStatus', 'helmNotFound', 'notFound', 'npmNotFound', 'npmRecordNotFound', 'recordNotFound'],
   json_too_deep: ['jsonTooDeep', 'npmJsonTooDeep'],
@@ -425,7 +478,7 @@ describe('error catalogue', () => {
       assert.equal(e.status, row.status);
       assert.deepEqual(e.body, row.body);
       assert.deepEqual(e.headers, row.headers ?? {});
-      const text = e.body.message ?? e.body.error;
+      const text = e.body.message ?? e.body.error ?? (e.body.errors as { message?: unknown }[] | undefined)?.[0]?.message;
       assert.equal(e.message, typeof text === 'string' ? text : JSON.stringify(text));
       // A 4xx is an answer: no stack is captured for it (the packument-404 cost); a 5xx keeps one.
       assert.equal(e.stack?.includes('\n    at ') ?? false, row.status >= 500, 'stack trace only for 5xx');

@@ -90,9 +90,20 @@ function toAppError(err: FastifyError): AppError | undefined {
 const challenged = (request: FastifyRequest, err: AppError | undefined): AppError | undefined =>
   err?.status === 401 && request.routeOptions.config?.access?.credentials === 'basic-only' ? errors.helmUnauthorized(err) : err;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route answers in the OCI distribution spec's error shape (`/v2/`, docs/design/helm-oci.md#errors). */
+    ociErrors?: boolean;
+  }
+}
+
+/** On an OCI route every refusal, whoever raised it, is rendered in the spec's body shape. */
+const shaped = (request: FastifyRequest, err: AppError | undefined): AppError | undefined =>
+  err && request.routeOptions.config?.ociErrors ? errors.ociFrom(err) : challenged(request, err);
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const known = challenged(request, toAppError(err));
+    const known = shaped(request, toAppError(err));
     if (known) {
       noteErrorCode(reply, known.code);
       request.log.debug({ code: known.code, status: known.status }, known.message);

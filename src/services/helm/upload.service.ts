@@ -138,7 +138,13 @@ export class HelmUploadService {
    * `?force` (sent by `helm cm-push --force`), which matters under the `require_force` overwrite policy. The route
    * decided `create_package` before the body was opened.
    */
-  async uploadChart(target: ProjectAccess, channel: string, openParts: OpenParts, options: { force: boolean }): Promise<void> {
+  async uploadChart(
+    target: ProjectAccess,
+    channel: string,
+    openParts: OpenParts,
+    /** `check`: a caller's own rule on the validated chart (an OCI push: its name and version), before anything is written. */
+    options: { force: boolean; check?: (chart: ChartMetadata) => void },
+  ): Promise<ChartMetadata> {
     const settings = await this.#d.settings.get();
     const received: PutResult[] = [];
     try {
@@ -156,8 +162,10 @@ export class HelmUploadService {
       // Grape's wording for a missing required parameter.
       if (!chart) throw errors.params(['chart is missing']);
       if (prov) this.#checkSignsChart(prov.provenance, chart);
+      options.check?.(chart.metadata);
       const write = { action: 'push', ...target, type: 'helm', name: chart.metadata.name, surface: 'helm' } as const;
       await this.#commitChart(write, channel, creatorOf(target.identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
+      return chart.metadata;
     } catch (err) {
       await this.#discard(received);
       throw err;

@@ -16,6 +16,7 @@ import { migration008 } from './migrations/008-audit-events.js';
 import { migration009 } from './migrations/009-sign-in-throttle.js';
 import { migration010 } from './migrations/010-npm-proxy.js';
 import { migration011 } from './migrations/011-npm-proxy-misses.js';
+import { migration012 } from './migrations/012-oci.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '009-sign-in-throttle': migration009,
   '010-npm-proxy': migration010,
   '011-npm-proxy-misses': migration011,
+  '012-oci': migration012,
 };
 
 export interface MigrateOutcome {

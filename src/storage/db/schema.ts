@@ -10,6 +10,10 @@ import type {
   MemberRow,
   NamespaceRow,
   NpmMetadataRow,
+  OciBlobRow,
+  OciManifestRow,
+  OciTagRow,
+  OciUploadSessionRow,
   PackageFileRow,
   PackageRow,
   PackageType,
@@ -127,6 +131,10 @@ export interface Database {
   npm_proxy_packuments: NpmProxyPackumentsTable;
   npm_proxy_tarballs: NpmProxyTarballsTable;
   npm_proxy_leases: NpmProxyLeasesTable;
+  oci_upload_sessions: OciUploadSessionRow;
+  oci_blobs: OciBlobRow;
+  oci_manifests: OciManifestRow;
+  oci_tags: OciTagRow;
 }
 
 export type NewUserRow = Insertable<UsersTable>;

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { PackageFileRow, PackageRow } from '../schema.js';
 import type { Db } from './types.js';
 import { NpmProxyRepository } from './npm-proxy.repository.js';
+import { OciRepository } from './oci.repository.js';
 
 export class PackageDeletionRepository {
   async liveFiles(db: Db, packageId: number): Promise<PackageFileRow[]> {
@@ -43,6 +44,8 @@ export class PackageDeletionRepository {
       .executeTakeFirst();
     if (r !== undefined) return true;
     // The npm proxy's cached packuments and tarballs are blobs too; evicting them is the proxy's business.
-    return new NpmProxyRepository().blobReferenced(db, blobKey);
+    if (await new NpmProxyRepository().blobReferenced(db, blobKey)) return true;
+    // So are OCI blobs and the chunks of open OCI uploads.
+    return new OciRepository().blobReferenced(db, blobKey);
   }
 }

@@ -1,0 +1,68 @@
+import type { Kysely, Migration } from 'kysely';
+import type { DialectName } from '../database.js';
+
+/**
+ * The OCI distribution API's state (docs/design/helm-oci.md#tables), shared by every instance on the database:
+ *
+ * - `oci_upload_sessions`: open blob uploads. Each chunk received is a blob of its own (listed in `chunks`), so a
+ *   chunked upload begun on one instance can be continued and completed on another.
+ * - `oci_blobs`: which repositories may read a blob (the reference registry's per-repository links); the blob
+ *   itself is the blob store's, shared by digest.
+ *
+ * - `oci_manifests`: the manifests pushed to a repository, by digest (the bytes are a blob), with the chart
+ *   version they stand for (the Helm package the push created).
+ * - `oci_tags`: tag → manifest digest, per repository.
+ */
+export const migration012 = (dialect: DialectName): Migration => ({
+  async up(db: Kysely<any>) {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema
+      .createTable('oci_upload_sessions')
+      .addColumn('uuid', 'text', (c) => c.primaryKey())
+      .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('size', bigint, (c) => c.notNull().defaultTo(0))
+      .addColumn('chunks', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('oci_upload_sessions_updated_idx').on('oci_upload_sessions').column('updated_at').execute();
+
+    await db.schema
+      .createTable('oci_blobs')
+      .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('size', bigint, (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('oci_blobs_pkey', ['project_id', 'repository', 'sha256'])
+      .execute();
+    await db.schema.createIndex('oci_blobs_sha256_idx').on('oci_blobs').column('sha256').execute();
+
+    await db.schema
+      .createTable('oci_manifests')
+      .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('media_type', 'text', (c) => c.notNull())
+      .addColumn('size', bigint, (c) => c.notNull())
+      .addColumn('chart_version', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('oci_manifests_pkey', ['project_id', 'repository', 'sha256'])
+      .execute();
+    await db.schema.createIndex('oci_manifests_sha256_idx').on('oci_manifests').column('sha256').execute();
+
+    await db.schema
+      .createTable('oci_tags')
+      .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('tag', 'text', (c) => c.notNull())
+      .addColumn('manifest_sha256', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('oci_tags_pkey', ['project_id', 'repository', 'tag'])
+      .execute();
+  },
+  async down() {
+    throw new Error('Wharf migrations are forward-only; restore a backup to go back.');
+  },
+});
