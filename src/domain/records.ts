@@ -370,8 +370,14 @@ export interface OciManifestRow {
   sha256: string;
   media_type: string;
   size: number;
-  /** The chart version the manifest's chart layer holds (the Helm package it stands for). */
-  chart_version: string;
+  /** The Helm package the manifest stands for (a referrer: its subject's); null only once the package is gone. */
+  package_id: number | null;
+  /** The chart version the manifest's chart layer holds; null for a referrer. */
+  chart_version: string | null;
+  /** A referrer's `subject` digest (hex). */
+  subject_sha256: string | null;
+  /** A referrer's `artifactType` (or its config media type, as the spec says). */
+  artifact_type: string | null;
   created_at: string;
 }
 

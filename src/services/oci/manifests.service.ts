@@ -123,7 +123,10 @@ export class OciManifestsService {
         sha256: blob.sha256,
         media_type: OCI_MANIFEST,
         size: bytes.length,
+        package_id: null,
         chart_version: metadata.version,
+        subject_sha256: null,
+        artifact_type: null,
         created_at: now,
       });
       if (!byDigest) {

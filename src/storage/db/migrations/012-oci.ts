@@ -9,9 +9,12 @@ import type { DialectName } from '../database.js';
  * - `oci_blobs`: which repositories may read a blob (the reference registry's per-repository links); the blob
  *   itself is the blob store's, shared by digest.
  *
- * - `oci_manifests`: the manifests pushed to a repository, by digest (the bytes are a blob), with the chart
- *   version they stand for (the Helm package the push created).
- * - `oci_tags`: tag → manifest digest, per repository.
+ * - `oci_manifests`: the manifests of a repository, by digest (the bytes are a blob). A chart's manifest names the
+ *   Helm package it stands for (`package_id`): deleting the package row deletes the manifest (and so its tags), and
+ *   the OCI view reads only manifests whose package is live. A referrer (a signature or SBOM whose `subject` is a
+ *   chart's manifest) carries the subject's digest and its artifact type, and the subject's package id, so it goes
+ *   with the chart.
+ * - `oci_tags`: tag → manifest digest, per repository; a tag goes with its manifest (foreign key).
  */
 export const migration012 = (dialect: DialectName): Migration => ({
   async up(db: Kysely<any>) {
@@ -46,11 +49,21 @@ export const migration012 = (dialect: DialectName): Migration => ({
       .addColumn('sha256', 'text', (c) => c.notNull())
       .addColumn('media_type', 'text', (c) => c.notNull())
       .addColumn('size', bigint, (c) => c.notNull())
-      .addColumn('chart_version', 'text', (c) => c.notNull())
+      .addColumn('package_id', 'integer', (c) => c.references('packages.id').onDelete('cascade'))
+      // The chart version of a chart's manifest; null for a referrer.
+      .addColumn('chart_version', 'text')
+      .addColumn('subject_sha256', 'text')
+      .addColumn('artifact_type', 'text')
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('oci_manifests_pkey', ['project_id', 'repository', 'sha256'])
       .execute();
     await db.schema.createIndex('oci_manifests_sha256_idx').on('oci_manifests').column('sha256').execute();
+    await db.schema.createIndex('oci_manifests_package_idx').on('oci_manifests').column('package_id').execute();
+    await db.schema
+      .createIndex('oci_manifests_subject_idx')
+      .on('oci_manifests')
+      .columns(['project_id', 'repository', 'subject_sha256'])
+      .execute();
 
     await db.schema
       .createTable('oci_tags')
@@ -60,6 +73,9 @@ export const migration012 = (dialect: DialectName): Migration => ({
       .addColumn('manifest_sha256', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('oci_tags_pkey', ['project_id', 'repository', 'tag'])
+      .addForeignKeyConstraint('oci_tags_manifest_fk', ['project_id', 'repository', 'manifest_sha256'], 'oci_manifests', ['project_id', 'repository', 'sha256'], (c) =>
+        c.onDelete('cascade'),
+      )
       .execute();
   },
   async down() {
