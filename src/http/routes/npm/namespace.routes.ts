@@ -86,7 +86,7 @@ export const npmGroupRoutes =
     registerNamespaceRoutes(app, services, {
       scope: 'group',
       route: '/groups/:id/-/packages/npm/*',
-      prefix: /\/groups\/[^/]+\/-\/packages\/npm\/(.*)$/s,
+      prefix: /^\/api\/v4\/groups\/[^/]+\/-\/packages\/npm\/(.*)$/s,
       resolve: (identity, request, _name, route) => services.npm.namespaces.group(identity, groupId(request), route),
       searchScope: async (identity, request, route) => {
         const group = await services.npm.namespaces.group(identity, groupId(request), route);

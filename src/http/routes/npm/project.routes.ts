@@ -52,7 +52,7 @@ export const npmProjectRoutes =
     const endpoint: NpmEndpoint = {
       scope: 'project',
       route: '/projects/:id/packages/npm/*',
-      prefix: /\/projects\/[^/]+\/packages\/npm\/(.*)$/s,
+      prefix: /^\/api\/v4\/projects\/[^/]+\/packages\/npm\/(.*)$/s,
       project: (identity, request, _name, ability, route, preloaded) =>
         services.access.authorizePackageAccess(identity, projectId(request), ability, route, undefined, preloaded).then(({ project, ctx }) => ({ identity, project, ctx })),
       namespace: async () => undefined,
