@@ -1,6 +1,6 @@
 /**
- * The one kind of OCI manifest Wharf stores: a Helm chart (docs/design/helm-oci.md#one-store). Anything else is
- * refused with a message saying so, before any of it is stored.
+ * The one kind of OCI manifest Wharf stores: a Helm chart (docs/design/helm-oci.md#one-store), and artifacts attached
+ * to one (`referrer.ts`). Anything else is refused with a message saying so, before any of it is stored.
  */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
@@ -20,13 +20,11 @@ export interface HelmManifest {
   config: Descriptor;
   chart: Descriptor;
   provenance?: Descriptor;
-  /** A referrer's subject (signatures, SBOMs): not stored yet. */
-  subject?: Descriptor;
 }
 
 export type ManifestCheck = { ok: true; manifest: HelmManifest } | { ok: false; reason: string; helm: boolean };
 
-const ONLY_HELM = 'only Helm charts are stored here';
+const ONLY_HELM = 'only Helm charts (and artifacts attached to them) are stored here';
 
 function descriptor(value: unknown): Descriptor | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
@@ -67,7 +65,6 @@ export function checkHelmManifest(bytes: Buffer, contentType: string | undefined
   if (other) return { ok: false, reason: `${ONLY_HELM}: a layer of media type ${other.mediaType} is not part of a chart`, helm: false };
   if (charts.length !== 1) return { ok: false, reason: `a Helm chart manifest has exactly one chart layer (${HELM_CHART_LAYER}), this one has ${charts.length}`, helm: true };
   if (provs.length > 1) return { ok: false, reason: 'a Helm chart manifest has at most one provenance layer', helm: true };
-  const subject = m.subject === undefined ? undefined : descriptor(m.subject);
-  if (m.subject !== undefined && !subject) return { ok: false, reason: 'the subject descriptor is malformed', helm: true };
-  return { ok: true, manifest: { config, chart: charts[0]!, ...(provs[0] ? { provenance: provs[0] } : {}), ...(subject ? { subject } : {}) } };
+  // A manifest with a subject never gets here: `checkReferrer` takes it (and refuses a chart that names one).
+  return { ok: true, manifest: { config, chart: charts[0]!, ...(provs[0] ? { provenance: provs[0] } : {}) } };
 }

@@ -15,12 +15,13 @@ export type OciTarget =
   | { kind: 'blob'; name: string; digest: string }
   | { kind: 'upload'; name: string; uuid?: string }
   | { kind: 'manifest'; name: string; reference: string }
-  | { kind: 'tags'; name: string };
+  | { kind: 'tags'; name: string }
+  | { kind: 'referrers'; name: string; digest: string };
 
 /**
  * What the path after `/v2/` asks for, or undefined when it is no OCI endpoint. The name may hold slashes, so the
  * endpoint is found from the end: `<name>/blobs/uploads/[<uuid>]`, `<name>/blobs/<digest>`,
- * `<name>/manifests/<reference>`, `<name>/tags/list`.
+ * `<name>/manifests/<reference>`, `<name>/tags/list`, `<name>/referrers/<digest>`.
  */
 export function parseOciPath(rest: string): OciTarget | undefined {
   const parts = rest.split('/');
@@ -50,6 +51,10 @@ export function parseOciPath(rest: string): OciTarget | undefined {
   if (n >= 3 && parts[n - 2] === 'tags' && parts[n - 1] === 'list') {
     const name = nameOf(2);
     return name ? { kind: 'tags', name } : undefined;
+  }
+  if (n >= 3 && parts[n - 2] === 'referrers') {
+    const name = nameOf(2);
+    return name ? { kind: 'referrers', name, digest: parts[n - 1]! } : undefined;
   }
   return undefined;
 }

@@ -97,6 +97,21 @@ export class OciBlobsService {
     return sha256;
   }
 
+  /**
+   * `POST …/blobs/uploads/?mount=&from=`: links a blob `from` has into `ref`, without a byte sent. `from` is a
+   * repository the caller may read (the route decided); undefined when it does not have the blob, or the digest
+   * is none Wharf stores — the caller then gets an ordinary upload session, as the spec says, the same answer
+   * whatever the reason.
+   */
+  async mount(ref: OciRepositoryRef, digest: string, from: OciRepositoryRef): Promise<string | undefined> {
+    const check = checkDigest(digest);
+    if (!check.ok) return undefined;
+    const row = await this.#d.oci.blob(this.#d.db, from.projectId, from.repository, check.sha256);
+    if (!row) return undefined;
+    await this.#link(ref, { sha256: row.sha256, size: Number(row.size) });
+    return row.sha256;
+  }
+
   /** `POST …/blobs/uploads/`: a new session. */
   async startUpload(ref: OciRepositoryRef): Promise<UploadState> {
     const now = iso(this.#d.clock.now());

@@ -5,10 +5,12 @@ import type { Connection, Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
 import { OciBlobsService, type OciBlobsStore } from './blobs.service.js';
 import { OciManifestsService, type ChartUploadPort, type OciManifestsStore } from './manifests.service.js';
+import { OciReferrersService, type OciProtectionPort, type OciReferrersStore } from './referrers.service.js';
 
 export interface OciServices {
   blobs: OciBlobsService;
   manifests: OciManifestsService;
+  referrers: OciReferrersService;
 }
 
 /** The classic channel OCI pushes are listed in until it is a setting (docs/design/helm-oci.md#one-store). */
@@ -16,18 +18,22 @@ export const OCI_CHANNEL = 'stable';
 
 export interface OciServicesDeps {
   db: Connection & Executor;
-  oci: OciBlobsStore & OciManifestsStore;
+  oci: OciBlobsStore & OciManifestsStore & OciReferrersStore;
   /** The Helm upload service: an OCI push is validated and stored as a classic upload is. */
   charts: ChartUploadPort;
   blobs: BlobStore;
   settings: SettingsService;
+  /** Package protection rules: an artifact attached to a chart is a push of the chart. */
+  protection: OciProtectionPort;
   clock: Clock;
 }
 
 export function buildOciServices(deps: OciServicesDeps): OciServices {
-  const { db, oci, blobs, settings, clock, charts } = deps;
+  const { db, oci, blobs, settings, clock, charts, protection } = deps;
+  const referrers = new OciReferrersService({ db, oci, blobs, protection, clock });
   return {
     blobs: new OciBlobsService({ db, oci, blobs, settings, clock }),
-    manifests: new OciManifestsService({ db, oci, blobs, charts, clock, channel: OCI_CHANNEL }),
+    manifests: new OciManifestsService({ db, oci, blobs, charts, referrers, clock, channel: OCI_CHANNEL }),
+    referrers,
   };
 }

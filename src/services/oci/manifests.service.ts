@@ -14,6 +14,7 @@ import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
 import { checkHelmManifest, MAX_MANIFEST_BYTES, OCI_MANIFEST, type Descriptor } from '../../domain/oci/manifest.js';
 import { checkDigest, isTag, ociDigest, tagToVersion } from '../../domain/oci/names.js';
+import { checkReferrer, type ReferrerManifest } from '../../domain/oci/referrer.js';
 import type { OciBlobRow, OciManifestRow, OciTagRow } from '../../domain/records.js';
 import type { ProjectAccess } from '../access.service.js';
 import type { BlobStore } from '../blob-store.js';
@@ -41,11 +42,17 @@ export interface ChartUploadPort {
   ): Promise<ChartMetadata>;
 }
 
+/** Artifacts attached to a chart (`OciReferrersService`): a manifest with a subject is pushed there. */
+export interface ReferrerPushPort {
+  push(target: OciPushTarget, reference: string, manifest: ReferrerManifest, bytes: Buffer, sha256: string): Promise<PushResult>;
+}
+
 export interface OciManifestsDeps {
   db: Connection & Executor;
   oci: OciManifestsStore;
   blobs: BlobStore;
   charts: ChartUploadPort;
+  referrers: ReferrerPushPort;
   clock: Clock;
   /** The classic channel an OCI push is listed in. */
   channel: string;
@@ -56,6 +63,12 @@ export interface ManifestRead {
   mediaType: string;
   size: number;
   body: Readable | undefined;
+}
+
+/** A pushed manifest's digest (hex), and its subject's digest when it is attached to a chart (`OCI-Subject`). */
+export interface PushResult {
+  sha256: string;
+  subject?: string;
 }
 
 /** A repository the caller pushes to, with the chart its name ends in. */
@@ -80,8 +93,8 @@ export class OciManifestsService {
     return { sha256: row.sha256, mediaType: row.media_type, size: Number(row.size), body };
   }
 
-  /** `PUT …/manifests/<tag or digest>`: the chart push. Returns the manifest's digest (hex). */
-  async push(target: OciPushTarget, reference: string, contentType: string | undefined, body: Readable): Promise<string> {
+  /** `PUT …/manifests/<tag or digest>`: the chart push, or an artifact attached to a chart. */
+  async push(target: OciPushTarget, reference: string, contentType: string | undefined, body: Readable): Promise<PushResult> {
     const byDigest = reference.includes(':');
     if (!byDigest && !isTag(reference)) throw errors.oci('MANIFEST_INVALID', `${reference} is neither a tag nor a digest`);
     const bytes = await readManifest(body);
@@ -90,6 +103,9 @@ export class OciManifestsService {
       const check = checkDigest(reference);
       if (!check.ok || check.sha256 !== sha256) throw errors.oci('DIGEST_INVALID', 'the manifest does not match the digest it was pushed under');
     }
+    const referrer = checkReferrer(bytes, contentType);
+    if (referrer && !referrer.ok) throw errors.oci('MANIFEST_INVALID', referrer.reason);
+    if (referrer) return this.#d.referrers.push(target, reference, referrer.manifest, bytes, sha256);
     const checked = checkHelmManifest(bytes, contentType);
     if (!checked.ok) throw errors.oci('MANIFEST_INVALID', checked.reason);
     const { chart, provenance, config } = checked.manifest;
@@ -133,7 +149,7 @@ export class OciManifestsService {
         await this.#d.oci.setTag(trx, { project_id: target.projectId, repository: target.repository, tag: reference, manifest_sha256: blob.sha256, updated_at: now });
       }
     });
-    return blob.sha256;
+    return { sha256: blob.sha256 };
   }
 
   /** `GET …/tags/list`: lexical order, `n` at a time after `last`; `more` when a next page may exist. */

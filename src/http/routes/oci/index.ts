@@ -8,18 +8,23 @@
  *   `PUT ?digest=`, or one `POST ?digest=`), then `PUT` the manifest.
  * - pull: `GET` the manifest by tag, then `GET` its config and layers by digest (with `Range` to resume).
  *
+ * - discovery: `GET …/referrers/<digest>` lists the signatures and SBOMs attached to a chart (`oras discover`,
+ *   `cosign verify`, `notation verify`); a push mounts a blob another repository the caller can read has.
+ *
  * A repository name holds slashes, so one wildcard route per method takes every path and `parseOciPath` finds the
  * endpoint from its end. Errors are rendered in the spec's body shape (`config.ociErrors`). Not offered yet (405
- * `UNSUPPORTED`): deletes of blobs and manifests, referrers; a cross-repository mount falls back to a new upload.
+ * `UNSUPPORTED`): deletes of blobs and manifests.
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../../app-deps.js';
 import { errors } from '../../../domain/errors.js';
 import { ociDigest, parseRange } from '../../../domain/oci/names.js';
+import { OCI_INDEX } from '../../../domain/oci/referrer.js';
 import type { OciRepositoryRef } from '../../../services/oci/blobs.service.js';
 import { hasBody } from '../../plugins/body-guard.js';
 import { ociAccess, resolveTarget } from './access.js';
+import { mountSource } from './mount.js';
 
 const API_VERSION = 'registry/2.0';
 
@@ -85,6 +90,19 @@ export const ociRoutes =
           }
           return { name: target.name, tags: page.tags };
         }
+        case 'referrers': {
+          const { artifactType, last } = request.query as { artifactType?: unknown; last?: unknown };
+          const filter = typeof artifactType === 'string' ? artifactType : undefined;
+          const page = await services.oci.referrers.list(ref, target.digest, filter, typeof last === 'string' ? last : undefined);
+          if (filter !== undefined) reply.header('oci-filters-applied', 'artifactType');
+          if (page.next) {
+            const query = `last=${encodeURIComponent(page.next)}${filter !== undefined ? `&artifactType=${encodeURIComponent(filter)}` : ''}`;
+            reply.header('link', `</v2/${target.name}/referrers/${target.digest}?${query}>; rel="next"`);
+          }
+          const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: page.manifests };
+          // A Buffer, so that Fastify adds no charset to the media type.
+          return reply.type(OCI_INDEX).send(Buffer.from(JSON.stringify(index)));
+        }
       }
     };
     // HEAD is its own route: the automatic one would read the whole blob to throw it away.
@@ -95,12 +113,17 @@ export const ociRoutes =
       const { target } = resolveTarget(request);
       if (target.kind !== 'upload' || target.uuid) throw errors.oci('UNSUPPORTED', 'only uploads are started with POST');
       const ref = refOf(request, target.name);
-      const { digest } = request.query as { digest?: string };
+      const { digest, mount, from } = request.query as { digest?: string; mount?: unknown; from?: unknown };
       if (digest !== undefined) {
         const sha256 = await services.oci.blobs.uploadWhole(ref, digest, bodyOf(request));
         return reply.code(201).header('location', `/v2/${target.name}/blobs/${ociDigest(sha256)}`).header('docker-content-digest', ociDigest(sha256)).send();
       }
-      // A cross-repository mount (`?mount=&from=`) Wharf cannot do yet falls back to a new session, as the spec allows.
+      // A cross-repository mount; when it cannot be done (no readable source, no such blob there) a new session.
+      const source = typeof mount === 'string' ? await mountSource(services, request, from) : undefined;
+      const mounted = source && (await services.oci.blobs.mount(ref, mount as string, source));
+      if (mounted) {
+        return reply.code(201).header('location', `/v2/${target.name}/blobs/${ociDigest(mounted)}`).header('docker-content-digest', ociDigest(mounted)).send();
+      }
       const state = await services.oci.blobs.startUpload(ref);
       return uploadAnswer(reply.code(202), target.name, state.uuid, state.size).send();
     });
@@ -117,12 +140,14 @@ export const ociRoutes =
       const { target, name } = resolveTarget(request);
       if (target.kind === 'manifest') {
         const access = request.projectAccess!;
-        const sha256 = await services.oci.manifests.push(
+        const { sha256, subject } = await services.oci.manifests.push(
           { ...refOf(request, target.name), access, chart: name.chart },
           target.reference,
           request.headers['content-type'],
           bodyOf(request),
         );
+        // The spec's sign that this registry keeps referrers: clients then need not maintain a referrers tag.
+        if (subject) reply.header('oci-subject', subject);
         return reply.code(201).header('location', `/v2/${target.name}/manifests/${ociDigest(sha256)}`).header('docker-content-digest', ociDigest(sha256)).send();
       }
       if (target.kind !== 'upload' || !target.uuid) throw errors.oci('UNSUPPORTED', 'only uploads and manifests take PUT');

@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 import type { DialectName } from '../database.js';
 
 /**
@@ -69,7 +69,10 @@ export const migration012 = (dialect: DialectName): Migration => ({
       .createTable('oci_tags')
       .addColumn('project_id', 'integer', (c) => c.notNull().references('projects.id').onDelete('cascade'))
       .addColumn('repository', 'text', (c) => c.notNull())
-      .addColumn('tag', 'text', (c) => c.notNull())
+      // Byte order on both databases, as the spec's lexical tags/list needs: SQLite compares text bytewise; a
+      // PostgreSQL database's collation may not (en_US puts `_x` after `a`), so the column is `C` there. On the
+      // column, not in the query, so the primary key still serves `order by tag` and `tag > last`.
+      .addColumn('tag', dialect === 'postgres' ? sql`text collate "C"` : 'text', (c) => c.notNull())
       .addColumn('manifest_sha256', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('oci_tags_pkey', ['project_id', 'repository', 'tag'])

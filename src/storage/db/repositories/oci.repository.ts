@@ -1,6 +1,6 @@
 /**
- * The OCI distribution API's rows (migration 012); implements `OciBlobsStore` (`services/oci/blobs.service.ts`) and
- * `OciManifestsStore` (`services/oci/manifests.service.ts`).
+ * The OCI distribution API's rows (migration 012); implements `OciBlobsStore` (`services/oci/blobs.service.ts`),
+ * `OciManifestsStore` (`services/oci/manifests.service.ts`) and `OciReferrersStore` (`services/oci/referrers.service.ts`).
  */
 import type { OciBlobRow, OciManifestRow, OciTagRow, OciUploadSessionRow } from '../../../domain/records.js';
 import type { Db } from './types.js';
@@ -70,6 +70,26 @@ export class OciRepository {
       .executeTakeFirst();
   }
 
+  /** Referrers of a subject (`OciReferrersStore`), by digest; the subject index serves the lookup. */
+  async referrers(
+    db: Db,
+    projectId: number,
+    repository: string,
+    subjectSha256: string,
+    page: { artifactType: string | undefined; after: string | undefined; limit: number },
+  ): Promise<OciManifestRow[]> {
+    let q = db
+      .selectFrom('oci_manifests')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('repository', '=', repository)
+      .where('subject_sha256', '=', subjectSha256);
+    if (page.artifactType !== undefined) q = q.where('artifact_type', '=', page.artifactType);
+    if (page.after !== undefined) q = q.where('sha256', '>', page.after);
+    const rows = await q.orderBy('sha256').limit(page.limit).execute();
+    return rows.map((row) => ({ ...row, size: Number(row.size) }));
+  }
+
   /** Records the manifest, once per digest. */
   async insertManifest(db: Db, row: OciManifestRow): Promise<void> {
     await db
@@ -88,7 +108,7 @@ export class OciRepository {
       .execute();
   }
 
-  /** Tags in lexical order, after `last`, at most `limit`. */
+  /** Tags in lexical (byte) order, after `last`, at most `limit`: the column's collation is bytewise (migration 012). */
   async tags(db: Db, projectId: number, repository: string, last: string | undefined, limit: number): Promise<string[]> {
     let q = db.selectFrom('oci_tags').select('tag').where('project_id', '=', projectId).where('repository', '=', repository);
     if (last !== undefined) q = q.where('tag', '>', last);
