@@ -2,9 +2,11 @@
  * The in-repo OCI conformance suite (test/conformance/oci), run against two registries:
  * - the CNCF distribution reference registry (Debian's docker-registry) on loopback with Basic auth, which proves
  *   the suite itself: every case it implements passes there, and the ones it does not are skipped by name;
- * - Wharf (an app on loopback, SQLite, and PostgreSQL when WHARF_TEST_DATABASE_URL is set), with a Maintainer's
- *   PAT as the Basic password, skipped with a message while Wharf has no `/v2/`.
+ * - Wharf (an app on loopback, SQLite, and PostgreSQL when WHARF_TEST_DATABASE_URL is set; blobs on S3 when
+ *   WHARF_TEST_BLOB_STORE=s3), with a Maintainer's PAT as the Basic password. Wharf serves `/v2/`: a case that finds
+ *   no API there fails, it does not skip.
  */
+import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { registerOciConformance, type OciTarget } from '../conformance/oci/index.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -45,20 +47,17 @@ describe('OCI conformance: reference registry (docker-registry)', { skip: docker
   }));
 });
 
+const BLOB_STORE = process.env.WHARF_TEST_BLOB_STORE === 's3' ? 's3' : 'fs';
+
 for (const dialect of DIALECTS) {
-  describe(`OCI conformance: Wharf (${dialect})`, () => {
+  describe(`OCI conformance: Wharf (${dialect}, blobs on ${BLOB_STORE})`, () => {
     let t: TestApp | undefined;
-    let target: OciTarget | { unavailable: string } = { unavailable: 'Wharf did not start' };
+    let target: OciTarget | undefined;
     before(async () => {
       // The external URL is the real listening address: Wharf writes it into Location and WWW-Authenticate, which
       // the suite follows.
       const port = await freeLoopbackPort();
       t = await startApp(dialect, { env: { WHARF_EXTERNAL_URL: `http://127.0.0.1:${port}` } });
-      const probe = await t.call('GET', '/v2/');
-      if (probe.status === 404) {
-        target = { unavailable: 'Wharf has no OCI API at /v2/ yet (issue 15, branch i15-oci-core)' };
-        return;
-      }
       const group = await createGroup(t, 'acme');
       const project = await createProject(t, 'web', group.id);
       const { user, token } = await userWithToken(t, 'oci-maintainer');
@@ -74,6 +73,9 @@ for (const dialect of DIALECTS) {
     after(async () => {
       await t?.close();
     });
-    registerOciConformance(() => target);
+    registerOciConformance(() => {
+      assert.ok(target, 'Wharf did not start (see the before hook\'s failure)');
+      return target;
+    });
   });
 }

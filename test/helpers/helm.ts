@@ -65,11 +65,16 @@ export function chartYaml(name: string, version: string, extra = ''): string {
 }
 
 /** A chart laid out as `helm package` lays it out: `<name>/Chart.yaml`, values, a template; random bytes make every build differ. */
-export function buildChart(name: string, version: string, options: { extraYaml?: string; yaml?: string; padding?: Buffer } = {}): Buffer {
+export function buildChart(
+  name: string,
+  version: string,
+  options: { extraYaml?: string; yaml?: string; padding?: Buffer; templates?: Readonly<Record<string, string>> } = {},
+): Buffer {
+  const templates = Object.entries(options.templates ?? { 'deployment.yaml': 'kind: Deployment\n' });
   return tgz([
     { path: `${name}/Chart.yaml`, content: options.yaml ?? chartYaml(name, version, options.extraYaml) },
     { path: `${name}/values.yaml`, content: `replicas: 1\nnonce: ${randomBytes(8).toString('hex')}\n` },
-    { path: `${name}/templates/deployment.yaml`, content: 'kind: Deployment\n' },
+    ...templates.map(([file, content]) => ({ path: `${name}/templates/${file}`, content })),
     ...(options.padding ? [{ path: `${name}/files/blob.bin`, content: options.padding }] : []),
   ]);
 }
