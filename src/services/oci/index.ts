@@ -1,7 +1,7 @@
 /** The OCI distribution API's services (docs/design/helm-oci.md). */
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../blob-store.js';
-import type { Connection, Executor } from '../ports.js';
+import type { ChangeSignal, Connection, Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
 import { OciBlobsService, type OciBlobsStore } from './blobs.service.js';
 import { OciManifestsService, type ChartUploadPort, type OciManifestsStore } from './manifests.service.js';
@@ -22,12 +22,14 @@ export interface OciServicesDeps {
   blobs: BlobStore;
   settings: SettingsService;
   clock: Clock;
+  /** Lets pull lookups (blob links, manifests by tag or digest) skip the database while nothing was written (SQLite). */
+  changes: ChangeSignal;
 }
 
 export function buildOciServices(deps: OciServicesDeps): OciServices {
-  const { db, oci, blobs, settings, clock, charts } = deps;
+  const { db, oci, blobs, settings, clock, charts, changes } = deps;
   return {
-    blobs: new OciBlobsService({ db, oci, blobs, settings, clock }),
-    manifests: new OciManifestsService({ db, oci, blobs, charts, clock, channel: OCI_CHANNEL }),
+    blobs: new OciBlobsService({ db, oci, blobs, settings, clock, changes }),
+    manifests: new OciManifestsService({ db, oci, blobs, charts, clock, channel: OCI_CHANNEL, changes }),
   };
 }
