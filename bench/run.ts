@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- --only npm|helm|proxy]`: Wharf against Verdaccio 6 and against the raw Node.js limit
- * (a bare node:http server answering the same bytes), side by side in one run, on loopback.
+ * `npm run bench [-- --quick] [-- --only npm|helm|proxy|oci]`: Wharf against Verdaccio 6 (npm), Debian's
+ * docker-registry (OCI pulls of Helm charts) and the raw Node.js limit (a bare node:http server answering the same
+ * bytes), side by side in one run, on loopback.
  *
  * Every server runs in its own process; autocannon runs here. Every scenario first checks that each target
  * answers correctly: a wrong answer fails the run instead of becoming a number. The table goes to stdout and,
@@ -17,6 +18,7 @@ import { cpuMs, freePort, peakRssMb, spawnServer, type Proc } from './lib/procs.
 import { packageTgz, publishBody } from '../test/helpers/npm.js';
 import { chartTgz } from './lib/charts.js';
 import { proxyMissing, timedInstall, verdaccioConfig } from './lib/proxy.js';
+import { helmArtifact, OCI_MANIFEST, pushHelmArtifact, sha256Digest, startDockerRegistry, type HelmArtifact } from './lib/oci.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -31,6 +33,7 @@ const UPSTREAM_LATENCY_MS = Number(process.env.WHARF_BENCH_UPSTREAM_LATENCY_MS ?
 const RUN_NPM = ONLY === undefined || ONLY === 'npm';
 const RUN_HELM = ONLY === undefined || ONLY === 'helm';
 const RUN_PROXY = ONLY === undefined || ONLY === 'npm' || ONLY === 'proxy';
+const RUN_OCI = ONLY === undefined || ONLY === 'oci';
 const ROOT_TOKEN = `bench-root-token-${randomBytes(12).toString('hex')}`;
 const work = mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-'));
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
@@ -48,6 +51,8 @@ interface Row {
 const rows: Row[] = [];
 /** Server CPU per answered request (µs) by scenario and target: what a server costs, whatever caps throughput. */
 const cpuRows: { scenario: string; wharf?: number; verdaccio?: number; limit?: number }[] = [];
+/** The OCI scenarios' own table: every target's rate, latencies, bytes per second and CPU per request. */
+const ociRows: { scenario: string; target: string; result: LoadResult; cpuUs: number }[] = [];
 /** Every server started, so a failing run still stops them all. */
 const running: Proc[] = [];
 const targets: { name: string; ok: boolean; detail: string }[] = [];
@@ -68,7 +73,8 @@ async function startWharf(name = 'wharf'): Promise<Proc> {
   return track(spawnServer({
     name,
     command: process.execPath,
-    args: [path.join(REPO, 'bin/wharf.js'), 'serve'],
+    // WHARF_BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile Wharf under the bench's load.
+    args: [...(process.env.WHARF_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), path.join(REPO, 'bin/wharf.js'), 'serve'],
     cwd: REPO,
     env: {
       WHARF_HOST: '127.0.0.1',
@@ -229,12 +235,18 @@ function cpuTable(): string {
   return [head, ...body].join('\n');
 }
 
+/** Who a scenario loads: `registry` is docker-registry, the OCI scenarios' peer. */
+type Target = 'wharf' | 'verdaccio' | 'registry' | 'limit';
+const TARGETS: readonly Target[] = ['wharf', 'verdaccio', 'registry', 'limit'];
+
 /** A load scenario: the request per target; `pids` names a target's process when it is not the run's main one. */
 interface Scenario {
   name: string;
   unit: string;
-  requests: Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadRequest>>;
-  pids?: Partial<Record<'wharf' | 'verdaccio' | 'limit', number>>;
+  requests: Partial<Record<Target, LoadRequest>>;
+  pids?: Partial<Record<Target, number>>;
+  /** Reported in the OCI table (with latencies and MB/s) instead of the main one. */
+  oci?: true;
 }
 
 function target(name: string, ok: boolean, detail: string): void {
@@ -383,16 +395,18 @@ async function main(): Promise<void> {
     await seedHelm(wharf.url, project.id as number, scenarios, limitResponses);
   }
 
+  const registry = RUN_OCI ? await seedOci(wharf.url, group.id as number, { id: user.id as number, token: readerToken }, scenarios, limitResponses) : undefined;
+
   const limit = await startLimit(limitResponses);
-  const results: Record<string, Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadResult>>> = {};
-  const pids = { wharf: wharf.child.pid!, verdaccio: verdaccioStarted?.proc.child.pid, limit: limit.child.pid! };
+  const results: Record<string, Partial<Record<Target, LoadResult>>> = {};
+  const pids: Partial<Record<Target, number>> = { wharf: wharf.child.pid!, verdaccio: verdaccioStarted?.proc.child.pid, registry: registry?.child.pid, limit: limit.child.pid! };
   // A server's first load also pays for compiling its hot paths (JIT): of two scenarios doing the same work on a fresh
   // process, whichever ran first cost 20-60% more CPU per request. Each process gets one unmeasured second first.
   const warmed = new Set<number>();
   for (const s of scenarios) {
     results[s.name] = {};
-    const cpu: (typeof cpuRows)[number] = { scenario: s.name };
-    for (const which of ['wharf', 'verdaccio', 'limit'] as const) {
+    const cpu: Partial<Record<Target, number>> = {};
+    for (const which of TARGETS) {
       const req = s.requests[which];
       if (!req) continue;
       const full = which === 'limit' ? { ...req, url: limit.url + req.url } : req;
@@ -406,9 +420,12 @@ async function main(): Promise<void> {
       cpu[which] = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.total);
       if (r.wrong > 0) throw new Error(`${s.name} on ${which}: ${r.wrong} of ${r.total} answers were wrong (statuses ${JSON.stringify(r.statuses)})`);
       results[s.name]![which] = r;
-      log(`  ${s.name} — ${which}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, server CPU ${cpu[which]!.toFixed(0)} µs/request`);
+      const mbs = s.oci ? `, ${(r.bytesPerSec / 1e6).toFixed(1)} MB/s` : '';
+      log(`  ${s.name} — ${which}: ${Math.round(r.rps)} req/s${mbs}, p50 ${r.p50} ms, p99 ${r.p99} ms, server CPU ${cpu[which]!.toFixed(0)} µs/request`);
+      if (s.oci) ociRows.push({ scenario: s.name, target: which, result: r, cpuUs: cpu[which]! });
     }
-    cpuRows.push(cpu);
+    if (s.oci) continue;
+    cpuRows.push({ scenario: s.name, wharf: cpu.wharf, verdaccio: cpu.verdaccio, limit: cpu.limit });
     const r = results[s.name]!;
     rows.push({ scenario: s.name, unit: s.unit, wharf: r.wharf?.rps, verdaccio: r.verdaccio?.rps, limit: r.limit?.rps, better: 'higher' });
   }
@@ -422,6 +439,7 @@ async function main(): Promise<void> {
     verdaccio: verdaccioStarted?.proc.startMs,
     limit: limit.startMs,
     better: 'lower',
+    ...(registry ? { note: `docker-registry: ${registry.startMs.toFixed(0)} ms` } : {}),
   });
   rows.push({
     scenario: 'peak RSS over the whole run',
@@ -430,6 +448,7 @@ async function main(): Promise<void> {
     verdaccio: verdaccioStarted ? peakRssMb(verdaccioStarted.proc.child.pid!) : undefined,
     limit: peakRssMb(limit.child.pid!),
     better: 'lower',
+    ...(registry ? { note: `docker-registry: ${peakRssMb(registry.child.pid!).toFixed(0)} MB` } : {}),
   });
 
   checkTargets(results);
@@ -584,9 +603,101 @@ async function helmUploadLatency(base: string, projectId: number): Promise<void>
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// OCI (docs/helm-oci.md): anonymous pulls of one Helm artifact from Wharf and from docker-registry, same bytes
 
-function checkTargets(results: Record<string, Partial<Record<'wharf' | 'verdaccio' | 'limit', LoadResult>>>): void {
-  const rate = (s: string, w: 'wharf' | 'verdaccio' | 'limit') => results[s]?.[w]?.rps;
+const OCI_SCENARIOS = {
+  manifest: 'OCI manifest GET by tag',
+  small: 'OCI blob GET, ~16 KB chart layer',
+  big: 'OCI blob GET, ~5 MB chart layer',
+  manifestAuth: 'OCI manifest GET by tag, Basic PAT (Wharf only)',
+  smallAuth: 'OCI blob GET, ~16 KB, Basic PAT (Wharf only)',
+} as const;
+
+const OCI_NOTE =
+  'The same two Helm artifacts (config, chart layer, manifest; the layers are real chart archives carrying a random, incompressible payload) pushed through the distribution API to Wharf (a public project, SQLite + files, its defaults) and to Debian\'s docker-registry (the CNCF distribution reference registry: filesystem storage, in-memory blob descriptor cache, no auth, logging at `error` as Verdaccio does here), then pulled anonymously: the manifest by tag, and each chart layer by digest. The Basic PAT rows are Wharf with a Reporter\'s personal access token, for information. The limit answers the same bytes from memory. MB/s counts everything received (headers and bodies).';
+
+async function seedOci(
+  base: string,
+  groupId: number,
+  reader: { id: number; token: string },
+  scenarios: Scenario[],
+  limitResponses: Record<string, { status: number; headers: Record<string, string>; body: string }>,
+): Promise<Proc | undefined> {
+  // A project of its own: OCI pushes are listed in its `stable` channel, not in the Helm scenarios' one.
+  const project = await api(base, 'POST', '/projects', { name: 'oci', namespace_id: groupId, visibility: 'public' });
+  await api(base, 'POST', `/projects/${project.id}/members`, { user_id: reader.id, access_level: 20 });
+  const small = helmArtifact('chart-16k', '1.0.0', 15_600);
+  const big = helmArtifact('chart-5m', '1.0.0', 5_000_000);
+  log(`oci: pushing a ${small.layer.length}-byte and a ${big.layer.length}-byte chart to Wharf (bench/oci) and to docker-registry …`);
+  const started = await startDockerRegistry(work);
+  if (started.proc) running.push(started.proc);
+  else {
+    log(`  docker-registry SKIPPED: ${started.missing}; Wharf and the limit still run`);
+    target('OCI pulls compared with docker-registry', false, `skipped: ${started.missing}`);
+  }
+  const registry = started.proc;
+  const repo = (a: HelmArtifact) => `bench/oci/${a.chart}`;
+  for (const a of [small, big]) {
+    await pushHelmArtifact(base, repo(a), a, { authorization: basicRoot });
+    if (registry) await pushHelmArtifact(registry.url, repo(a), a);
+  }
+
+  const same = (expected: Buffer) => (_s: number, body: Buffer, headers: Headers) => {
+    if (!body.equals(expected)) throw new Error(`answered ${body.length} bytes that are not the ${expected.length} pushed`);
+    if (headers.get('docker-content-digest') !== sha256Digest(expected)) throw new Error(`Docker-Content-Digest is ${headers.get('docker-content-digest')}`);
+  };
+  const canned = (key: string, bytes: Buffer, type: string) => {
+    limitResponses[key] = { status: 200, headers: { 'content-type': type, 'docker-content-digest': sha256Digest(bytes) }, body: bytes.toString('base64') };
+  };
+  canned('/oci/manifest', small.manifest, OCI_MANIFEST);
+  canned('/oci/blob-16k', small.layer, 'application/octet-stream');
+  canned('/oci/blob-5m', big.layer, 'application/octet-stream');
+
+  const manifestUrl = (b: string) => `${b}/v2/${repo(small)}/manifests/${small.version}`;
+  const blobUrl = (b: string, a: HelmArtifact) => `${b}/v2/${repo(a)}/blobs/${sha256Digest(a.layer)}`;
+  // What helm sends when it asks for a chart's manifest.
+  const accept = { accept: OCI_MANIFEST };
+  const pat = { authorization: `Basic ${Buffer.from(`reader:${reader.token}`).toString('base64')}` };
+  const of = (urlOf: (b: string) => string, limitPath: string, expected: Buffer, headers: Record<string, string> = {}) => ({
+    wharf: { url: urlOf(base), headers, expectStatus: 200, check: same(expected) },
+    ...(registry ? { registry: { url: urlOf(registry.url), headers, expectStatus: 200, check: same(expected) } } : {}),
+    limit: { url: limitPath, headers, expectStatus: 200, check: same(expected) },
+  });
+  scenarios.push(
+    { name: OCI_SCENARIOS.manifest, unit: 'req/s', oci: true, requests: of(manifestUrl, '/oci/manifest', small.manifest, accept) },
+    { name: OCI_SCENARIOS.small, unit: 'req/s', oci: true, requests: of((b) => blobUrl(b, small), '/oci/blob-16k', small.layer) },
+    { name: OCI_SCENARIOS.big, unit: 'req/s', oci: true, requests: of((b) => blobUrl(b, big), '/oci/blob-5m', big.layer) },
+    {
+      name: OCI_SCENARIOS.manifestAuth,
+      unit: 'req/s',
+      oci: true,
+      requests: { wharf: { url: manifestUrl(base), headers: { ...accept, ...pat }, expectStatus: 200, check: same(small.manifest) } },
+    },
+    {
+      name: OCI_SCENARIOS.smallAuth,
+      unit: 'req/s',
+      oci: true,
+      requests: { wharf: { url: blobUrl(base, small), headers: pat, expectStatus: 200, check: same(small.layer) } },
+    },
+  );
+  return registry;
+}
+
+function ociTable(): string {
+  const names: Record<string, string> = { wharf: 'Wharf', registry: 'docker-registry', limit: 'limit' };
+  const head = '| scenario | target | req/s | p50 ms | p99 ms | MB/s | server CPU µs/request | Wharf/docker-registry |\n|---|---|---:|---:|---:|---:|---:|---:|';
+  const body = ociRows.map((r) => {
+    const peer = ociRows.find((o) => o.scenario === r.scenario && o.target === 'registry');
+    const vs = r.target === 'wharf' && peer ? `${((r.result.rps / peer.result.rps) * 100).toFixed(0)}%` : '–';
+    return `| ${r.scenario} | ${names[r.target] ?? r.target} | ${Math.round(r.result.rps).toLocaleString('en-US')} | ${r.result.p50} | ${r.result.p99} | ${(r.result.bytesPerSec / 1e6).toFixed(1)} | ${r.cpuUs.toFixed(0)} | ${vs} |`;
+  });
+  return [head, ...body].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function checkTargets(results: Record<string, Partial<Record<Target, LoadResult>>>): void {
+  const rate = (s: string, w: Target) => results[s]?.[w]?.rps;
   const vs = (s: string, minVerdaccio: number | undefined, minLimit: number) => {
     const w = rate(s, 'wharf');
     const v = rate(s, 'verdaccio');
@@ -617,6 +728,15 @@ function checkTargets(results: Record<string, Partial<Record<'wharf' | 'verdacci
   }
   const conc = rows.find((r) => r.scenario.startsWith('20 concurrent'));
   if (conc?.wharf !== undefined) target('20 concurrent publishes: 20 of 20 land', conc.wharf === 20, `${conc.wharf} of 20`);
+  // Issue 15: anonymous pulls of the same artifact, Wharf against docker-registry in the same run.
+  const vsRegistry = (s: string, min: number, wording: string) => {
+    const w = rate(s, 'wharf');
+    const d = rate(s, 'registry');
+    if (w !== undefined && d !== undefined) target(`${s}: ${wording} docker-registry`, w >= min * d, `${Math.round(w).toLocaleString('en-US')} vs ${Math.round(d).toLocaleString('en-US')} req/s (${((w / d) * 100).toFixed(0)}%)`);
+  };
+  vsRegistry(OCI_SCENARIOS.manifest, 1, 'at least as fast as');
+  vsRegistry(OCI_SCENARIOS.small, 1, 'at least as fast as');
+  vsRegistry(OCI_SCENARIOS.big, 0.7, 'within 30% of');
 }
 
 function report(): void {
@@ -626,6 +746,7 @@ function report(): void {
   const peak = rows.find((r) => r.scenario.startsWith('peak RSS'));
   if (peak?.wharf !== undefined) target('peak RSS over the whole run <= 250 MB', peak.wharf <= 250, `${peak.wharf.toFixed(0)} MB`);
   const met = targets.filter((t) => t.ok).length;
+  const oci = ociRows.length === 0 ? [] : ['## OCI pulls (Helm over OCI)', '', OCI_NOTE, '', ociTable(), ''];
   const md = [
     '# Benchmark results',
     '',
@@ -643,12 +764,13 @@ function report(): void {
     '',
     cpuTable(),
     '',
+    ...oci,
     `## Targets (${met} of ${targets.length} met)`,
     '',
     ...targets.map((t) => `- ${t.ok ? '✅' : '❌'} ${t.name}: ${t.detail}`),
     '',
   ].join('\n');
-  log(`\n${table()}\n\nserver CPU per request (µs):\n${cpuTable()}\n`);
+  log(`\n${table()}\n\nserver CPU per request (µs):\n${cpuTable()}\n${ociRows.length ? `\nOCI pulls:\n${ociTable()}\n` : ''}`);
   log(`targets met: ${met} of ${targets.length}`);
   const out = path.join(REPO, 'bench', QUICK || ONLY ? 'RESULTS.quick.md' : 'RESULTS.md');
   writeFileSync(out, md);

@@ -143,7 +143,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       sharedDatabase: storage.dialect === 'postgres',
     }),
     helm,
-    oci: buildOciServices({ db, oci: new OciRepository(), blobs: storage.blobs, settings, clock, charts: helm.upload, protection }),
+    oci: buildOciServices({ db, oci: new OciRepository(), blobs: storage.blobs, settings, clock, charts: helm.upload, protection, changes }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
     packages: new PackagesService({
       db,

@@ -1,7 +1,8 @@
 /** Real Helm chart archives (the layout `helm package` writes) for seeding the benchmark. */
-import { makeTgz } from '../../test/helpers/npm.js';
+import { makeTgz, type TarEntry } from '../../test/helpers/npm.js';
 
-export function chartTgz(name: string, version: string): Buffer {
+/** `extra` files go into the archive too (the OCI scenarios' large charts carry an incompressible payload). */
+export function chartTgz(name: string, version: string, extra: TarEntry[] = []): Buffer {
   const chartYaml = [
     'apiVersion: v2',
     `name: ${name}`,
@@ -19,5 +20,6 @@ export function chartTgz(name: string, version: string): Buffer {
     { path: `${name}/Chart.yaml`, content: chartYaml },
     { path: `${name}/values.yaml`, content: 'replicaCount: 1\nimage:\n  repository: nginx\n  tag: stable\n' },
     { path: `${name}/templates/deployment.yaml`, content: 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n' },
+    ...extra,
   ]);
 }

@@ -33,6 +33,8 @@ export interface LoadResult {
   rps: number;
   p50: number;
   p99: number;
+  /** Bytes received per second (bodies and headers), averaged over the run. */
+  bytesPerSec: number;
   /** Responses whose status was not the expected one, plus errors and timeouts. */
   wrong: number;
   total: number;
@@ -86,6 +88,7 @@ export async function load(req: LoadRequest, durationSec: number, connections: n
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    bytesPerSec: result.throughput.average,
     wrong: total - expected + result.errors + result.timeouts,
     total,
     statuses: Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.count])),

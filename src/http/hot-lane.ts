@@ -11,7 +11,7 @@
  * the database — nothing else (no time, no cookies, no client address). The answer is stored with the database's
  * change version read *before* the request did anything (`ChangeSignal`), and served only while the version is
  * the same, so no write — here, by `wharf gc`, or by the CLI — can leave an old answer in use. Requests carrying
- * any credential, a cookie, a query string or a body never take the lane. Where the database gives no change
+ * any credential, a cookie, a query string, a `Range` (an OCI blob's part) or a body never take the lane. Where the database gives no change
  * signal (PostgreSQL, several instances) the lane is off. Each answer is still logged as one access line, marked
  * `hot: true`, and gets its own request id.
  */
@@ -53,6 +53,7 @@ function eligible(req: IncomingMessage): boolean {
     h['job-token'] === undefined &&
     h['deploy-token'] === undefined &&
     h.cookie === undefined &&
+    h.range === undefined &&
     h['content-length'] === undefined &&
     h['transfer-encoding'] === undefined
   );

@@ -15,7 +15,8 @@ import { errors } from '../../domain/errors.js';
 import { checkDigest, parseContentRange, type ByteRange } from '../../domain/oci/names.js';
 import type { OciBlobRow, OciUploadChunk, OciUploadSessionRow } from '../../domain/records.js';
 import { BlobDigestMismatchError, BlobTooLargeError, type BlobStore, type PutResult } from '../blob-store.js';
-import type { Executor } from '../ports.js';
+import { FreshMemo } from '../fresh-memo.js';
+import type { ChangeSignal, Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
 
 /** What the OCI blob API needs of the database (`OciRepository`). */
@@ -40,6 +41,8 @@ export interface OciBlobsDeps {
   blobs: BlobStore;
   settings: SettingsService;
   clock: Clock;
+  /** Lets blob-link lookups skip the database while nothing was written (SQLite); see docs/performance.md. */
+  changes: ChangeSignal;
 }
 
 /** The repository a request is about: the project its name resolved to, and the full name. */
@@ -54,7 +57,8 @@ export interface BlobRead {
   size: number;
   /** The bytes asked for: the whole blob, or the range. */
   range?: { start: number; end: number };
-  body: Readable;
+  /** A small blob held in memory is sent as one buffer; anything else streams from the blob store. */
+  body: Readable | Buffer;
 }
 
 /** How far an upload has come: what `Range: 0-<last>` reports. */
@@ -65,15 +69,23 @@ export interface UploadState {
 
 export class OciBlobsService {
   readonly #d: OciBlobsDeps;
+  // Every pull asks whether the repository may read each blob: remembered until the next write (SQLite only; on
+  // PostgreSQL every pull reads the link, so a push or delete through another instance is seen at once).
+  readonly #links: FreshMemo<OciBlobRow | undefined>;
 
   constructor(deps: OciBlobsDeps) {
     this.#d = deps;
+    this.#links = new FreshMemo(deps.changes);
   }
 
   /** The blob's digest and size when the repository may read it (HEAD). */
   async stat(ref: OciRepositoryRef, digest: string): Promise<{ sha256: string; size: number }> {
     const sha256 = requireDigest(digest);
-    const row = await this.#d.oci.blob(this.#d.db, ref.projectId, ref.repository, sha256);
+    const { db, oci } = this.#d;
+    const row = await this.#links.get(`${ref.projectId}\0${ref.repository}\0${sha256}`, async () => {
+      const found = await oci.blob(db, ref.projectId, ref.repository, sha256);
+      return found && Object.freeze(found);
+    });
     if (!row) throw blobUnknown(digest);
     return { sha256, size: Number(row.size) };
   }
@@ -83,6 +95,9 @@ export class OciBlobsService {
     const { sha256, size } = await this.stat(ref, digest);
     const wanted = range(size);
     if (wanted === 'unsatisfiable') throw errors.oci('RANGE_INVALID', `the range is outside the blob's ${size} bytes`, { size });
+    // Content-addressed, so the copy in memory is the stored bytes on every instance (caching-blob-store.ts).
+    const bytes = this.#d.blobs.cached?.(sha256);
+    if (bytes) return { sha256, size, ...(wanted ? { range: wanted } : {}), body: wanted ? bytes.subarray(wanted.start, wanted.end + 1) : bytes };
     const stream = await this.#d.blobs.get(sha256);
     if (!stream) throw errors.blobMissing(digest);
     if (!wanted) return { sha256, size, body: stream };

@@ -1,7 +1,7 @@
 /** The OCI distribution API's services (docs/design/helm-oci.md). */
 import type { Clock } from '../../domain/clock.js';
 import type { BlobStore } from '../blob-store.js';
-import type { Connection, Executor } from '../ports.js';
+import type { ChangeSignal, Connection, Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
 import { OciBlobsService, type OciBlobsStore } from './blobs.service.js';
 import { OciManifestsService, type ChartUploadPort, type OciManifestsStore } from './manifests.service.js';
@@ -26,14 +26,16 @@ export interface OciServicesDeps {
   /** Package protection rules: an artifact attached to a chart is a push of the chart. */
   protection: OciProtectionPort;
   clock: Clock;
+  /** Lets pull lookups (blob links, manifests by tag or digest) skip the database while nothing was written (SQLite). */
+  changes: ChangeSignal;
 }
 
 export function buildOciServices(deps: OciServicesDeps): OciServices {
-  const { db, oci, blobs, settings, clock, charts, protection } = deps;
+  const { db, oci, blobs, settings, clock, charts, protection, changes } = deps;
   const referrers = new OciReferrersService({ db, oci, blobs, protection, clock });
   return {
-    blobs: new OciBlobsService({ db, oci, blobs, settings, clock }),
-    manifests: new OciManifestsService({ db, oci, blobs, charts, referrers, clock, channel: OCI_CHANNEL }),
+    blobs: new OciBlobsService({ db, oci, blobs, settings, clock, changes }),
+    manifests: new OciManifestsService({ db, oci, blobs, charts, referrers, clock, channel: OCI_CHANNEL, changes }),
     referrers,
   };
 }

@@ -18,8 +18,9 @@ import { checkReferrer, type ReferrerManifest } from '../../domain/oci/referrer.
 import type { OciBlobRow, OciManifestRow, OciTagRow } from '../../domain/records.js';
 import type { ProjectAccess } from '../access.service.js';
 import type { BlobStore } from '../blob-store.js';
+import { FreshMemo } from '../fresh-memo.js';
 import type { OpenParts } from '../helm/upload.service.js';
-import type { Connection, Executor } from '../ports.js';
+import type { ChangeSignal, Connection, Executor } from '../ports.js';
 import type { OciRepositoryRef } from './blobs.service.js';
 
 /** What manifests need of the database (`OciRepository`). */
@@ -56,13 +57,16 @@ export interface OciManifestsDeps {
   clock: Clock;
   /** The classic channel an OCI push is listed in. */
   channel: string;
+  /** Lets manifest lookups skip the database while nothing was written (SQLite); see docs/performance.md. */
+  changes: ChangeSignal;
 }
 
 export interface ManifestRead {
   sha256: string;
   mediaType: string;
   size: number;
-  body: Readable | undefined;
+  /** Manifests are small: usually one buffer from the blob store's memory; undefined for HEAD. */
+  body: Readable | Buffer | undefined;
 }
 
 /** A pushed manifest's digest (hex), and its subject's digest when it is attached to a chart (`OCI-Subject`). */
@@ -79,16 +83,23 @@ export interface OciPushTarget extends OciRepositoryRef {
 
 export class OciManifestsService {
   readonly #d: OciManifestsDeps;
+  // Every pull starts with a manifest by tag: the answer (tag → manifest row, or none) is remembered until the
+  // next write (SQLite only; on PostgreSQL every pull reads, so other instances' pushes and deletes show at once).
+  readonly #rows: FreshMemo<OciManifestRow | undefined>;
 
   constructor(deps: OciManifestsDeps) {
     this.#d = deps;
+    this.#rows = new FreshMemo(deps.changes);
   }
 
   /** `GET`/`HEAD …/manifests/<tag or digest>`; `withBody: false` for HEAD. */
   async read(ref: OciRepositoryRef, reference: string, withBody: boolean): Promise<ManifestRead> {
-    const row = await this.#find(ref, reference);
+    const row = await this.#rows.get(`${ref.projectId}\0${ref.repository}\0${reference}`, async () => {
+      const found = await this.#find(ref, reference);
+      return found && Object.freeze(found);
+    });
     if (!row) throw manifestUnknown(reference);
-    const body = withBody ? await this.#d.blobs.get(row.sha256) : undefined;
+    const body = withBody ? (this.#d.blobs.cached?.(row.sha256) ?? (await this.#d.blobs.get(row.sha256))) : undefined;
     if (withBody && !body) throw errors.blobMissing(ociDigest(row.sha256));
     return { sha256: row.sha256, mediaType: row.media_type, size: Number(row.size), body };
   }

@@ -22,6 +22,7 @@ import { errors } from '../../../domain/errors.js';
 import { ociDigest, parseRange } from '../../../domain/oci/names.js';
 import { OCI_INDEX } from '../../../domain/oci/referrer.js';
 import type { OciRepositoryRef } from '../../../services/oci/blobs.service.js';
+import { replayable } from '../../hot-lane.js';
 import { hasBody } from '../../plugins/body-guard.js';
 import { ociAccess, resolveTarget } from './access.js';
 import { mountSource } from './mount.js';
@@ -51,6 +52,9 @@ export const ociRoutes =
     const refOf = (request: FastifyRequest, name: string): OciRepositoryRef => ({ projectId: request.projectAccess!.project.id, repository: name });
 
     const read = async (request: FastifyRequest, reply: FastifyReply) => {
+      // Also set before sending: the hot lane keeps an answer's headers as its own onSend hook (the app's, which
+      // runs before this plugin's) sees them.
+      reply.header('docker-distribution-api-version', API_VERSION);
       const { target } = resolveTarget(request);
       const ref = refOf(request, target.name);
       switch (target.kind) {
@@ -66,6 +70,8 @@ export const ociRoutes =
             reply.code(206).header('content-range', `bytes ${start}-${end}/${blob.size}`).header('content-length', end - start + 1);
           } else {
             reply.header('content-length', blob.size);
+            // An anonymous pull's whole blob depends on the URL and the database only (docs/performance.md#oci-pulls).
+            replayable(request);
           }
           return reply.send(blob.body);
         }
@@ -77,6 +83,7 @@ export const ociRoutes =
         case 'manifest': {
           const manifest = await services.oci.manifests.read(ref, target.reference, request.method === 'GET');
           reply.header('docker-content-digest', ociDigest(manifest.sha256)).header('content-length', manifest.size).type(manifest.mediaType);
+          if (request.method === 'GET') replayable(request);
           return reply.send(manifest.body);
         }
         case 'tags': {

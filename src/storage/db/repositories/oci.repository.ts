@@ -3,17 +3,17 @@
  * `OciManifestsStore` (`services/oci/manifests.service.ts`) and `OciReferrersStore` (`services/oci/referrers.service.ts`).
  */
 import type { OciBlobRow, OciManifestRow, OciTagRow, OciUploadSessionRow } from '../../../domain/records.js';
+import { PreparedQuery } from '../prepared.js';
 import type { Db } from './types.js';
+
+/** Asked by every blob pull (on PostgreSQL, every time): compiled once, then only bound (`prepared.ts`). */
+const BLOB_LINK = new PreparedQuery((db, projectId: number, repository: string, sha256: string) =>
+  db.selectFrom('oci_blobs').selectAll().where('project_id', '=', projectId).where('repository', '=', repository).where('sha256', '=', sha256),
+);
 
 export class OciRepository {
   async blob(db: Db, projectId: number, repository: string, sha256: string): Promise<OciBlobRow | undefined> {
-    const row = await db
-      .selectFrom('oci_blobs')
-      .selectAll()
-      .where('project_id', '=', projectId)
-      .where('repository', '=', repository)
-      .where('sha256', '=', sha256)
-      .executeTakeFirst();
+    const row = await BLOB_LINK.first(db, projectId, repository, sha256);
     return row && { ...row, size: Number(row.size) };
   }
 
