@@ -68,9 +68,11 @@ const TARGETS: TargetFactory[] = [
         await t.close();
         return { unavailable: 'Wharf has no OCI API at /v2/ yet (issue 15, branch i15-oci-core)' };
       }
-      const group = await createGroup(t, 'acme');
-      const project = await createProject(t, 'web', group.id);
-      const mirror = await createProject(t, 'mirror', group.id);
+      // A public group, so that its public project really is public (a project is never more visible than its
+      // group); `web` and `mirror` stay private.
+      const group = await createGroup(t, 'acme', { visibility: 'public' });
+      const project = await createProject(t, 'web', group.id, { visibility: 'private' });
+      const mirror = await createProject(t, 'mirror', group.id, { visibility: 'private' });
       const open = await createProject(t, 'open', group.id, { visibility: 'public' });
       const { user, token } = await userWithToken(t, 'helm-oci');
       for (const p of [project, mirror, open]) await addMember(t, 'projects', p.id, user.id, 40);
