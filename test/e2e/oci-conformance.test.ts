@@ -45,8 +45,12 @@ describe('OCI conformance: reference registry (docker-registry)', { skip: docker
   }));
 });
 
-for (const dialect of DIALECTS) {
-  describe(`OCI conformance: Wharf (${dialect})`, () => {
+// Wharf on each database with Basic sent up front (skopeo, curl), and on SQLite once more the way docker and oras
+// authenticate: challenged, then a Bearer token from /jwt/auth per scope (docs/design/helm-oci.md#access).
+const WHARF_RUNS = [...DIALECTS.map((dialect) => ({ dialect, tokenFlow: false })), { dialect: 'sqlite' as const, tokenFlow: true }];
+
+for (const { dialect, tokenFlow } of WHARF_RUNS) {
+  describe(`OCI conformance: Wharf (${dialect}${tokenFlow ? ', Bearer token flow' : ''})`, () => {
     let t: TestApp | undefined;
     let target: OciTarget | { unavailable: string } = { unavailable: 'Wharf did not start' };
     before(async () => {
@@ -69,6 +73,7 @@ for (const dialect of DIALECTS) {
         repo: 'acme/web/examplechart',
         otherRepo: 'acme/web/otherchart',
         auth: basic('oci-maintainer', token),
+        ...(tokenFlow ? { tokenFlow: { tokens: new Map<string, string>() } } : {}),
       };
     });
     after(async () => {
