@@ -12,7 +12,7 @@
  *   the credential epoch, so a revoked token or blocked user stops at once on every instance) and re-checks the
  *   package ability on the project as a Basic request would. A removed member loses access at once too.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { can } from '../domain/access/abilities.js';
 import { actorName, ANONYMOUS, type Identity } from '../domain/access/identity.js';
@@ -28,6 +28,8 @@ import type { Executor } from './ports.js';
 export const REGISTRY_TOKEN_TTL_SECONDS = 300;
 /** Clock skew tolerated between the instance that issued a token and the one checking it. */
 const CLOCK_TOLERANCE_SECONDS = 10;
+/** Verified tokens remembered per process (a client sends one token for many requests); cleared when full. */
+const MAX_VERIFIED = 10_000;
 
 /** The signing secret (`RegistryTokenKeysRepository`). */
 export interface RegistryTokenKeysPort {
@@ -77,7 +79,12 @@ const isAccess = (v: unknown): v is RegistryAccessEntry[] =>
 
 export class RegistryTokenService {
   readonly #d: RegistryTokenServiceDeps;
-  #key: Promise<Uint8Array> | undefined;
+  #key: Promise<webcrypto.CryptoKey> | undefined;
+  /**
+   * Tokens whose signature and claims were checked, by their full text (a changed byte is another key), with their
+   * validity window: a hit re-checks only the time. What a token names is resolved again on every request anyway.
+   */
+  readonly #verified = new Map<string, { claims: Record<string, unknown>; from: number; until: number }>();
 
   constructor(deps: RegistryTokenServiceDeps) {
     this.#d = deps;
@@ -127,6 +134,18 @@ export class RegistryTokenService {
    * revoked token or blocked user fails here, whatever the JWT says.
    */
   async verify(jwt: string): Promise<VerifiedToken> {
+    const now = this.#d.clock.now().getTime() / 1000;
+    let payload: Record<string, unknown>;
+    const hit = this.#verified.get(jwt);
+    if (hit && now >= hit.from && now < hit.until) payload = hit.claims;
+    else payload = await this.#verifySignature(jwt);
+    const { access, wharf } = payload;
+    if (!isHolder(wharf) || !isAccess(access)) throw errors.registryTokenInvalid('invalid registry token');
+    const identity = wharf.k === 'a' ? ANONYMOUS : await this.#d.identity.resolveStored(wharf.k === 'p' ? 'personal' : 'deploy', wharf.id);
+    return { identity, access };
+  }
+
+  async #verifySignature(jwt: string): Promise<Record<string, unknown>> {
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(jwt, await this.#secret(), {
@@ -144,10 +163,10 @@ export class RegistryTokenService {
       }
       throw errors.registryTokenInvalid('invalid registry token');
     }
-    const { access, wharf } = payload;
-    if (!isHolder(wharf) || !isAccess(access)) throw errors.registryTokenInvalid('invalid registry token');
-    const identity = wharf.k === 'a' ? ANONYMOUS : await this.#d.identity.resolveStored(wharf.k === 'p' ? 'personal' : 'deploy', wharf.id);
-    return { identity, access };
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    // jwtVerify required both claims to be numbers.
+    this.#verified.set(jwt, { claims: payload, from: (payload.nbf as number) - CLOCK_TOLERANCE_SECONDS, until: (payload.exp as number) + CLOCK_TOLERANCE_SECONDS });
+    return payload;
   }
 
   async #grant(identity: Identity, name: string, asked: ReadonlySet<RegistryAction>): Promise<RegistryAction[]> {
@@ -160,12 +179,14 @@ export class RegistryTokenService {
   }
 
   /** The secret, read once per process: it never changes while the process runs (a rotation needs a restart). */
-  #secret(): Promise<Uint8Array> {
+  #secret(): Promise<webcrypto.CryptoKey> {
     this.#key ??= this.#d.keys
       .current(this.#d.db)
       .then((secret) => {
         if (!secret) throw new Error('registry_token_keys holds no key (migration 013 creates one)');
-        return new Uint8Array(Buffer.from(secret, 'base64url'));
+        // Imported once: handing jose the raw bytes would import them again on every verification (measured: most
+        // of a Bearer request's extra cost).
+        return webcrypto.subtle.importKey('raw', Buffer.from(secret, 'base64url'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
       })
       .catch((err: unknown) => {
         // Not remembered: the next request reads again.
