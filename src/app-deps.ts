@@ -20,6 +20,7 @@ import type { PackagePagesService } from './services/package-pages.service.js';
 import type { PackagesService } from './services/packages.service.js';
 import type { ProjectsService } from './services/projects.service.js';
 import type { ProtectionService } from './services/protection.service.js';
+import type { RegistryTokenService } from './services/registry-tokens.service.js';
 import type { SessionsService } from './services/sessions.service.js';
 import type { SettingsService } from './services/settings.service.js';
 import type { TokensService } from './services/tokens.service.js';
@@ -45,6 +46,7 @@ export interface Services {
   protection: ProtectionService;
   audit: AuditService;
   health: HealthService;
+  registryTokens: RegistryTokenService;
 }
 
 export interface Deps {

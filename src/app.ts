@@ -24,6 +24,7 @@ import { packageRoutes } from './http/routes/api/packages.routes.js';
 import { npmRoutes } from './http/routes/npm/index.js';
 import { helmRoutes } from './http/routes/helm/index.js';
 import { ociRoutes } from './http/routes/oci/index.js';
+import { registryTokenRoutes } from './http/routes/oci/token.routes.js';
 import { systemRoutes } from './http/routes/system/system.routes.js';
 import { webRoutes } from './web/routes.js';
 
@@ -93,7 +94,7 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   registerErrorHandling(app);
   registerRequestLogging(app, accessLog);
   registerPackageRateLimits(app, rateLimits);
-  registerIdentity(app, deps.services.identity);
+  registerIdentity(app, deps.services.identity, deps.services.registryTokens);
   registerRouteAccess(app, deps.services, options.declaredRoutes);
   registerBodyGuard(app);
   registerBodyParsers(app);
@@ -104,6 +105,7 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   await app.register(npmRoutes(deps), { prefix: '/api/v4' });
   await app.register(helmRoutes(deps), { prefix: '/api/v4' });
   await app.register(ociRoutes(deps));
+  await app.register(registryTokenRoutes(deps));
   await app.register(webRoutes(deps));
   return app;
 }

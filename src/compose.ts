@@ -58,6 +58,8 @@ import { PackageNameOwnersRepository } from './storage/db/repositories/package-n
 import { PingRepository } from './storage/db/repositories/ping.repository.js';
 import { HealthService } from './services/health.service.js';
 import { NpmProxyRepository } from './storage/db/repositories/npm-proxy.repository.js';
+import { RegistryTokenService } from './services/registry-tokens.service.js';
+import { RegistryTokenKeysRepository } from './storage/db/repositories/registry-token-keys.repository.js';
 
 export type { Services };
 
@@ -162,6 +164,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     protection,
     audit,
     health: new HealthService(new PingRepository(db)),
+    registryTokens: new RegistryTokenService({ db, keys: new RegistryTokenKeysRepository(), access, identity, clock, externalUrl: storage.config.externalUrl }),
   };
   return services;
 }

@@ -17,6 +17,8 @@
 export const ERROR_CODES = {
   // 400
   bad_request: { status: 400, meaning: "a 400 raised by Fastify or a plugin, not by Wharf's own checks" },
+  registry_service_unknown: { status: 400, meaning: "`/jwt/auth` asked for a service other than Wharf's registry (`container_registry`)" },
+  registry_scope_invalid: { status: 400, meaning: '`/jwt/auth` asked for too many scopes, or too long a scope' },
   param_invalid: { status: 400, meaning: 'a request parameter is missing or invalid (Grape\'s `{"error":"…"}`)' },
   validation_failed: { status: 400, meaning: "a model validation failed (ActiveRecord's `{\"message\":{field: [...]}}`)" },
   attribute_missing: { status: 400, meaning: 'an npm request lacks a required attribute (`"Tag" not given`)' },
@@ -45,11 +47,14 @@ export const ERROR_CODES = {
   token_revoked: { status: 401, meaning: 'a revoked token' },
   user_inactive: { status: 401, meaning: "a personal access token whose user is blocked or gone" },
   login_failed: { status: 401, meaning: '`npm login` with a wrong user name or password' },
+  registry_token_invalid: { status: 401, meaning: 'a registry Bearer token (from `/jwt/auth`) that is malformed, tampered with, expired or issued for another service' },
+  registry_token_scope: { status: 401, meaning: "a registry Bearer token whose grant does not cover this repository and action (the client asks `/jwt/auth` for a new one)" },
   // 403
   forbidden: { status: 403, meaning: "a 403 raised by Fastify or a plugin, not by Wharf's own checks" },
   insufficient_scope: { status: 403, meaning: "the token's scopes do not allow this request (a `read_api` token on a write)" },
   insufficient_access: { status: 403, meaning: "the caller's role (or lack of administrator rights) does not allow this action" },
   users_listing_forbidden: { status: 403, meaning: 'an anonymous caller listing users without a `username` filter' },
+  registry_access_forbidden: { status: 403, meaning: '`/jwt/auth` asked anonymously for no scope: there is nothing to grant (GitLab answers so)' },
   package_protected: { status: 403, meaning: 'a package protection rule refuses this push' },
   package_deletion_protected: { status: 403, meaning: 'a package protection rule refuses this delete' },
   package_exists: { status: 403, meaning: 'an npm publish of a version that exists with other contents' },
@@ -464,27 +469,48 @@ export const errors = {
 
   /**
    * A refusal raised by shared code on a `/v2/` route (the access check, a protection rule, the chart reader),
-   * re-rendered in the spec's shape: 401 → `UNAUTHORIZED` with the Basic challenge (which is what makes
-   * `helm registry login` send credentials), 403 and 409 (a version the overwrite policy keeps) → `DENIED`, 404 →
-   * `NAME_UNKNOWN`, 413 → `SIZE_INVALID`, 429 → `TOO_MANY_REQUESTS`, a 400 → `MANIFEST_INVALID` with the original
-   * reason. The code stays the cause's, so the log tells them apart.
+   * re-rendered in the spec's shape: 401 → `UNAUTHORIZED` with `challenge` (the Bearer challenge that sends the
+   * client to `/jwt/auth`; also added to a 401 already in the OCI shape), 403 and 409 (a version the overwrite policy
+   * keeps) → `DENIED`, 404 → `NAME_UNKNOWN`, 413 → `SIZE_INVALID`, 429 → `TOO_MANY_REQUESTS`, a 400 →
+   * `MANIFEST_INVALID` with the original reason. The code stays the cause's, so the log tells them apart.
    */
-  ociFrom: (cause: AppError): AppError => {
-    if (cause.body.errors !== undefined) return cause;
+  ociFrom: (cause: AppError, challenge: string = OCI_CHALLENGE): AppError => {
+    if (cause.body.errors !== undefined) {
+      return cause.status === 401 ? new AppError(cause.code, cause.body, { ...cause.headers, 'www-authenticate': challenge }) : cause;
+    }
     const reason = typeof cause.body.error === 'string' ? cause.body.error : cause.message;
     const headers: Record<string, string> = { ...cause.headers };
     let code: string;
     if (cause.status === 401) {
       code = 'UNAUTHORIZED';
-      headers['www-authenticate'] = OCI_CHALLENGE;
+      headers['www-authenticate'] = challenge;
     } else if (cause.status === 403 || cause.status === 409) code = 'DENIED';
     else if (cause.status === 413) code = 'SIZE_INVALID';
     else if (cause.status === 404) code = 'NAME_UNKNOWN';
     else if (cause.status === 429) code = 'TOO_MANY_REQUESTS';
     else if (cause.status === 400) code = 'MANIFEST_INVALID';
     else return cause;
-    return new AppError(cause.code, ociShape(code, cause.status === 401 ? 'authentication required' : reason, null), headers);
+    return new AppError(cause.code, ociShape(code, cause.status === 401 ? (OCI_401_MESSAGES[cause.code] ?? 'authentication required') : reason, null), headers);
   },
+
+  // ---- the registry token flow (`/jwt/auth`, Bearer on `/v2/`): the OCI body shape, which docker clients print
+
+  /** A Bearer token Wharf will not accept; `reason` says why (expired, another service, not a token at all). */
+  registryTokenInvalid: (reason: string) => new AppError('registry_token_invalid', ociShape('UNAUTHORIZED', reason, null)),
+
+  /** The token is valid but grants nothing here: the client is challenged for the scope it needs. */
+  registryTokenScope: (name: string, action: string) =>
+    new AppError('registry_token_scope', ociShape('UNAUTHORIZED', `the registry token does not grant ${action} on ${name}`, [{ Type: 'repository', Name: name, Action: action }])),
+
+  registryServiceUnknown: (service: string | undefined) =>
+    new AppError(
+      'registry_service_unknown',
+      ociShape('UNSUPPORTED', service ? `unknown service ${JSON.stringify(service.slice(0, 100))}: this registry's service is container_registry` : 'the service parameter is required (container_registry)', null),
+    ),
+
+  registryScopeInvalid: (reason: string) => new AppError('registry_scope_invalid', ociShape('UNSUPPORTED', reason, null)),
+
+  registryAccessForbidden: () => new AppError('registry_access_forbidden', ociShape('DENIED', 'access forbidden: ask for a scope, or log in', null)),
 
   // ---- errors Wharf did not raise
 
@@ -516,8 +542,22 @@ const OCI_CODES = {
 
 export type OciErrorCode = keyof typeof OCI_CODES;
 
-/** What `/v2/` answers a 401 with; the Bearer token flow replaces it once it exists. */
+/**
+ * The Basic challenge: what `/jwt/auth` answers a 401 with (it takes HTTP Basic only), and the default of
+ * `ociFrom`. `/v2/` routes pass their Bearer challenge instead (docs/design/helm-oci.md#access).
+ */
 export const OCI_CHALLENGE = 'Basic realm="Wharf registry"';
+
+/**
+ * What a 401 under `/v2/` or `/jwt/auth` says, by its cause: clients print it (`helm registry login`, docker). An
+ * unknown token and a blocked user's token read alike, so the message says nothing about which tokens exist.
+ */
+const OCI_401_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  token_unknown: 'invalid credentials: the password must be a personal access token or a deploy token',
+  user_inactive: 'invalid credentials: the password must be a personal access token or a deploy token',
+  token_expired: 'the token has expired',
+  token_revoked: 'the token was revoked',
+};
 
 /** The spec's error body. `RANGE_INVALID` is not one of its codes: a 416 says it, the body names the nearest code. */
 const ociShape = (code: string, message: string, detail: unknown) => ({

@@ -57,6 +57,8 @@ export interface CredentialEpoch {
 export interface IdentityTokensPort {
   findPersonalByDigest(db: Executor, digest: string): Promise<PersonalAccessTokenRow | undefined>;
   findDeployByDigest(db: Executor, digest: string): Promise<DeployTokenRow | undefined>;
+  findPersonalById(db: Executor, id: number): Promise<PersonalAccessTokenRow | undefined>;
+  findDeployById(db: Executor, id: number): Promise<DeployTokenRow | undefined>;
   /** Bookkeeping for the token lists' `last_used_at`. */
   touchPersonal(db: Executor, id: number, at: string): Promise<void>;
 }
@@ -89,23 +91,42 @@ export class IdentityService {
   async resolve(credential: Credential | undefined): Promise<Identity> {
     if (!credential) return ANONYMOUS;
     const digest = digestToken(credential.token);
+    const { db, tokens } = this.#deps;
+    return this.#cached(digest, async () =>
+      credential.token.startsWith(TOKEN_PREFIX.deploy)
+        ? ((await this.#deploy(await tokens.findDeployByDigest(db, digest))) ?? (await this.#personal(await tokens.findPersonalByDigest(db, digest))))
+        : ((await this.#personal(await tokens.findPersonalByDigest(db, digest))) ?? (await this.#deploy(await tokens.findDeployByDigest(db, digest)))),
+    );
+  }
+
+  /**
+   * The identity of a stored token by its id, checked as `resolve` checks a presented one (revoked, expired, its
+   * user blocked or gone): what a registry Bearer token names, so that the token never outlives its credential
+   * (docs/design/helm-oci.md#access). Cached like `resolve`, under the same credential epoch.
+   */
+  async resolveStored(kind: 'personal' | 'deploy', id: number): Promise<Identity> {
+    const { db, tokens } = this.#deps;
+    return this.#cached(`${kind}#${id}`, async () =>
+      kind === 'personal' ? this.#personal(await tokens.findPersonalById(db, id)) : this.#deploy(await tokens.findDeployById(db, id)),
+    );
+  }
+
+  async #cached(key: string, lookup: () => Promise<Omit<CacheEntry, 'cachedUntil' | 'epoch'> | undefined>): Promise<Identity> {
     const now = this.#deps.clock.now().getTime();
     const current = this.#deps.epoch.current();
     const epoch = typeof current === 'number' ? current : await current;
-    const hit = this.#cache.get(digest);
+    const hit = this.#cache.get(key);
     if (hit && hit.cachedUntil > now && hit.epoch === epoch) {
       if (hit.tokenExpiresAt <= now) {
-        this.#cache.delete(digest);
+        this.#cache.delete(key);
         throw errors.tokenExpired();
       }
       return hit.identity;
     }
-    const found = credential.token.startsWith(TOKEN_PREFIX.deploy)
-      ? ((await this.#lookupDeploy(digest)) ?? (await this.#lookupPersonal(digest)))
-      : ((await this.#lookupPersonal(digest)) ?? (await this.#lookupDeploy(digest)));
+    const found = await lookup();
     if (!found) throw errors.tokenUnknown();
     if (this.#cache.size >= MAX_CACHE_ENTRIES) this.#cache.clear();
-    this.#cache.set(digest, { ...found, cachedUntil: now + this.#ttl, epoch });
+    this.#cache.set(key, { ...found, cachedUntil: now + this.#ttl, epoch });
     return found.identity;
   }
 
@@ -118,9 +139,8 @@ export class IdentityService {
     this.#cache.clear();
   }
 
-  async #lookupPersonal(digest: string): Promise<Omit<CacheEntry, 'cachedUntil' | 'epoch'> | undefined> {
+  async #personal(row: PersonalAccessTokenRow | undefined): Promise<Omit<CacheEntry, 'cachedUntil' | 'epoch'> | undefined> {
     const { db, tokens, users, clock } = this.#deps;
-    const row = await tokens.findPersonalByDigest(db, digest);
     if (!row) return undefined;
     const now = clock.now();
     if (row.revoked) throw errors.tokenRevoked();
@@ -148,9 +168,8 @@ export class IdentityService {
     };
   }
 
-  async #lookupDeploy(digest: string): Promise<Omit<CacheEntry, 'cachedUntil' | 'epoch'> | undefined> {
-    const { db, tokens, clock } = this.#deps;
-    const row = await tokens.findDeployByDigest(db, digest);
+  async #deploy(row: DeployTokenRow | undefined): Promise<Omit<CacheEntry, 'cachedUntil' | 'epoch'> | undefined> {
+    const { clock } = this.#deps;
     if (!row) return undefined;
     const now = clock.now();
     if (row.revoked) throw errors.tokenRevoked();

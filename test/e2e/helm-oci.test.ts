@@ -83,9 +83,11 @@ function wharfTarget(dialect: TestDialect): TargetFactory {
       const t: TestApp = await startApp(dialect, { env: { WHARF_EXTERNAL_URL: `http://127.0.0.1:${port}` } });
       try {
         assert.notEqual((await t.call('GET', '/v2/')).status, 404, 'Wharf serves the OCI API at /v2/');
-        const group = await createGroup(t, 'acme');
-        const project = await createProject(t, 'web', group.id);
-        const mirror = await createProject(t, 'mirror', group.id);
+        // A public group, so that its public project really is public (a project is never more visible than its
+        // group); `web` and `mirror` stay private.
+        const group = await createGroup(t, 'acme', { visibility: 'public' });
+        const project = await createProject(t, 'web', group.id, { visibility: 'private' });
+        const mirror = await createProject(t, 'mirror', group.id, { visibility: 'private' });
         const open = await createProject(t, 'open', group.id, { visibility: 'public' });
         const { user, token } = await userWithToken(t, 'helm-oci');
         for (const p of [project, mirror, open]) await addMember(t, 'projects', p.id, user.id, 40);

@@ -49,8 +49,12 @@ describe('OCI conformance: reference registry (docker-registry)', { skip: docker
 
 const BLOB_STORE = process.env.WHARF_TEST_BLOB_STORE === 's3' ? 's3' : 'fs';
 
-for (const dialect of DIALECTS) {
-  describe(`OCI conformance: Wharf (${dialect}, blobs on ${BLOB_STORE})`, () => {
+// Wharf on each database with Basic sent up front (skopeo, curl), and on SQLite once more the way docker and oras
+// authenticate: challenged, then a Bearer token from /jwt/auth per scope (docs/design/helm-oci.md#access).
+const WHARF_RUNS = [...DIALECTS.map((dialect) => ({ dialect, tokenFlow: false })), { dialect: 'sqlite' as const, tokenFlow: true }];
+
+for (const { dialect, tokenFlow } of WHARF_RUNS) {
+  describe(`OCI conformance: Wharf (${dialect}, blobs on ${BLOB_STORE}${tokenFlow ? ', Bearer token flow' : ''})`, () => {
     let t: TestApp | undefined;
     let target: OciTarget | undefined;
     before(async () => {
@@ -68,6 +72,7 @@ for (const dialect of DIALECTS) {
         repo: 'acme/web/examplechart',
         otherRepo: 'acme/web/otherchart',
         auth: basic('oci-maintainer', token),
+        ...(tokenFlow ? { tokenFlow: { tokens: new Map<string, string>() } } : {}),
       };
     });
     after(async () => {

@@ -13,7 +13,9 @@ import { basic, send, type RawResult } from '../helpers/helm.js';
 import { addMember, createGroup, createPat, createProject, createUser } from '../helpers/management.js';
 
 const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const CHALLENGE = 'Basic realm="Wharf registry"';
+/** The Bearer challenge that sends clients to the token endpoint (test/integration/oci-token-auth.test.ts has the flow). */
+const CHALLENGE = 'Bearer realm="http://wharf.test/jwt/auth",service="container_registry"';
+const challengeFor = (scope: string): string => `${CHALLENGE},scope="${scope}"`;
 
 function ociError(res: RawResult, status: number, code: string): void {
   assert.equal(res.status, status, res.text);
@@ -47,7 +49,7 @@ for (const dialect of DIALECTS) {
     const req = (method: string, url: string, who?: string, options: { headers?: Record<string, string>; payload?: Buffer } = {}) =>
       send(t, method, url, { headers: { ...(who ? { authorization: auth[who]! } : {}), ...options.headers }, ...(options.payload ? { payload: options.payload } : {}) });
 
-    it('GET /v2/ answers {} to a valid caller and a Basic challenge to an anonymous one', async () => {
+    it('GET /v2/ answers {} to a valid caller and a Bearer challenge to an anonymous one', async () => {
       const ok = await req('GET', '/v2/', 'developer');
       assert.equal(ok.status, 200, ok.text);
       assert.deepEqual(ok.body, {});
@@ -174,14 +176,14 @@ for (const dialect of DIALECTS) {
       const url = `/v2/secret/vault/demo/blobs/uploads/?digest=${digestOf(blob)}`;
       const anonymous = await req('POST', url, undefined, { headers: { 'content-type': 'application/octet-stream' }, payload: blob });
       ociError(anonymous, 401, 'UNAUTHORIZED');
-      assert.equal(anonymous.headers['www-authenticate'], CHALLENGE);
+      assert.equal(anonymous.headers['www-authenticate'], challengeFor('repository:secret/vault/demo:pull,push'));
       ociError(await req('POST', url, 'reporter', { headers: { 'content-type': 'application/octet-stream' }, payload: blob }), 403, 'DENIED');
       // Anonymous pushes to a public project need credentials too.
       ociError(await req('POST', '/v2/acme/web/demo/blobs/uploads/', undefined), 401, 'UNAUTHORIZED');
 
       const pull = await req('GET', `/v2/secret/vault/demo/blobs/${digestOf(blob)}`);
       ociError(pull, 401, 'UNAUTHORIZED');
-      assert.equal(pull.headers['www-authenticate'], CHALLENGE);
+      assert.equal(pull.headers['www-authenticate'], challengeFor('repository:secret/vault/demo:pull'));
       // A signed-in caller who may not see the project, and a project that does not exist, look alike.
       ociError(await req('GET', `/v2/secret/vault/demo/blobs/${digestOf(blob)}`, 'outsider'), 404, 'NAME_UNKNOWN');
       ociError(await req('GET', `/v2/secret/nothing/demo/blobs/${digestOf(blob)}`, 'outsider'), 404, 'NAME_UNKNOWN');

@@ -178,7 +178,7 @@ for (const dialect of DIALECTS) {
       ociError(await req('PUT', '/v2/acme/web/demo/manifests/3.0.0', 'reporter', { 'content-type': OCI_MANIFEST }, manifest), 403, 'DENIED');
       const anon = await req('GET', '/v2/acme/web/demo/manifests/1.2.0', undefined);
       ociError(anon, 401, 'UNAUTHORIZED');
-      assert.equal(anon.headers['www-authenticate'], 'Basic realm="Wharf registry"');
+      assert.equal(anon.headers['www-authenticate'], 'Bearer realm="http://wharf.test/jwt/auth",service="container_registry",scope="repository:acme/web/demo:pull"');
     });
   });
 }

@@ -7,9 +7,14 @@ export type CredentialMode =
   /** npm and management API routes: Deploy-Token, Bearer, PRIVATE-TOKEN, token query parameters, HTTP Basic. */
   | 'standard'
   /** Helm routes: HTTP Basic only, both username and password non-empty; every other form is ignored. */
-  | 'basic-only';
+  | 'basic-only'
+  /**
+   * The OCI API (`/v2/`): HTTP Basic as Helm takes it, or `Authorization: Bearer` with a registry token from
+   * `/jwt/auth` (docs/design/helm-oci.md#access); a Bearer value is never looked up as a personal access token.
+   */
+  | 'registry';
 
-export type CredentialSource = 'deploy-token-header' | 'bearer' | 'private-token' | 'query' | 'basic';
+export type CredentialSource = 'deploy-token-header' | 'bearer' | 'private-token' | 'query' | 'basic' | 'registry-token';
 
 export interface Credential {
   readonly token: string;
@@ -59,11 +64,12 @@ const queryToken = (query: Query, ...names: string[]): string | undefined => {
 export function extractCredential(headers: Headers, query: Query, mode: CredentialMode): Credential | undefined {
   const authorization = first(headers.authorization);
   const basic = parseBasic(authorization);
-  if (mode === 'basic-only') {
+  if (mode === 'basic-only' || mode === 'registry') {
     if (basic && basic.username !== '' && basic.password !== '') {
       return { token: basic.password, source: 'basic', basicUsername: basic.username };
     }
-    return undefined;
+    const bearer = mode === 'registry' ? parseBearer(authorization) : undefined;
+    return bearer ? { token: bearer, source: 'registry-token' } : undefined;
   }
   if (basic && basic.password !== '') return { token: basic.password, source: 'basic', basicUsername: basic.username };
   const deploy = first(headers['deploy-token']);

@@ -94,12 +94,20 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route answers in the OCI distribution spec's error shape (`/v2/`, docs/design/helm-oci.md#errors). */
     ociErrors?: boolean;
+    /**
+     * The `WWW-Authenticate` challenge of the route's 401s, from the request and the refusal (`/v2/`: the Bearer
+     * challenge naming the scope the request needs); without it, the Basic challenge.
+     */
+    ociChallenge?: (request: FastifyRequest, err: AppError) => string;
   }
 }
 
 /** On an OCI route every refusal, whoever raised it, is rendered in the spec's body shape. */
-const shaped = (request: FastifyRequest, err: AppError | undefined): AppError | undefined =>
-  err && request.routeOptions.config?.ociErrors ? errors.ociFrom(err) : challenged(request, err);
+const shaped = (request: FastifyRequest, err: AppError | undefined): AppError | undefined => {
+  const config = request.routeOptions.config;
+  if (!err || !config?.ociErrors) return challenged(request, err);
+  return err.status === 401 && config.ociChallenge ? errors.ociFrom(err, config.ociChallenge(request, err)) : errors.ociFrom(err);
+};
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {

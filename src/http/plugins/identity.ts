@@ -8,7 +8,9 @@ import { checkTokenScope } from '../../domain/access/abilities.js';
 import { extractCredential, type CredentialMode } from '../../domain/access/credentials.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { errors } from '../../domain/errors.js';
+import type { RegistryAccessEntry } from '../../domain/oci/token-access.js';
 import type { IdentityService } from '../../services/identity.service.js';
+import type { RegistryTokenService } from '../../services/registry-tokens.service.js';
 
 export interface CallerOptions {
   /**
@@ -30,24 +32,38 @@ declare module 'fastify' {
     caller(options?: CallerOptions): Promise<Identity>;
     /** Identities resolved for this request, per credential mode (null until the first resolution). */
     resolvedIdentities: Map<CredentialMode, Promise<Identity>> | null;
+    /**
+     * What the request's registry Bearer token grants (`/v2/`), once its identity was resolved from one; null for
+     * any other credential. The route's access check requires it to cover the repository and action.
+     */
+    registryAccess: readonly RegistryAccessEntry[] | null;
   }
 }
 
 const isRead = (method: string): boolean => method === 'GET' || method === 'HEAD';
 
-/** The credential mode of a route: Helm accepts HTTP Basic only; everything else the standard forms. */
+/** The credential mode of a route: Helm accepts HTTP Basic only, the OCI API Basic or its Bearer tokens; everything else the standard forms. */
 export function credentialModeOf(request: FastifyRequest): CredentialMode {
-  return request.routeOptions.config?.access?.credentials === 'basic-only' ? 'basic-only' : 'standard';
+  const credentials = request.routeOptions.config?.access?.credentials;
+  return credentials === 'basic-only' || credentials === 'registry' ? credentials : 'standard';
 }
 
-export function registerIdentity(app: FastifyInstance, service: IdentityService): void {
+export function registerIdentity(app: FastifyInstance, service: IdentityService, registryTokens: Pick<RegistryTokenService, 'verify'>): void {
   app.decorateRequest('resolvedIdentities', null);
+  app.decorateRequest('registryAccess', null);
   app.decorateRequest('identity', function (this: FastifyRequest, mode?: CredentialMode): Promise<Identity> {
     const m = mode ?? credentialModeOf(this);
     this.resolvedIdentities ??= new Map();
     let p = this.resolvedIdentities.get(m);
     if (!p) {
-      p = service.resolve(extractCredential(this.headers, (this.query ?? {}) as Record<string, unknown>, m));
+      const credential = extractCredential(this.headers, (this.query ?? {}) as Record<string, unknown>, m);
+      p =
+        credential?.source === 'registry-token'
+          ? registryTokens.verify(credential.token).then(({ identity, access }) => {
+              this.registryAccess = access;
+              return identity;
+            })
+          : service.resolve(credential);
       this.resolvedIdentities.set(m, p);
     }
     return p;

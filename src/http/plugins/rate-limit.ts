@@ -6,7 +6,11 @@
  * GitLab's `RateLimit-*` headers.
  *
  * The paths are GitLab's (`API_PATH_REGEX`): `/api/v4/packages/<type>…`, `/api/v4/projects/<id>/packages/<type>…`
- * and `/api/v4/groups/<id>/-/packages/<type>…` — the npm and Helm registries, not the packages API's listings.
+ * and `/api/v4/groups/<id>/-/packages/<type>…` — the npm and Helm registries, not the packages API's listings —
+ * plus Wharf's third door to the same packages, the OCI API (`/v2/…`) and its token endpoint (`/jwt/auth`), counted
+ * under the same limits (a client pulling a chart over OCI is a package client like any other; GitLab counts its
+ * container registry elsewhere, under its general API throttles). Under `/v2/` the 429 is rendered in the OCI body
+ * shape (`TOO_MANY_REQUESTS`) by the error handler, with the same headers.
  *
  * Counting is per process, as a request-rate limit can afford (GitLab counts in Redis): with N instances behind a
  * load balancer a client gets up to N times the limit. Memory is bounded: at most `MAX_KEYS` counters, the oldest
@@ -18,12 +22,20 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Deps } from '../../app-deps.js';
+import type { CredentialMode } from '../../domain/access/credentials.js';
 import type { Identity } from '../../domain/access/identity.js';
 import { errors } from '../../domain/errors.js';
 
 /** GitLab's `Gitlab::Regex::Packages::API_PATH_REGEX`. */
 const PACKAGE_API_PATH = /^\/api\/v\d+\/(?:projects\/[^/]+\/|groups?\/[^/]+\/-\/)?packages\/[A-Za-z]+/;
 const HELM_PATH = /^\/api\/v\d+\/projects\/[^/]+\/packages\/helm(?:\/|$)/;
+/** The OCI API and its token endpoint (docs/design/helm-oci.md#rate-limits). */
+const OCI_PATH = /^\/v2(?:\/|$)/;
+const TOKEN_PATH = /^\/jwt\/auth$/;
+
+/** The credentials the route at `path` accepts, so the identity counted is the one the route will see. */
+const credentialModeFor = (path: string): CredentialMode =>
+  OCI_PATH.test(path) ? 'registry' : TOKEN_PATH.test(path) || HELM_PATH.test(path) ? 'basic-only' : 'standard';
 
 /** The path as the router matches it: `/packages/%68elm/…` reaches the Helm routes, so it must be counted as Helm. */
 const decodedPath = (url: string): string => {
@@ -85,10 +97,10 @@ export class PackageRateLimits {
     const limits = this.#stale() ? await this.#load() : this.#limits!;
     if (!limits.anonymous.enabled && !limits.authenticated.enabled) return;
     const path = decodedPath(request.url);
-    if (!PACKAGE_API_PATH.test(path)) return;
+    if (!PACKAGE_API_PATH.test(path) && !OCI_PATH.test(path) && !TOKEN_PATH.test(path)) return;
     let identity: Identity;
     try {
-      identity = await request.identity(HELM_PATH.test(path) ? 'basic-only' : 'standard');
+      identity = await request.identity(credentialModeFor(path));
     } catch {
       // A bad credential is counted as an anonymous request (GitLab's unauthenticated throttle); the route answers 401.
       identity = { kind: 'anonymous' };

@@ -40,9 +40,10 @@ export interface RouteAccess {
   /**
    * The credentials the route accepts. `personal`: the management API, where a deploy token is refused (401), as
    * in GitLab; `standard`: package routes (tokens in headers, Basic, deploy tokens); `basic-only`: Helm, where
-   * every 401 carries the Basic challenge; `none`: the route never looks at a credential (`/api/v4/version`).
+   * every 401 carries the Basic challenge; `registry`: the OCI API, Basic or a registry Bearer token from
+   * `/jwt/auth`; `none`: the route never looks at a credential (`/api/v4/version`).
    */
-  readonly credentials: 'personal' | 'standard' | 'basic-only' | 'none';
+  readonly credentials: 'personal' | 'standard' | 'basic-only' | 'registry' | 'none';
   /**
    * GitLab's `authenticate_non_public` (the default for package routes): an anonymous caller of a private project
    * gets 401; `plain` (the packages API): 404 like any other caller who cannot see the project.

@@ -17,6 +17,7 @@ import { migration009 } from './migrations/009-sign-in-throttle.js';
 import { migration010 } from './migrations/010-npm-proxy.js';
 import { migration011 } from './migrations/011-npm-proxy-misses.js';
 import { migration012 } from './migrations/012-oci.js';
+import { migration013 } from './migrations/013-registry-token-key.js';
 
 export type DialectMigration = (dialect: DialectName) => Migration;
 
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '010-npm-proxy': migration010,
   '011-npm-proxy-misses': migration011,
   '012-oci': migration012,
+  '013-registry-token-key': migration013,
 };
 
 export interface MigrateOutcome {

@@ -106,6 +106,13 @@ export interface PackageNameOwnersTable {
   created_at: string;
 }
 
+/** The registry token signing secret (migration 013), shared by every instance on the database. */
+export interface RegistryTokenKeysTable {
+  id: number;
+  secret: string;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   namespaces: NamespacesTable;
@@ -135,6 +142,7 @@ export interface Database {
   oci_blobs: OciBlobRow;
   oci_manifests: OciManifestRow;
   oci_tags: OciTagRow;
+  registry_token_keys: RegistryTokenKeysTable;
 }
 
 export type NewUserRow = Insertable<UsersTable>;

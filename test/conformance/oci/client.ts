@@ -32,6 +32,12 @@ export interface OciTarget {
   otherRepo: string;
   /** `Authorization` header value, or none for an anonymous target. */
   auth?: string;
+  /**
+   * Authenticate as docker and oras do with a token registry: send nothing up front; on a 401 whose challenge is
+   * `Bearer realm=…,service=…,scope=…`, get a token from the realm (with `auth` as the Basic credentials) and send
+   * the request again with it. Tokens are kept per scope for the target's lifetime.
+   */
+  tokenFlow?: { tokens: Map<string, string> };
   /** Features the target does not implement, with the reason shown on the skipped case. */
   lacks?: Partial<Record<OciFeature, string>>;
 }
@@ -68,17 +74,61 @@ export async function req(
 ): Promise<Res> {
   // A Location may be absolute or relative to the registry; both resolve against the base.
   const url = new URL(pathOrUrl, t.base).toString();
-  const headers: Record<string, string> = { ...(t.auth ? { authorization: t.auth } : {}), ...options.headers };
-  const r = await fetch(url, { method, headers, redirect: 'follow', ...(options.body !== undefined ? { body: options.body } : {}) });
-  const body = Buffer.from(await r.arrayBuffer());
-  const text = body.toString('utf8');
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
+  const send = async (authorization: string | undefined): Promise<Res> => {
+    const headers: Record<string, string> = { ...(authorization ? { authorization } : {}), ...options.headers };
+    const r = await fetch(url, { method, headers, redirect: 'follow', ...(options.body !== undefined ? { body: options.body } : {}) });
+    const body = Buffer.from(await r.arrayBuffer());
+    const text = body.toString('utf8');
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: r.status, headers: r.headers, body, text, json };
+  };
+  if (!t.tokenFlow) return send(t.auth);
+  const first = await send(undefined);
+  const challenge = first.status === 401 ? parseBearerChallenge(first.headers.get('www-authenticate') ?? '') : undefined;
+  if (!challenge) return first;
+  // A cross-repository mount also reads the source repository: docker asks for both scopes at once.
+  const from = new URL(url).searchParams.get('from');
+  const scopes = [challenge.scope, from ? `repository:${from}:pull` : undefined].filter((s): s is string => s !== undefined);
+  const key = `${t.auth ?? ''} ${scopes.join(' ')}`;
+  let token = t.tokenFlow.tokens.get(key);
+  if (!token) {
+    token = await fetchToken(challenge.realm, challenge.service, scopes, t.auth);
+    if (!token) return first;
+    t.tokenFlow.tokens.set(key, token);
   }
-  return { status: r.status, headers: r.headers, body, text, json };
+  return send(`Bearer ${token}`);
+}
+
+interface BearerChallenge {
+  realm: string;
+  service?: string;
+  scope?: string;
+}
+
+/** `Bearer realm="…",service="…",scope="…"` → its parameters; undefined for any other scheme. */
+export function parseBearerChallenge(header: string): BearerChallenge | undefined {
+  const m = /^Bearer\s+(.*)$/i.exec(header);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  for (const p of m[1]!.matchAll(/(\w+)="([^"]*)"/g)) params[p[1]!] = p[2]!;
+  if (!params.realm) return undefined;
+  return { realm: params.realm, ...(params.service ? { service: params.service } : {}), ...(params.scope ? { scope: params.scope } : {}) };
+}
+
+/** The token endpoint's answer (`token`, or OAuth's `access_token`), or undefined when it refuses. */
+async function fetchToken(realm: string, service: string | undefined, scopes: readonly string[], auth: string | undefined): Promise<string | undefined> {
+  const url = new URL(realm);
+  if (service) url.searchParams.set('service', service);
+  for (const scope of scopes) url.searchParams.append('scope', scope);
+  const r = await fetch(url, { headers: auth ? { authorization: auth } : {} });
+  if (!r.ok) return undefined;
+  const body = (await r.json()) as { token?: string; access_token?: string };
+  return body.token ?? body.access_token;
 }
 
 export const v2 = (t: OciTarget, rest: string, repo = t.repo): string => `/v2/${repo}/${rest}`;

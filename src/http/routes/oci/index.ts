@@ -24,7 +24,7 @@ import { OCI_INDEX } from '../../../domain/oci/referrer.js';
 import type { OciRepositoryRef } from '../../../services/oci/blobs.service.js';
 import { replayable } from '../../hot-lane.js';
 import { hasBody } from '../../plugins/body-guard.js';
-import { ociAccess, resolveTarget } from './access.js';
+import { ociBaseConfig, ociRouteConfig, resolveTarget } from './access.js';
 import { mountSource } from './mount.js';
 
 const API_VERSION = 'registry/2.0';
@@ -40,14 +40,10 @@ export const ociRoutes =
       reply.header('docker-distribution-api-version', API_VERSION);
     });
 
-    const config = { access: ociAccess(services), ociErrors: true };
+    const config = ociRouteConfig(services);
 
     // Any valid caller; an anonymous one is asked to log in (the way clients find out that they should).
-    app.get(
-      '/v2/',
-      { config: { access: { ability: 'signed_in', scope: 'instance', credentials: 'basic-only' }, ociErrors: true } },
-      async () => ({}),
-    );
+    app.get('/v2/', { config: ociBaseConfig(services) }, async () => ({}));
 
     const refOf = (request: FastifyRequest, name: string): OciRepositoryRef => ({ projectId: request.projectAccess!.project.id, repository: name });
 
