@@ -4,30 +4,30 @@ import type { BlobStore } from '../blob-store.js';
 import type { Connection, Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
 import { OciBlobsService, type OciBlobsStore } from './blobs.service.js';
-import { OciManifestsService, type ChartUploadPort, type OciManifestsStore } from './manifests.service.js';
+import { OciManifestsService, type ChartUploadPort, type OciManifestsDeps, type OciManifestsStore, type PackageDeletePort } from './manifests.service.js';
 
 export interface OciServices {
   blobs: OciBlobsService;
   manifests: OciManifestsService;
 }
 
-/** The classic channel OCI pushes are listed in until it is a setting (docs/design/helm-oci.md#one-store). */
-export const OCI_CHANNEL = 'stable';
-
 export interface OciServicesDeps {
   db: Connection & Executor;
   oci: OciBlobsStore & OciManifestsStore;
   /** The Helm upload service: an OCI push is validated and stored as a classic upload is. */
   charts: ChartUploadPort;
+  /** The packages API's delete: a manifest DELETE deletes the Helm package version through it. */
+  packages: PackageDeletePort;
+  protection: OciManifestsDeps['protection'];
   blobs: BlobStore;
   settings: SettingsService;
   clock: Clock;
 }
 
 export function buildOciServices(deps: OciServicesDeps): OciServices {
-  const { db, oci, blobs, settings, clock, charts } = deps;
+  const { db, oci, blobs, settings, clock, charts, packages, protection } = deps;
   return {
     blobs: new OciBlobsService({ db, oci, blobs, settings, clock }),
-    manifests: new OciManifestsService({ db, oci, blobs, charts, clock, channel: OCI_CHANNEL }),
+    manifests: new OciManifestsService({ db, oci, blobs, charts, packages, protection, settings, clock }),
   };
 }

@@ -11,6 +11,7 @@ import type {
   NamespaceRow,
   NpmMetadataRow,
   OciBlobRow,
+  OciManifestBlobRow,
   OciManifestRow,
   OciTagRow,
   OciUploadSessionRow,
@@ -134,6 +135,7 @@ export interface Database {
   oci_upload_sessions: OciUploadSessionRow;
   oci_blobs: OciBlobRow;
   oci_manifests: OciManifestRow;
+  oci_manifest_blobs: OciManifestBlobRow;
   oci_tags: OciTagRow;
 }
 

@@ -9,8 +9,9 @@
  * - pull: `GET` the manifest by tag, then `GET` its config and layers by digest (with `Range` to resume).
  *
  * A repository name holds slashes, so one wildcard route per method takes every path and `parseOciPath` finds the
- * endpoint from its end. Errors are rendered in the spec's body shape (`config.ociErrors`). Not offered yet (405
- * `UNSUPPORTED`): deletes of blobs and manifests, referrers; a cross-repository mount falls back to a new upload.
+ * endpoint from its end. Errors are rendered in the spec's body shape (`config.ociErrors`). A manifest DELETE deletes
+ * the Helm package version (docs/design/helm-oci.md#deletion). Not offered yet: referrers; a cross-repository mount
+ * falls back to a new upload.
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -19,6 +20,7 @@ import { errors } from '../../../domain/errors.js';
 import { ociDigest, parseRange } from '../../../domain/oci/names.js';
 import type { OciRepositoryRef } from '../../../services/oci/blobs.service.js';
 import { hasBody } from '../../plugins/body-guard.js';
+import { auditContext } from '../../audit-context.js';
 import { ociAccess, resolveTarget } from './access.js';
 
 const API_VERSION = 'registry/2.0';
@@ -133,11 +135,25 @@ export const ociRoutes =
       return reply.code(201).header('location', `/v2/${target.name}/blobs/${ociDigest(sha256)}`).header('docker-content-digest', ociDigest(sha256)).send();
     });
 
+    // Deleting a manifest or blob takes `destroy_package` (Maintainer); cancelling an upload is part of pushing.
     app.delete('/v2/*', { config }, async (request, reply) => {
-      const { target } = resolveTarget(request);
-      if (target.kind !== 'upload' || !target.uuid) throw errors.oci('UNSUPPORTED', 'deleting blobs and manifests is not offered yet');
-      await services.oci.blobs.cancelUpload(refOf(request, target.name), target.uuid);
-      return reply.code(204).send();
+      const { target, name } = resolveTarget(request);
+      const ref = refOf(request, target.name);
+      switch (target.kind) {
+        case 'manifest': {
+          const access = request.projectAccess!;
+          await services.oci.manifests.delete({ ...ref, access, chart: name.chart }, target.reference, auditContext(request, access.identity));
+          return reply.code(202).header('content-length', 0).send();
+        }
+        case 'blob':
+          await services.oci.blobs.deleteBlob(ref, target.digest);
+          return reply.code(202).header('content-length', 0).send();
+        case 'upload':
+          if (!target.uuid) break;
+          await services.oci.blobs.cancelUpload(ref, target.uuid);
+          return reply.code(204).send();
+      }
+      throw errors.oci('UNSUPPORTED', 'only manifests, blobs and uploads are deleted');
     });
   };
 
