@@ -144,6 +144,12 @@ for (const dialect of DIALECTS) {
       const onA = await getManifest('acme/web/classic', '2.0.0_b.1');
       assert.deepEqual(onA.raw, onPeer.raw);
       assert.deepEqual(onA.body.layers, [descriptor(CHART_LAYER, chart)]);
+      // Two instances reading a version first at the same time record one manifest.
+      await classicUpload(buildChart('classic', '1.5.0'), 'classic-1.5.0.tgz');
+      const raced = await Promise.all([getManifest('acme/web/classic', '1.5.0'), getManifest('acme/web/classic', '1.5.0', peer), getManifest('acme/web/classic', '1.5.0')]);
+      for (const r of raced) assert.equal(r.status, 200, r.text);
+      assert.deepEqual(raced[1]!.raw, raced[0]!.raw);
+      assert.deepEqual(raced[2]!.raw, raced[0]!.raw);
       // A version only in another channel is not in the OCI view.
       await classicUpload(buildChart('classic', '3.0.0'), 'classic-3.0.0.tgz', undefined, 'beta');
       ociError(await getManifest('acme/web/classic', '3.0.0'), 404, 'MANIFEST_UNKNOWN');
