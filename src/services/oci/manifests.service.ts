@@ -134,7 +134,8 @@ export class OciManifestsService {
     const checked = checkHelmManifest(bytes, contentType);
     if (!checked.ok) throw errors.oci('MANIFEST_INVALID', checked.reason);
     const { chart, provenance, config } = checked.manifest;
-    for (const d of [config, chart, ...(provenance ? [provenance] : [])]) await this.#requireBlob(target, d);
+    const referenced = [config, chart, ...(provenance ? [provenance] : [])];
+    for (const d of referenced) await this.#requireBlob(target, d);
 
     const parts: OpenParts = () =>
       (async function* (this: OciManifestsService) {
@@ -144,7 +145,6 @@ export class OciManifestsService {
     // The manifest's bytes go first, so its row never names a missing blob; a refused push leaves them to `gc`.
     const blob = await this.#d.blobs.put(bytes, { expectedSha256: sha256 });
     const channel = (await this.#d.settings.get()).helm_oci_channel;
-    const layers = [config, chart, ...(provenance ? [provenance] : [])];
     await this.#d.charts.uploadChart(target.access, channel, parts, {
       // Replacing a version's chart is the overwrite policy's decision, as for `helm cm-push --force`.
       force: false,
@@ -159,7 +159,7 @@ export class OciManifestsService {
       // In the chart's transaction: the OCI rows commit with the Helm package or not at all.
       written: async (trx, rows) => {
         const now = iso(this.#d.clock.now());
-        await this.#record(trx, target, { sha256: blob.sha256, size: bytes.length }, layers.map(refOf), rows, now);
+        await this.#record(trx, target, { sha256: blob.sha256, size: bytes.length }, referenced.map(refOf), rows, now);
         if (!byDigest) {
           await this.#d.oci.setTag(trx, { project_id: target.projectId, repository: target.repository, tag: reference, manifest_sha256: blob.sha256, updated_at: now });
         }
@@ -193,8 +193,10 @@ export class OciManifestsService {
     });
   }
 
-  /** `GET …/tags/list`: lexical order, `n` at a time after `last`; `more` when a next page may exist. */
-  /** Lists the repository's tags and the versions the OCI channel holds of its chart (whose manifests are computed on read). */
+  /**
+   * `GET …/tags/list`: the repository's tags and the versions of its chart the OCI channel holds (their manifests
+   * are computed on first read); lexical order, `n` at a time after `last`; `more` when a next page may exist.
+   */
   async tags(ref: OciRepositoryRef, n: number | undefined, last: string | undefined): Promise<{ tags: string[]; more: boolean }> {
     const limit = Math.min(n ?? 1000, 1000);
     if (limit === 0) return { tags: [], more: false };
