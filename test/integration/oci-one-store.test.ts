@@ -129,6 +129,22 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(tags.body, { name: 'acme/web/signtest', tags: ['0.1.0'] });
     });
 
+    it('deleting the provenance file alone (packages API) takes the manifest whose layer it was; the next read has none', async () => {
+      const chart = fixture('signed/hashtest-1.2.3.tgz');
+      const prov = fixture('signed/hashtest-1.2.3.tgz.prov');
+      await classicUpload(chart, 'hashtest-1.2.3.tgz', prov);
+      const signed = await getManifest('acme/web/hashtest', '1.2.3');
+      assert.equal(signed.body.layers.length, 2, signed.text);
+      const pkg = (await helmPackages()).find((p) => p.name === 'hashtest')!;
+      const files = await t.call('GET', `${API}/projects/${projectId}/packages/${pkg.id}/package_files`, { token: ROOT_TOKEN });
+      const provFile = (files.body as Array<{ id: number; file_name: string }>).find((f) => f.file_name.endsWith('.prov'))!;
+      const del = await t.call('DELETE', `${API}/projects/${projectId}/packages/${pkg.id}/package_files/${provFile.id}`, { token: ROOT_TOKEN });
+      assert.equal(del.status, 204, del.text);
+      ociError(await getManifest('acme/web/hashtest', digestOf(signed.raw), peer), 404, 'MANIFEST_UNKNOWN');
+      const unsigned = await getManifest('acme/web/hashtest', '1.2.3', peer);
+      assert.deepEqual(unsigned.body.layers, [descriptor(CHART_LAYER, chart)]);
+    });
+
     it('computes the same manifest whichever instance reads first; without a .prov it has one layer; tags list classic versions', async () => {
       const chart = buildChart('classic', '2.0.0+b.1');
       await classicUpload(chart, 'classic-2.0.0+b.1.tgz');
