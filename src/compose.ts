@@ -112,6 +112,18 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
   const deletion = new PackageDeletionRepository();
   const protection = new ProtectionService({ db, rules: new ProtectionRulesRepository(), access, clock, audit });
   const names = new PackageNamesService({ db, owners: new PackageNameOwnersRepository(), namespaces, access, settings });
+  const ociRepository = new OciRepository(storage.dialect);
+  const packages = new PackagesService({
+    db,
+    listing: new PackageListingRepository(),
+    deletion,
+    revisions: new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes }),
+    access,
+    protection,
+    blobs: storage.blobs,
+    clock,
+    audit,
+  });
   const helm = helmServices({ db, settings, blobs: storage.blobs, clock, config: storage.config, changes, sharedDatabase: storage.dialect === 'postgres', protection, audit });
   const services: Services = {
     identity,
@@ -145,21 +157,11 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       sharedDatabase: storage.dialect === 'postgres',
     }),
     helm,
-    oci: buildOciServices({ db, oci: new OciRepository(), blobs: storage.blobs, settings, clock, charts: helm.upload, protection, changes }),
+    oci: buildOciServices({ db, oci: ociRepository, blobs: storage.blobs, settings, clock, charts: helm.upload, packages, protection, changes }),
     sessions: new SessionsService({ db, sessions: new SessionsRepository(), users, usersService, clock, audit }),
-    packages: new PackagesService({
-      db,
-      listing: new PackageListingRepository(),
-      deletion,
-      revisions: new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes }),
-      access,
-      protection,
-      blobs: storage.blobs,
-      clock,
-      audit,
-    }),
+    packages,
     // The npm proxy cache's eviction runs first in every gc (built above, in `npm`).
-    gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }, { evict: (o) => services.npm.proxyAdmin.evict(o) }),
+    gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }, { evict: (o) => services.npm.proxyAdmin.evict(o) }, ociRepository),
     packagePages: new PackagePagesService(db, new PackagePagesRepository(), access),
     protection,
     audit,

@@ -74,7 +74,7 @@ program
 
 program
   .command('gc')
-  .description('remove deleted packages for good, evict the npm proxy cache down to npm_proxy_max_cache_bytes, and delete every stored blob nothing references any more')
+  .description('remove deleted packages for good, evict the npm proxy cache down to npm_proxy_max_cache_bytes, expire abandoned OCI uploads, and delete every stored blob nothing references any more')
   .option('--grace <seconds>', 'spare blobs younger than this (uploads still in flight)', '3600')
   .option('--dry-run', 'report what would be removed, remove nothing', false)
   .action(async (o: { grace: string; dryRun: boolean }) => {

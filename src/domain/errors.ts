@@ -107,6 +107,7 @@ export const ERROR_CODES = {
   oci_size_invalid: { status: 400, meaning: 'OCI `SIZE_INVALID`: content larger than the instance allows or than announced' },
   oci_range_invalid: { status: 416, meaning: 'OCI: an upload chunk out of order, or a blob range outside the blob' },
   oci_unsupported: { status: 405, meaning: 'OCI `UNSUPPORTED`: an operation Wharf does not offer (yet) on this path' },
+  oci_blob_in_use: { status: 405, meaning: 'OCI `UNSUPPORTED`: a blob DELETE while a manifest of the repository references the blob' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -466,6 +467,16 @@ export const errors = {
   /** One of the spec's refusals; `detail` is free-form, as the spec allows. */
   oci: (code: OciErrorCode, message: string, detail: unknown = null) =>
     new AppError(OCI_CODES[code], ociShape(code, message, detail)),
+
+  /** A blob a live manifest of the repository needs is not unlinked: delete the manifest (the chart version) first. */
+  ociBlobInUse: (digest: string, manifest: string) =>
+    new AppError(
+      'oci_blob_in_use',
+      ociShape('UNSUPPORTED', `the blob is referenced by manifest ${manifest} of this repository: delete that manifest (the chart version) first`, {
+        digest,
+        manifest,
+      }),
+    ),
 
   /**
    * A refusal raised by shared code on a `/v2/` route (the access check, a protection rule, the chart reader),

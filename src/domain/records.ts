@@ -372,6 +372,11 @@ export interface OciManifestRow {
   size: number;
   /** The Helm package the manifest stands for (a referrer: its subject's); null only once the package is gone. */
   package_id: number | null;
+  /**
+   * The chart file (`package_files`) whose bytes the chart layer is (a referrer: its subject's): the manifest goes
+   * when that file is retired, as by a re-upload of the version under the overwrite policy.
+   */
+  package_file_id?: number | null;
   /** The chart version the manifest's chart layer holds; null for a referrer. */
   chart_version: string | null;
   /** A referrer's `subject` digest (hex). */
@@ -379,6 +384,14 @@ export interface OciManifestRow {
   /** A referrer's `artifactType` (or its config media type, as the spec says). */
   artifact_type: string | null;
   created_at: string;
+}
+
+/** A blob a manifest references (migration 012): its config or one of its layers. */
+export interface OciManifestBlobRow {
+  project_id: number;
+  repository: string;
+  manifest_sha256: string;
+  sha256: string;
 }
 
 /** An OCI tag (migration 012): a name for a manifest of the repository. */

@@ -1,6 +1,7 @@
 /**
  * Garbage collection: removes the rows of deleted packages, evicts the npm proxy's least recently used files down
- * to `npm_proxy_max_cache_bytes`, and deletes every blob no package file or proxy cache row references any more.
+ * to `npm_proxy_max_cache_bytes`, expires abandoned OCI uploads and drops OCI repository links no manifest needs,
+ * and deletes every blob no package file, proxy cache row, OCI link, manifest or open upload references any more.
  *
  * Safe with several instances and during uploads: a publish writes its blob before its rows, so a blob younger than
  * the grace period may belong to a publish still in flight and is left alone; deleting an already deleted blob is a
@@ -25,7 +26,23 @@ export interface GcResult {
   proxyTarballsEvicted: number;
   proxyPackumentsEvicted: number;
   proxyBytesEvicted: number;
+  /** OCI upload sessions untouched for `OCI_UPLOAD_MAX_AGE_MS` (their chunks then go like any unreferenced blob). */
+  ociUploadsExpired: number;
+  /** OCI repository links to blobs no manifest of the repository references, older than the grace period. */
+  ociBlobLinksDropped: number;
 }
+
+/** What gc does to the OCI API's rows (`OciRepository`); `before` is an ISO time. */
+export interface OciGcPort {
+  expireUploads(db: Executor, before: string, dryRun: boolean): Promise<number>;
+  dropUnreferencedLinks(db: Executor, before: string, dryRun: boolean): Promise<number>;
+}
+
+/**
+ * An OCI upload session untouched this long is abandoned: clients finish an upload within minutes (the reference
+ * registry purges after a week; Wharf keeps a day, since the chunks are stored blobs).
+ */
+export const OCI_UPLOAD_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** The npm proxy cache's eviction (`NpmProxyCacheService.evict`). */
 export interface ProxyEviction {
@@ -55,7 +72,17 @@ export class GcService {
   readonly #clock: Clock;
   readonly #retention: AuditRetention | undefined;
   readonly #proxy: ProxyEviction | undefined;
-  constructor(db: Connection & Executor, blobs: BlobStore, deletion: GcDeletionPort, clock: Clock, retention?: AuditRetention, proxy?: ProxyEviction) {
+  readonly #oci: OciGcPort | undefined;
+  constructor(
+    db: Connection & Executor,
+    blobs: BlobStore,
+    deletion: GcDeletionPort,
+    clock: Clock,
+    retention?: AuditRetention,
+    proxy?: ProxyEviction,
+    oci?: OciGcPort,
+  ) {
+    this.#oci = oci;
     this.#retention = retention;
     this.#proxy = proxy;
     this.#db = db;
@@ -79,6 +106,8 @@ export class GcService {
       proxyTarballsEvicted: 0,
       proxyPackumentsEvicted: 0,
       proxyBytesEvicted: 0,
+      ociUploadsExpired: 0,
+      ociBlobLinksDropped: 0,
     };
     if (this.#retention) {
       const { audit, settings } = this.#retention;
@@ -90,6 +119,12 @@ export class GcService {
       result.proxyTarballsEvicted = evicted.tarballs;
       result.proxyPackumentsEvicted = evicted.packuments;
       result.proxyBytesEvicted = evicted.bytes;
+    }
+    // Before the sweep too: the chunks of expired uploads and the blobs of dropped links go in this run, grace permitting.
+    if (this.#oci) {
+      const dryRun = options.dryRun ?? false;
+      result.ociUploadsExpired = await this.#oci.expireUploads(this.#db, new Date(now - OCI_UPLOAD_MAX_AGE_MS).toISOString(), dryRun);
+      result.ociBlobLinksDropped = await this.#oci.dropUnreferencedLinks(this.#db, new Date(now - grace).toISOString(), dryRun);
     }
     for await (const digest of this.#blobs.list()) {
       if (await this.#deletion.blobReferenced(this.#db, digest)) {

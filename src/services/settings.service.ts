@@ -8,6 +8,7 @@ import { FreshMemo } from './fresh-memo.js';
 import { contextOf, INSTANCE, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
 import { isDenyListEntry, MAX_DENY_LIST_ENTRIES } from '../domain/npm/proxy.js';
+import { isValidChannel } from '../domain/helm/rules.js';
 
 export interface ApplicationSettings {
   /** GitLab's setting: unknown npm packages are answered with a redirect to the upstream registry. */
@@ -25,6 +26,11 @@ export interface ApplicationSettings {
    * `?force` (ChartMuseum, `helm cm-push --force`), `deny` never (409).
    */
   helm_chart_overwrite_policy: 'allow' | 'require_force' | 'deny';
+  /**
+   * The classic Helm channel the OCI view maps to (docs/helm-oci.md): charts pushed over OCI are listed in its
+   * `index.yaml`, and `helm pull oci://` of a classic upload serves the chart this channel holds.
+   */
+  helm_oci_channel: string;
   /** GitLab's setting: new personal access tokens must expire (omitting `expires_at` gives the longest lifetime). */
   require_personal_access_token_expiry: boolean;
   /** Longest lifetime of a new personal access token, in days (GitLab's setting); null is 365 while expiry is required. */
@@ -74,6 +80,7 @@ export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
   npm_max_file_size: 500 * 1024 * 1024,
   helm_max_file_size: 5 * 1024 * 1024,
   helm_chart_overwrite_policy: 'allow',
+  helm_oci_channel: 'stable',
   require_personal_access_token_expiry: true,
   max_personal_access_token_lifetime: null,
   max_login_attempts: 10,
@@ -139,6 +146,12 @@ const oneOf =
     return v;
   };
 
+/** A Helm channel name, as the classic routes' `:channel` accepts it. */
+const channelName: Validator = (v) => {
+  if (typeof v !== 'string' || !isValidChannel(v)) throw new Error('must be a channel name: letters and digits, with single . - or _ between them');
+  return v;
+};
+
 /** An upstream token goes into a header: printable ASCII only, so it can never split or inject one. */
 const upstreamToken: Validator = (v) => {
   if (v === null || v === '') return null;
@@ -186,6 +199,7 @@ const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
   npm_max_file_size: byteSize,
   helm_max_file_size: byteSize,
   helm_chart_overwrite_policy: oneOf('allow', 'require_force', 'deny'),
+  helm_oci_channel: channelName,
   require_personal_access_token_expiry: boolean,
   max_personal_access_token_lifetime: (v) => (v === null || v === '' ? null : intIn(1, 365)(v)),
   max_login_attempts: intIn(1, 1000),

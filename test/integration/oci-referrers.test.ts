@@ -275,9 +275,8 @@ for (const dialect of DIALECTS) {
       ociError(await req('GET', `/v2/acme/web/demo/referrers/${demo.digest}`, undefined), 401, 'UNAUTHORIZED');
     });
 
-    // The intended behaviour (docs/design/helm-oci.md#one-store, "Deletion"): it needs chart manifests to carry their
-    // package id and a package delete to take its OCI rows, which branch i15-store adds. Drop the `todo` once merged.
-    it('takes the referrers away with their chart when the package is deleted through the packages API', { todo: 'needs i15-store: deletion bridging' }, async () => {
+    // docs/design/helm-oci.md#deletion: a package delete takes its OCI rows, the referrers with the chart's manifest.
+    it('takes the referrers away with their chart when the package is deleted through the packages API', async () => {
       const gone = await pushChart('acme/web/gone', 'gone', '1.0.0');
       await pushBlob('acme/web/gone', empty);
       const content = json({ spdxVersion: 'SPDX-2.3', name: 'gone sbom' });

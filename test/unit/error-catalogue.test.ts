@@ -401,6 +401,21 @@ const ROWS: Row[] = [
     body: { errors: [{ code: 'BLOB_UPLOAD_INVALID', message: 'out of order', detail: null }] },
   },
   {
+    factory: 'ociBlobInUse',
+    build: () => errors.ociBlobInUse('sha256:aa', 'sha256:bb'),
+    code: 'oci_blob_in_use',
+    status: 405,
+    body: {
+      errors: [
+        {
+          code: 'UNSUPPORTED',
+          message: 'the blob is referenced by manifest sha256:bb of this repository: delete that manifest (the chart version) first',
+          detail: { digest: 'sha256:aa', manifest: 'sha256:bb' },
+        },
+      ],
+    },
+  },
+  {
     factory: 'ociFrom',
     build: () => errors.ociFrom(errors.unauthorized()),
     code: 'unauthorized',

@@ -53,6 +53,28 @@ export interface UploadLimits {
  */
 export type OpenParts = (limits: UploadLimits) => AsyncIterable<UploadPart>;
 
+/** The rows a chart upload wrote: what a caller's in-transaction hook (`UploadChartOptions.written`) is told. */
+export interface ChartWritten {
+  packageId: number;
+  chartFileId: number;
+  /** The provenance file uploaded with the chart, if any. */
+  provenanceFileId: number | undefined;
+  chart: ChartMetadata;
+}
+
+export interface UploadChartOptions {
+  /** ChartMuseum's `?force`: matters under the `require_force` overwrite policy. */
+  force: boolean;
+  /** A caller's own rule on the validated chart (an OCI push: its name and version), before anything is written. */
+  check?: (chart: ChartMetadata) => void;
+  /**
+   * Runs inside the upload's transaction once the chart's rows are written (an OCI push records its manifest and tag
+   * there), so the rows it writes commit with the chart or not at all. It may run more than once when the
+   * transaction is retried; each run sees only its own attempt's rows.
+   */
+  written?: (trx: Executor, rows: ChartWritten) => Promise<void>;
+}
+
 /** What uploads need of the Helm store (`HelmRepository`). */
 export interface HelmUploadStore extends UniqueViolations {
   /** The live package with this name and version, created when there is none. */
@@ -142,8 +164,7 @@ export class HelmUploadService {
     target: ProjectAccess,
     channel: string,
     openParts: OpenParts,
-    /** `check`: a caller's own rule on the validated chart (an OCI push: its name and version), before anything is written. */
-    options: { force: boolean; check?: (chart: ChartMetadata) => void },
+    options: UploadChartOptions,
   ): Promise<ChartMetadata> {
     const settings = await this.#d.settings.get();
     const received: PutResult[] = [];
@@ -164,7 +185,7 @@ export class HelmUploadService {
       if (prov) this.#checkSignsChart(prov.provenance, chart);
       options.check?.(chart.metadata);
       const write = { action: 'push', ...target, type: 'helm', name: chart.metadata.name, surface: 'helm' } as const;
-      await this.#commitChart(write, channel, creatorOf(target.identity), chart, prov, settings.helm_chart_overwrite_policy, options.force);
+      await this.#commitChart(write, channel, creatorOf(target.identity), chart, prov, settings.helm_chart_overwrite_policy, options);
       return chart.metadata;
     } catch (err) {
       await this.#discard(received);
@@ -261,7 +282,7 @@ export class HelmUploadService {
     chart: ReceivedChart,
     prov: ReceivedProvenance | undefined,
     policy: OverwritePolicy,
-    force: boolean,
+    options: UploadChartOptions,
   ): Promise<void> {
     const { helm } = this.#d;
     const projectId = write.project.id;
@@ -276,14 +297,15 @@ export class HelmUploadService {
         const from = (await this.#d.revisions.changed(trx, helmIndexKey(projectId, channel), now)) - 1;
         const live = await helm.liveFiles(trx, pkg.id, channel);
         if (live.some((f) => f.kind === 'chart')) {
-          const decision = overwriteDecision(policy, force);
+          const decision = overwriteDecision(policy, options.force);
           if (!decision.allowed) throw errors.helmChartExists(fileName, channel, decision.hint);
         }
         // Newest wins: the old chart goes, and so does a provenance file that does not sign the new bytes.
         const retired = live.filter((f) => f.kind === 'chart' || prov !== undefined || provenanceOf(f).sha256 !== chart.blob.sha256);
         await helm.retireFiles(trx, retired.map((f) => f.id));
         const file = await helm.insertFile(trx, fileRow(pkg.id, fileName, channel, chart.blob, now), { projectId, kind: 'chart', metadata });
-        if (prov) await this.#insertProvenance(trx, projectId, pkg.id, channel, prov, now);
+        const provFile = prov ? await this.#insertProvenance(trx, projectId, pkg.id, channel, prov, now) : undefined;
+        await options.written?.(trx, { packageId: pkg.id, chartFileId: file.id, provenanceFileId: provFile?.id, chart: chart.metadata });
         // Status triggers may have moved the revision on again: the change spans every revision this transaction made.
         const to = await helm.channelRevision(trx, projectId, channel);
         if (to === undefined) return undefined;
@@ -334,10 +356,10 @@ export class HelmUploadService {
     if (change) this.#d.index.noteChange(projectId, channel, change);
   }
 
-  async #insertProvenance(trx: Executor, projectId: number, packageId: number, channel: string, prov: ReceivedProvenance, now: string): Promise<void> {
+  async #insertProvenance(trx: Executor, projectId: number, packageId: number, channel: string, prov: ReceivedProvenance, now: string): Promise<PackageFileRow> {
     const { name, version } = prov.provenance;
     const record: ProvenanceRecord = { name, version, sha256: signedSha256(prov.provenance) ?? null };
-    await this.#d.helm.insertFile(trx, fileRow(packageId, provenanceFileName(name, version), channel, prov.blob, now), {
+    return this.#d.helm.insertFile(trx, fileRow(packageId, provenanceFileName(name, version), channel, prov.blob, now), {
       projectId,
       kind: 'provenance',
       metadata: JSON.stringify(record),

@@ -12,7 +12,7 @@ import { Readable, Transform } from 'node:stream';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
-import { checkDigest, parseContentRange, type ByteRange } from '../../domain/oci/names.js';
+import { checkDigest, ociDigest, parseContentRange, type ByteRange } from '../../domain/oci/names.js';
 import type { OciBlobRow, OciUploadChunk, OciUploadSessionRow } from '../../domain/records.js';
 import { BlobDigestMismatchError, BlobTooLargeError, type BlobStore, type PutResult } from '../blob-store.js';
 import { FreshMemo } from '../fresh-memo.js';
@@ -33,6 +33,10 @@ export interface OciBlobsStore {
   appendChunk(db: Executor, uuid: string, expectedSize: number, chunks: string, size: number, now: string): Promise<boolean>;
   /** Removes the session; false when it was already gone (completed or cancelled by another request). */
   deleteSession(db: Executor, uuid: string): Promise<boolean>;
+  /** A manifest of the repository that references the blob, if any. */
+  manifestReferencing(db: Executor, projectId: number, repository: string, sha256: string): Promise<string | undefined>;
+  /** Removes the repository's link; false when there was none. */
+  unlinkBlob(db: Executor, projectId: number, repository: string, sha256: string): Promise<boolean>;
 }
 
 export interface OciBlobsDeps {
@@ -180,6 +184,19 @@ export class OciBlobsService {
     if (!(await this.#d.oci.deleteSession(this.#d.db, uuid))) throw uploadUnknown(uuid);
     await this.#link(ref, blob);
     return sha256;
+  }
+
+  /**
+   * `DELETE …/blobs/<digest>`: the repository's link goes, so the blob is unknown here at once; its bytes are
+   * `gc`'s (another repository or a package file may share them). A blob a manifest of the repository references is
+   * refused (405 `UNSUPPORTED`): the manifest, that is the chart version, goes first.
+   */
+  async deleteBlob(ref: OciRepositoryRef, digest: string): Promise<void> {
+    const sha256 = requireDigest(digest);
+    const { oci } = this.#d;
+    const manifest = await oci.manifestReferencing(this.#d.db, ref.projectId, ref.repository, sha256);
+    if (manifest) throw errors.ociBlobInUse(digest, ociDigest(manifest));
+    if (!(await oci.unlinkBlob(this.#d.db, ref.projectId, ref.repository, sha256))) throw blobUnknown(digest);
   }
 
   /** `DELETE …/blobs/uploads/<uuid>`: the session goes; its chunks are left to `gc` (they may be shared). */

@@ -4,7 +4,7 @@ import type { BlobStore } from '../blob-store.js';
 import type { ChangeSignal, Connection, Executor } from '../ports.js';
 import type { SettingsService } from '../settings.service.js';
 import { OciBlobsService, type OciBlobsStore } from './blobs.service.js';
-import { OciManifestsService, type ChartUploadPort, type OciManifestsStore } from './manifests.service.js';
+import { OciManifestsService, type ChartUploadPort, type OciManifestsDeps, type OciManifestsStore, type PackageDeletePort } from './manifests.service.js';
 import { OciReferrersService, type OciProtectionPort, type OciReferrersStore } from './referrers.service.js';
 
 export interface OciServices {
@@ -13,17 +13,16 @@ export interface OciServices {
   referrers: OciReferrersService;
 }
 
-/** The classic channel OCI pushes are listed in until it is a setting (docs/design/helm-oci.md#one-store). */
-export const OCI_CHANNEL = 'stable';
-
 export interface OciServicesDeps {
   db: Connection & Executor;
   oci: OciBlobsStore & OciManifestsStore & OciReferrersStore;
   /** The Helm upload service: an OCI push is validated and stored as a classic upload is. */
   charts: ChartUploadPort;
+  /** The packages API's delete: a manifest DELETE deletes the Helm package version through it. */
+  packages: PackageDeletePort;
   blobs: BlobStore;
   settings: SettingsService;
-  /** Package protection rules: an artifact attached to a chart is a push of the chart. */
+  /** Package protection rules: an artifact attached to a chart is a push of the chart, deleting it a delete of it. */
   protection: OciProtectionPort;
   clock: Clock;
   /** Lets pull lookups (blob links, manifests by tag or digest) skip the database while nothing was written (SQLite). */
@@ -31,11 +30,11 @@ export interface OciServicesDeps {
 }
 
 export function buildOciServices(deps: OciServicesDeps): OciServices {
-  const { db, oci, blobs, settings, clock, charts, protection, changes } = deps;
+  const { db, oci, blobs, settings, clock, charts, packages, protection, changes } = deps;
   const referrers = new OciReferrersService({ db, oci, blobs, protection, clock });
   return {
     blobs: new OciBlobsService({ db, oci, blobs, settings, clock, changes }),
-    manifests: new OciManifestsService({ db, oci, blobs, charts, referrers, clock, channel: OCI_CHANNEL, changes }),
+    manifests: new OciManifestsService({ db, oci, blobs, charts, referrers, packages, protection, settings, clock, changes }),
     referrers,
   };
 }

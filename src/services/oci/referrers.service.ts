@@ -29,6 +29,8 @@ export interface OciReferrersStore {
   blob(db: Executor, projectId: number, repository: string, sha256: string): Promise<OciBlobRow | undefined>;
   manifest(db: Executor, projectId: number, repository: string, sha256: string): Promise<OciManifestRow | undefined>;
   insertManifest(db: Executor, row: OciManifestRow): Promise<void>;
+  /** Records the blobs a manifest references (so a blob DELETE is refused and `gc` keeps their links). */
+  linkManifestBlobs(db: Executor, projectId: number, repository: string, manifestSha256: string, sha256s: readonly string[]): Promise<void>;
   /** The manifests whose subject is `subjectSha256`, by digest, after `after` (hex), at most `limit`. */
   referrers(
     db: Executor,
@@ -98,13 +100,16 @@ export class OciReferrersService {
         sha256: blob.sha256,
         media_type: OCI_MANIFEST,
         size: bytes.length,
-        // The chart's package: the referrer goes when it goes.
+        // The chart's package and chart file: the referrer goes when either goes (a deleted or replaced chart).
         package_id: subject.package_id,
+        package_file_id: subject.package_file_id,
         chart_version: null,
         subject_sha256: manifest.subjectSha256,
         artifact_type: manifest.artifactType,
         created_at: iso(this.#d.clock.now()),
       });
+      const referenced = [manifest.config, ...manifest.layers].map((d) => d.digest.slice('sha256:'.length));
+      await this.#d.oci.linkManifestBlobs(trx, target.projectId, target.repository, blob.sha256, referenced);
     });
     return { sha256: blob.sha256, subject: manifest.subject.digest };
   }

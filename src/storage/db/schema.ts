@@ -11,6 +11,7 @@ import type {
   NamespaceRow,
   NpmMetadataRow,
   OciBlobRow,
+  OciManifestBlobRow,
   OciManifestRow,
   OciTagRow,
   OciUploadSessionRow,
@@ -141,6 +142,7 @@ export interface Database {
   oci_upload_sessions: OciUploadSessionRow;
   oci_blobs: OciBlobRow;
   oci_manifests: OciManifestRow;
+  oci_manifest_blobs: OciManifestBlobRow;
   oci_tags: OciTagRow;
   registry_token_keys: RegistryTokenKeysTable;
 }

@@ -12,8 +12,8 @@
  *   `cosign verify`, `notation verify`); a push mounts a blob another repository the caller can read has.
  *
  * A repository name holds slashes, so one wildcard route per method takes every path and `parseOciPath` finds the
- * endpoint from its end. Errors are rendered in the spec's body shape (`config.ociErrors`). Not offered yet (405
- * `UNSUPPORTED`): deletes of blobs and manifests.
+ * endpoint from its end. Errors are rendered in the spec's body shape (`config.ociErrors`). A manifest DELETE deletes
+ * the Helm package version (docs/design/helm-oci.md#deletion).
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -24,6 +24,7 @@ import { OCI_INDEX } from '../../../domain/oci/referrer.js';
 import type { OciRepositoryRef } from '../../../services/oci/blobs.service.js';
 import { replayable } from '../../hot-lane.js';
 import { hasBody } from '../../plugins/body-guard.js';
+import { auditContext } from '../../audit-context.js';
 import { ociBaseConfig, ociRouteConfig, resolveTarget } from './access.js';
 import { mountSource } from './mount.js';
 
@@ -161,11 +162,25 @@ export const ociRoutes =
       return reply.code(201).header('location', `/v2/${target.name}/blobs/${ociDigest(sha256)}`).header('docker-content-digest', ociDigest(sha256)).send();
     });
 
+    // Deleting a manifest or blob takes `destroy_package` (Maintainer); cancelling an upload is part of pushing.
     app.delete('/v2/*', { config }, async (request, reply) => {
-      const { target } = resolveTarget(request);
-      if (target.kind !== 'upload' || !target.uuid) throw errors.oci('UNSUPPORTED', 'deleting blobs and manifests is not offered yet');
-      await services.oci.blobs.cancelUpload(refOf(request, target.name), target.uuid);
-      return reply.code(204).send();
+      const { target, name } = resolveTarget(request);
+      const ref = refOf(request, target.name);
+      switch (target.kind) {
+        case 'manifest': {
+          const access = request.projectAccess!;
+          await services.oci.manifests.delete({ ...ref, access, chart: name.chart }, target.reference, auditContext(request, access.identity));
+          return reply.code(202).header('content-length', 0).send();
+        }
+        case 'blob':
+          await services.oci.blobs.deleteBlob(ref, target.digest);
+          return reply.code(202).header('content-length', 0).send();
+        case 'upload':
+          if (!target.uuid) break;
+          await services.oci.blobs.cancelUpload(ref, target.uuid);
+          return reply.code(204).send();
+      }
+      throw errors.oci('UNSUPPORTED', 'only manifests, blobs and uploads are deleted');
     });
   };
 

@@ -4,12 +4,14 @@
  * mounting also reads `from`, so the caller must be able to pull it (`read_package` on its project). Anything else
  * — no `from`, a name that is no repository, a project that does not exist or that the caller may not read — is no
  * source at all, and the caller gets the same new upload session it gets for a blob `from` lacks: a mount never
- * tells whether a blob exists where the caller cannot look.
+ * tells whether a blob exists where the caller cannot look. A Bearer token must also grant `pull` on `from` (it
+ * only narrows what its identity may do).
  */
 import type { FastifyRequest } from 'fastify';
 import type { Services } from '../../../app-deps.js';
 import { AppError } from '../../../domain/errors.js';
 import { splitRepositoryName } from '../../../domain/oci/names.js';
+import { accessCovers } from '../../../domain/oci/token-access.js';
 import type { OciRepositoryRef } from '../../../services/oci/blobs.service.js';
 
 export async function mountSource(services: Services, request: FastifyRequest, from: unknown): Promise<OciRepositoryRef | undefined> {
@@ -17,6 +19,7 @@ export async function mountSource(services: Services, request: FastifyRequest, f
   if (typeof from !== 'string') return undefined;
   const name = splitRepositoryName(from);
   if (!name) return undefined;
+  if (request.registryAccess && !accessCovers(request.registryAccess, from, 'pull')) return undefined;
   const identity = await request.caller();
   try {
     const { project } = await services.access.authorizePackageAccess(identity, name.projectPath, 'read_package', 'authenticate-non-public');

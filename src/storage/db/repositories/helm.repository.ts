@@ -8,6 +8,7 @@
 import { sql, type Insertable } from 'kysely';
 import type { PackageFileRow, PackageFilesTable, PackageRow } from '../schema.js';
 import { INSTALLABLE_STATUSES } from './packages.repository.js';
+import { OciRepository } from './oci.repository.js';
 import { isUniqueViolation, type Db } from './types.js';
 import type { HelmFileKind, LiveHelmFile } from '../../../domain/records.js';
 
@@ -127,14 +128,16 @@ export class HelmRepository {
     return Number(r.n);
   }
 
-  /** Takes files out of every listing; their rows and blobs stay until `gc`. */
+  /** Takes files out of every listing, their OCI manifests with them; their rows and blobs stay until `gc`. */
   async retireFiles(db: Db, fileIds: readonly number[]): Promise<void> {
     if (fileIds.length === 0) return;
     await db.updateTable('package_files').set({ status: 'pending_destruction' }).where('id', 'in', fileIds).execute();
+    await new OciRepository().dropManifestsOfFiles(db, fileIds);
   }
 
   async retirePackage(db: Db, packageId: number, now: string): Promise<void> {
     await db.updateTable('packages').set({ status: 'pending_destruction', updated_at: now }).where('id', '=', packageId).execute();
+    await new OciRepository().dropManifestsOfPackage(db, packageId);
   }
 
   async insertFile(
@@ -147,6 +150,8 @@ export class HelmRepository {
       .insertInto('helm_file_metadata')
       .values({ package_file_id: row.id, project_id: helm.projectId, channel: file.channel, kind: helm.kind, metadata: helm.metadata })
       .execute();
+    // A new provenance file changes the chart's OCI manifest (its provenance layer): the recorded one goes.
+    if (helm.kind === 'provenance') await new OciRepository().dropManifestsOfFiles(db, [row.id]);
     return row;
   }
 

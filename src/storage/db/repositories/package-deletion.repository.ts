@@ -20,10 +20,13 @@ export class PackageDeletionRepository {
     await db.updateTable('package_files').set({ status: 'pending_destruction' }).where('package_id', '=', pkg.id).execute();
     // Dist-tags pointing at a deleted version disappear with it, as in GitLab.
     await db.deleteFrom('package_tags').where('package_id', '=', pkg.id).execute();
+    // So do its OCI manifests and tags (docs/design/helm-oci.md#deletion).
+    await new OciRepository().dropManifestsOfPackage(db, pkg.id);
   }
 
   async retireFile(db: Db, fileId: number): Promise<void> {
     await db.updateTable('package_files').set({ status: 'pending_destruction' }).where('id', '=', fileId).execute();
+    await new OciRepository().dropManifestsOfFiles(db, [fileId]);
   }
 
   /** Removes every retired row (cascading to metadata, tags and Helm file metadata); returns how many. */
