@@ -24,9 +24,10 @@ export interface HelmManifest {
 
 export type ManifestCheck = { ok: true; manifest: HelmManifest } | { ok: false; reason: string; helm: boolean };
 
-const ONLY_HELM = 'only Helm charts (and artifacts attached to them) are stored here';
+export const ONLY_HELM = 'only Helm charts (and artifacts attached to them) are stored here';
 
-function descriptor(value: unknown): Descriptor | undefined {
+/** A descriptor's required fields, or undefined when one is missing or of the wrong type. */
+export function descriptor(value: unknown): Descriptor | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const d = value as Record<string, unknown>;
   if (typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {

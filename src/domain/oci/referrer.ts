@@ -4,7 +4,7 @@
  * `subject` names a chart's manifest. They are the only manifests besides charts Wharf stores; everything else is
  * refused with the "only Helm charts" message of `manifest.ts`.
  */
-import { HELM_CONFIG, OCI_MANIFEST, type Descriptor } from './manifest.js';
+import { descriptor, HELM_CONFIG, OCI_MANIFEST, ONLY_HELM as ONLY, type Descriptor } from './manifest.js';
 import { checkDigest } from './names.js';
 
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -31,18 +31,8 @@ export interface ReferrerManifest {
 
 export type ReferrerCheck = { ok: true; manifest: ReferrerManifest } | { ok: false; reason: string };
 
-const ONLY = 'only Helm charts (and artifacts attached to them) are stored here';
 /** RFC 6838 `type/subtype`, which the image spec requires of `artifactType`. */
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
-
-function descriptor(value: unknown): Descriptor | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const d = value as Record<string, unknown>;
-  if (typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
-    return undefined;
-  }
-  return { mediaType: d.mediaType, digest: d.digest, size: d.size };
-}
 
 const isStringMap = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');

@@ -13,6 +13,7 @@ import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
 import { checkDigest, ociDigest, parseContentRange, type ByteRange } from '../../domain/oci/names.js';
+import type { Descriptor } from '../../domain/oci/manifest.js';
 import type { OciBlobRow, OciUploadChunk, OciUploadSessionRow } from '../../domain/records.js';
 import { BlobDigestMismatchError, BlobTooLargeError, type BlobStore, type PutResult } from '../blob-store.js';
 import { FreshMemo } from '../fresh-memo.js';
@@ -277,4 +278,21 @@ function slice(start: number, end: number): Transform {
       callback(null, from < to ? chunk.subarray(from, to) : undefined);
     },
   });
+}
+
+/**
+ * A manifest may name only blobs its repository has, at the size they have (manifest and referrer pushes alike):
+ * `MANIFEST_BLOB_UNKNOWN` for a blob never pushed or mounted here, `MANIFEST_INVALID` for a wrong size.
+ */
+export async function requireLinkedBlob(
+  store: { blob(db: Executor, projectId: number, repository: string, sha256: string): Promise<OciBlobRow | undefined> },
+  db: Executor,
+  ref: OciRepositoryRef,
+  d: Descriptor,
+): Promise<void> {
+  const check = checkDigest(d.digest);
+  if (!check.ok) throw errors.oci('DIGEST_INVALID', `the manifest names ${d.digest}, which is not a supported digest`);
+  const row = await store.blob(db, ref.projectId, ref.repository, check.sha256);
+  if (!row) throw errors.oci('MANIFEST_BLOB_UNKNOWN', `the manifest names ${d.digest}, which this repository does not have: push it first`, { digest: d.digest });
+  if (Number(row.size) !== d.size) throw errors.oci('MANIFEST_INVALID', `the manifest gives ${d.digest} a size of ${d.size}, it has ${row.size} bytes`);
 }

@@ -30,7 +30,7 @@ import { FreshMemo } from '../fresh-memo.js';
 import type { OpenParts, UploadChartOptions } from '../helm/upload.service.js';
 import type { ChangeSignal, Connection, Executor } from '../ports.js';
 import type { OciProtectionPort } from './referrers.service.js';
-import type { OciRepositoryRef } from './blobs.service.js';
+import { requireLinkedBlob, type OciRepositoryRef } from './blobs.service.js';
 
 /** What manifests need of the database (`OciRepository`). */
 export interface OciManifestsStore {
@@ -162,7 +162,7 @@ export class OciManifestsService {
     if (!checked.ok) throw errors.oci('MANIFEST_INVALID', checked.reason);
     const { chart, provenance, config } = checked.manifest;
     const referenced = [config, chart, ...(provenance ? [provenance] : [])];
-    for (const d of referenced) await this.#requireBlob(target, d);
+    for (const d of referenced) await requireLinkedBlob(this.#d.oci, this.#d.db, target, d);
 
     const parts: OpenParts = () =>
       (async function* (this: OciManifestsService) {
@@ -323,13 +323,6 @@ export class OciManifestsService {
     return classic && { sha256: null, packageId: classic.packageId, chartVersion: tagToVersion(reference) };
   }
 
-  async #requireBlob(ref: OciRepositoryRef, d: Descriptor): Promise<void> {
-    const check = checkDigest(d.digest);
-    if (!check.ok) throw errors.oci('DIGEST_INVALID', `the manifest names ${d.digest}, which is not a supported digest`);
-    const row = await this.#d.oci.blob(this.#d.db, ref.projectId, ref.repository, check.sha256);
-    if (!row) throw errors.oci('MANIFEST_BLOB_UNKNOWN', `the manifest names ${d.digest}, which this repository does not have: push it first`, { digest: d.digest });
-    if (Number(row.size) !== d.size) throw errors.oci('MANIFEST_INVALID', `the manifest gives ${d.digest} a size of ${d.size}, it has ${row.size} bytes`);
-  }
 
   async #open(d: Descriptor): Promise<Readable> {
     const check = checkDigest(d.digest);

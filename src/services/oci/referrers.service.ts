@@ -9,14 +9,14 @@
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import { errors } from '../../domain/errors.js';
-import { OCI_MANIFEST, type Descriptor } from '../../domain/oci/manifest.js';
+import { OCI_MANIFEST } from '../../domain/oci/manifest.js';
 import { checkDigest, ociDigest } from '../../domain/oci/names.js';
 import { annotationsOf, type ReferrerManifest } from '../../domain/oci/referrer.js';
 import type { OciBlobRow, OciManifestRow } from '../../domain/records.js';
 import type { BlobStore } from '../blob-store.js';
 import type { Connection, Executor } from '../ports.js';
 import type { PackageWrite } from '../protection.service.js';
-import type { OciRepositoryRef } from './blobs.service.js';
+import { requireLinkedBlob, type OciRepositoryRef } from './blobs.service.js';
 import type { OciPushTarget, PushResult } from './manifests.service.js';
 
 /** At most this many descriptors in one answer of the referrers API… */
@@ -88,7 +88,7 @@ export class OciReferrersService {
     // Before anything is stored; again in the transaction below, where it counts.
     await this.#d.protection.require(write);
     await this.#subject(this.#d.db, target, manifest);
-    for (const d of [manifest.config, ...manifest.layers]) await this.#requireBlob(target, d);
+    for (const d of [manifest.config, ...manifest.layers]) await requireLinkedBlob(this.#d.oci, this.#d.db, target, d);
 
     const blob = await this.#d.blobs.put(bytes, { expectedSha256: sha256 });
     await this.#d.db.transaction().execute(async (trx) => {
@@ -172,11 +172,4 @@ export class OciReferrersService {
     return row;
   }
 
-  async #requireBlob(ref: OciRepositoryRef, d: Descriptor): Promise<void> {
-    const check = checkDigest(d.digest);
-    if (!check.ok) throw errors.oci('DIGEST_INVALID', `the manifest names ${d.digest}, which is not a supported digest`);
-    const row = await this.#d.oci.blob(this.#d.db, ref.projectId, ref.repository, check.sha256);
-    if (!row) throw errors.oci('MANIFEST_BLOB_UNKNOWN', `the manifest names ${d.digest}, which this repository does not have: push it first`, { digest: d.digest });
-    if (Number(row.size) !== d.size) throw errors.oci('MANIFEST_INVALID', `the manifest gives ${d.digest} a size of ${d.size}, it has ${row.size} bytes`);
-  }
 }
