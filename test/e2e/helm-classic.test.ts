@@ -19,7 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/databases.js';
-import { basic, buildChart, fixture, FIXTURES, readChartYamlFromArchive, send, sha256, upload, type FilePart } from '../helpers/helm.js';
+import { basic, buildChart, fixture, FIXTURES, readChartYamlFromArchive, send, sha256, upload, type FilePart, RENDER_PROBE_TEMPLATE } from '../helpers/helm.js';
 import { helmBinary } from '../helpers/helm-binary.js';
 import { helmOciClient, type HelmOciClient, type HelmRun } from '../helpers/helm-oci.js';
 import { addMember, createGroup, createPat, createProject, createUser } from '../helpers/management.js';
@@ -27,18 +27,6 @@ import { freeLoopbackPort } from '../helpers/oci-registry.js';
 
 const KEYRING = path.join(FIXTURES, 'signed', 'helm-test-key.pub');
 
-/** A template that shows it was rendered: release name, chart metadata and a value substituted. */
-const DEPLOYMENT = [
-  'apiVersion: apps/v1',
-  'kind: Deployment',
-  'metadata:',
-  '  name: {{ .Release.Name }}-{{ .Chart.Name }}',
-  '  labels:',
-  '    chart: "{{ .Chart.Name }}-{{ .Chart.Version }}"',
-  'spec:',
-  '  replicas: {{ .Values.replicas }}',
-  '',
-].join('\n');
 
 interface Hit {
   name: string;
@@ -61,7 +49,7 @@ for (const dialect of DIALECTS) {
     let publicId: number;
     let pat: string;
     let deploy: { username: string; token: string };
-    const webapp = buildChart('webapp', '1.0.0', { templates: { 'deployment.yaml': DEPLOYMENT } });
+    const webapp = buildChart('webapp', '1.0.0', { templates: { 'deployment.yaml': RENDER_PROBE_TEMPLATE } });
     const app200 = buildChart('app', '2.0.0');
     const app210rc = buildChart('app', '2.1.0-rc.1');
     const repoUrl = (channel = 'stable', id = projectId): string => `${base}/api/v4/projects/${id}/packages/helm/${channel}`;

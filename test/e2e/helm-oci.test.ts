@@ -20,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS, type TestDialect } from '../helpers/databases.js';
-import { basic, buildChart, fixture, FIXTURES, upload, type FilePart, type RawResult } from '../helpers/helm.js';
+import { basic, buildChart, fixture, FIXTURES, upload, type FilePart, type RawResult, RENDER_PROBE_TEMPLATE } from '../helpers/helm.js';
 import { helmOciClient, type HelmOciClient } from '../helpers/helm-oci.js';
 import { addMember, createGroup, createProject, userWithToken } from '../helpers/management.js';
 import { dockerRegistryMissing, freeLoopbackPort, startOciRegistry, type OciRegistry } from '../helpers/oci-registry.js';
@@ -60,18 +60,6 @@ const REF_CREDS: Creds = { username: 'helm-oci', password: 'helm-oci-password-1'
 const BLOB_STORE = process.env.WHARF_TEST_BLOB_STORE === 's3' ? 's3' : 'fs';
 const KEYRING = path.join(FIXTURES, 'signed', 'helm-test-key.pub');
 
-/** A template that shows `helm template` rendered it: release name, chart metadata and a value all substituted. */
-const DEPLOYMENT = [
-  'apiVersion: apps/v1',
-  'kind: Deployment',
-  'metadata:',
-  '  name: {{ .Release.Name }}-{{ .Chart.Name }}',
-  '  labels:',
-  '    chart: "{{ .Chart.Name }}-{{ .Chart.Version }}"',
-  'spec:',
-  '  replicas: {{ .Values.replicas }}',
-  '',
-].join('\n');
 
 function wharfTarget(dialect: TestDialect): TargetFactory {
   return {
@@ -172,7 +160,7 @@ for (const factory of TARGETS) {
         // A chart per major version so the two runs do not overwrite each other's tag.
         const name = `ocichart${major}`;
         const version = '0.1.0';
-        const pushedBytes = buildChart(name, version, { templates: { 'deployment.yaml': DEPLOYMENT } });
+        const pushedBytes = buildChart(name, version, { templates: { 'deployment.yaml': RENDER_PROBE_TEMPLATE } });
 
         it('registry login, push, show chart, pull --version: the same bytes back', async () => {
           const t = tgt();

@@ -7,17 +7,13 @@
  * Plain HTTP on loopback: helm 4 needs `--plain-http` everywhere, including `registry login`; helm 3.17's
  * `registry login` has no `--plain-http` and takes `--insecure` instead (it then falls back to HTTP).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { helmBinary, type HelmMajor } from './helm-binary.js';
+import { runProcess, type ProcessResult } from './process.js';
 
-export interface HelmRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type HelmRun = ProcessResult;
 
 export interface HelmOciClient {
   major: HelmMajor;
@@ -47,26 +43,7 @@ export async function helmOciClient(major: HelmMajor, host: string, timeoutMs = 
     DOCKER_CONFIG: path.join(home, 'docker'),
   };
   const plain = ['--plain-http'];
-  const run = (args: readonly string[]): Promise<HelmRun> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(bin, args, { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`helm ${major} ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-      }, timeoutMs);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const run = (args: readonly string[]): Promise<HelmRun> => runProcess(bin, args, { env, cwd: home, timeoutMs, label: `helm ${major} ${args.join(' ')}` });
   let pulls = 0;
   return {
     major,

@@ -65,6 +65,19 @@ export function chartYaml(name: string, version: string, extra = ''): string {
 }
 
 /** A chart laid out as `helm package` lays it out: `<name>/Chart.yaml`, values, a template; random bytes make every build differ. */
+/** A template that shows `helm template` rendered it: release name, chart metadata and a value all substituted. */
+export const RENDER_PROBE_TEMPLATE = [
+  'apiVersion: apps/v1',
+  'kind: Deployment',
+  'metadata:',
+  '  name: {{ .Release.Name }}-{{ .Chart.Name }}',
+  '  labels:',
+  '    chart: "{{ .Chart.Name }}-{{ .Chart.Version }}"',
+  'spec:',
+  '  replicas: {{ .Values.replicas }}',
+  '',
+].join('\n');
+
 export function buildChart(
   name: string,
   version: string,

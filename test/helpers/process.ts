@@ -69,24 +69,46 @@ export function runWharf(args: string[], env: Record<string, string>, input?: st
  * in the test process itself (s3rver), which `spawnSync` would starve.
  */
 export function runWharfAsync(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return runProcess(process.execPath, [WHARF_BIN, ...args], {
+    cwd: REPO,
+    env: { ...process.env, WHARF_LOG_LEVEL: 'warn', ...env },
+    timeoutMs,
+    label: `wharf ${args[0]}`,
+  }).then(({ code, stdout, stderr }) => ({ status: code, stdout, stderr }));
+}
+
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a program to its end without blocking this process (the server under test may live in it), collecting its
+ * output; killed and rejected after `timeoutMs`, with what it printed so far.
+ */
+export function runProcess(
+  bin: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number; label: string },
+): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WHARF_BIN, ...args], {
-      cwd: REPO,
-      env: { ...process.env, WHARF_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(bin, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`wharf ${args[0]} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (status) => {
+      reject(new Error(`${options.label} did not finish within ${options.timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, options.timeoutMs);
+    child.once('error', (e) => {
       clearTimeout(timer);
-      resolve({ status, stdout, stderr });
+      reject(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
     });
   });
 }

@@ -3,7 +3,8 @@
  * HTTP on loopback. Asynchronous on purpose: the registry on the other end may live in this very process (a Wharf
  * test app), which a `spawnSync` would starve.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runProcess, type ProcessResult } from './process.js';
 
 export const SKOPEO_BIN = process.env.WHARF_SKOPEO || '/usr/bin/skopeo';
 
@@ -12,11 +13,7 @@ export interface Creds {
   password: string;
 }
 
-export interface SkopeoResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type SkopeoResult = ProcessResult;
 
 export function skopeoMissing(): string | undefined {
   try {
@@ -28,27 +25,9 @@ export function skopeoMissing(): string | undefined {
 }
 
 export function runSkopeo(args: readonly string[], timeoutMs = 60_000): Promise<SkopeoResult> {
-  return new Promise((resolve, reject) => {
-    // A policy accepting anything: the default /etc/containers/policy.json may be absent on a CI machine, and
-    // signature policy is not what these tests are about.
-    const child = spawn(SKOPEO_BIN, ['--insecure-policy', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`skopeo ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  // A policy accepting anything: the default /etc/containers/policy.json may be absent on a CI machine, and
+  // signature policy is not what these tests are about.
+  return runProcess(SKOPEO_BIN, ['--insecure-policy', ...args], { timeoutMs, label: `skopeo ${args.join(' ')}` });
 }
 
 const credsArg = (flag: string, c: Creds | undefined): string[] => (c ? [flag, `${c.username}:${c.password}`] : []);

@@ -7,10 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, type App } from '../../src/app.js';
-import { compose, type Deps } from '../../src/compose.js';
-import { loadConfig } from '../../src/config/config.js';
-import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
+import { ROOT_TOKEN, startApp, startPeer, type PeerApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { basic, buildChart } from '../helpers/helm.js';
 import { createGroup, createProject } from '../helpers/management.js';
@@ -19,28 +16,6 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const AUTH = { authorization: basic('root', ROOT_TOKEN) };
 
-/** A second app on A's database and blob directory, with its own caches (as oci-uploads-across-instances). */
-async function peerOf(t: TestApp): Promise<{ app: App; close(): Promise<void> }> {
-  const c = t.deps.config;
-  const config = loadConfig({
-    env: {
-      WHARF_DATA_DIR: c.dataDir,
-      WHARF_EXTERNAL_URL: 'http://wharf.test',
-      WHARF_LOG_LEVEL: 'silent',
-      ...(c.databaseUrl ? { WHARF_DATABASE_URL: c.databaseUrl } : {}),
-    },
-  });
-  const deps: Deps = await compose(config);
-  const app = await buildApp(deps);
-  await app.ready();
-  return {
-    app,
-    async close() {
-      await app.close();
-      await deps.database.close();
-    },
-  };
-}
 
 function artifact(name: string, version: string) {
   const chart = buildChart(name, version);
@@ -59,7 +34,7 @@ function artifact(name: string, version: string) {
 for (const dialect of DIALECTS) {
   describe(`OCI pulls: remembered lookups and the hot lane [${dialect}]`, () => {
     let t: TestApp;
-    let b: Awaited<ReturnType<typeof peerOf>>;
+    let b: PeerApp;
     let base: string;
     const hotIds = () =>
       t.logs
@@ -95,7 +70,7 @@ for (const dialect of DIALECTS) {
     before(async () => {
       t = await startApp(dialect);
       base = await t.app.listen({ port: 0, host: '127.0.0.1' });
-      b = await peerOf(t);
+      b = await startPeer(t);
       const group = await createGroup(t, `pulls-${dialect}`, { visibility: 'public' });
       await createProject(t, 'charts', group.id, { visibility: 'public' });
     });

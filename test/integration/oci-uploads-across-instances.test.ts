@@ -5,51 +5,23 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { buildApp, type App } from '../../src/app.js';
-import { compose, type Deps } from '../../src/compose.js';
-import { loadConfig } from '../../src/config/config.js';
-import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
+import type { App } from '../../src/app.js';
+import { ROOT_TOKEN, startApp, startPeer, type PeerApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { basic } from '../helpers/helm.js';
 import { createGroup, createProject } from '../helpers/management.js';
 
-interface Peer {
-  app: App;
-  close(): Promise<void>;
-}
 
-/** A second app on A's database and blob directory, with its own caches. */
-async function peerOf(t: TestApp): Promise<Peer> {
-  const c = t.deps.config;
-  const config = loadConfig({
-    env: {
-      WHARF_DATA_DIR: c.dataDir,
-      WHARF_EXTERNAL_URL: 'http://wharf.test',
-      WHARF_LOG_LEVEL: 'silent',
-      ...(c.databaseUrl ? { WHARF_DATABASE_URL: c.databaseUrl } : {}),
-    },
-  });
-  const deps: Deps = await compose(config);
-  const app = await buildApp(deps);
-  await app.ready();
-  return {
-    app,
-    async close() {
-      await app.close();
-      await deps.database.close();
-    },
-  };
-}
 
 const AUTH = { authorization: basic('root', ROOT_TOKEN) };
 
 for (const dialect of DIALECTS) {
   describe(`OCI uploads across instances [${dialect}]`, () => {
     let a: TestApp;
-    let b: Peer;
+    let b: PeerApp;
     before(async () => {
       a = await startApp(dialect);
-      b = await peerOf(a);
+      b = await startPeer(a);
       const group = await createGroup(a, 'acme', { visibility: 'private' });
       await createProject(a, 'web', group.id, { visibility: 'private' });
     });
