@@ -49,7 +49,7 @@ ${
 }
 
 /** Copy-paste snippets with the exact URLs of this Wharf. */
-function installSnippets(d: PackageDetails, externalUrl: string): SafeHtml {
+function installSnippets(d: PackageDetails, externalUrl: string, ociChannel: string | undefined): SafeHtml {
   const { project, pkg } = d;
   const snippet = (label: string, text: string) => html`<h3>${label}</h3><pre data-copy="${label}"><code>${text}</code></pre>`;
   if (pkg.package_type === 'helm') {
@@ -57,7 +57,10 @@ function installSnippets(d: PackageDetails, externalUrl: string): SafeHtml {
     const repoUrl = `${externalUrl}/api/v4/projects/${project.id}/packages/helm/${channel}`;
     const repoName = project.path;
     return html`${snippet('Helm', `helm repo add --username <your username> --password <your token> ${repoName} ${repoUrl}\nhelm repo update\nhelm install ${pkg.name} ${repoName}/${pkg.name} --version ${pkg.version}`)}
-${snippet('helm cm-push', `helm cm-push ${pkg.name}-${pkg.version}.tgz ${repoName}`)}`;
+${snippet('helm cm-push', `helm cm-push ${pkg.name}-${pkg.version}.tgz ${repoName}`)}${
+      // Over OCI only when the channel OCI maps to holds it (docs/design/helm-oci.md#one-store).
+      ociChannel !== undefined && d.chart?.channels.includes(ociChannel) ? ociSnippet(snippet, externalUrl, `${project.full_path}/${pkg.name}`, pkg.version) : ''
+    }`;
   }
   const registry = `${externalUrl}/api/v4/projects/${project.id}/packages/npm/`;
   const nerf = registry.replace(/^https?:/, '');
@@ -70,12 +73,26 @@ ${snippet('pnpm', `pnpm add ${spec}`)}
 ${snippet('yarn', `yarn add ${spec}`)}`;
 }
 
+function ociSnippet(snippet: (label: string, text: string) => SafeHtml, externalUrl: string, repository: string, version: string): SafeHtml {
+  const host = new URL(externalUrl).host;
+  // An OCI tag cannot hold `+`; helm finds `1.0.0+build.5` under `1.0.0_build.5` by itself, so the version stays as is.
+  // Plain HTTP needs a flag, which helm 3's `registry login` spells differently (docs/helm-oci.md).
+  const http = externalUrl.startsWith('http:');
+  const plain = http ? ' --plain-http' : '';
+  const name = repository.slice(repository.lastIndexOf('/') + 1);
+  return snippet(
+    'Helm over OCI',
+    `helm registry login ${host} --username <your username> --password <your token>${plain}${http ? '  # helm 3: --insecure' : ''}\nhelm install ${name} oci://${host}/${repository} --version ${version}${plain}`,
+  );
+}
+
 const dependencyList = (deps: unknown): SafeHtml => {
   if (!deps || typeof deps !== 'object' || Object.keys(deps).length === 0) return html`<p class="muted">None.</p>`;
   return html`<ul>${Object.entries(deps as Record<string, unknown>).map(([n, v]) => html`<li><code>${n}</code> ${String(v)}</li>`)}</ul>`;
 };
 
-export function packagePage(d: PackageDetails, externalUrl: string, renderMarkdown: RenderMarkdown): SafeHtml {
+/** `ociChannel`: the `helm_oci_channel` setting, for a chart's OCI snippet. */
+export function packagePage(d: PackageDetails, externalUrl: string, renderMarkdown: RenderMarkdown, ociChannel?: string): SafeHtml {
   const { project, pkg, versions } = d;
   const current = versions.find((v) => v.id === pkg.id);
   const manifest = d.npm?.manifest ?? {};
@@ -108,7 +125,7 @@ export function packagePage(d: PackageDetails, externalUrl: string, renderMarkdo
 </section>
 <aside aria-labelledby="install-h">
   <h2 id="install-h">Install</h2>
-  ${installSnippets(d, externalUrl)}
+  ${installSnippets(d, externalUrl, ociChannel)}
   ${d.tags.length ? html`<h2>Dist-tags</h2><dl class="facts">${d.tags.map((t) => html`<dt>${t.tag}</dt><dd>${t.version}</dd>`)}</dl>` : ''}
   <h2>Files</h2>
   ${(current?.files ?? []).map(

@@ -66,7 +66,8 @@ ${filterForm(action, f)}${summaryList(listed.result, f, action, PER_PAGE)}`;
         const details = await services.packagePages.details(identity, fullPath, Number(id));
         if (!del) {
           if (request.method !== 'GET') return notFound(reply, ctx);
-          return sendPage(reply, 200, `${details.pkg.name} ${details.pkg.version}`, ctx, packagePage(details, config.externalUrl, await loadMarkdown()));
+          const ociChannel = details.pkg.package_type === 'helm' ? (await services.settings.get()).helm_oci_channel : undefined;
+          return sendPage(reply, 200, `${details.pkg.name} ${details.pkg.version}`, ctx, packagePage(details, config.externalUrl, await loadMarkdown(), ociChannel));
         }
         if (!details.canDestroy) return notFound(reply, ctx);
         if (request.method === 'GET') return sendPage(reply, 200, `Delete ${details.pkg.name}`, ctx, deleteConfirmation(details, state.csrfToken));

@@ -33,6 +33,15 @@ for (const dialect of DIALECTS) {
       assert.match(page.body, /<dt>channels<\/dt><dd>edge, stable<\/dd>/);
       assert.match(page.body, new RegExp(`helm repo add --username &lt;your username&gt; --password &lt;your token&gt; repo http://wharf.test/api/v4/projects/${projectId}/packages/helm/edge`));
       assert.match(page.body, /helm install frobnitz repo\/frobnitz --version 1\.2\.3/);
+      // In `stable`, the channel OCI maps to by default: pullable over OCI too, and the page says how.
+      assert.match(page.body, /helm registry login wharf\.test --username &lt;your username&gt; --password &lt;your token&gt; --plain-http  # helm 3: --insecure/);
+      assert.match(page.body, /helm install frobnitz oci:\/\/wharf\.test\/charts\/repo\/frobnitz --version 1\.2\.3 --plain-http/);
+      // Mapped to a channel the chart is not in: no OCI snippet, since `helm pull oci://` would not find it.
+      const set = (channel: string) => t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { helm_oci_channel: channel } });
+      assert.equal((await set('nightly')).status, 200);
+      const unmapped = await t.app.inject({ method: 'GET', url: `/charts/repo/-/packages/${pkg.id}` });
+      assert.doesNotMatch(unmapped.body, /oci:\/\//);
+      assert.equal((await set('stable')).status, 200);
       assert.match(page.body, /sha256 [0-9a-f]{64}/);
       const explore = await t.app.inject({ method: 'GET', url: '/explore?type=helm' });
       assert.match(explore.body, /frobnitz/);
