@@ -26,6 +26,7 @@ import {
   type PublishDocument,
 } from '../../domain/npm/publish.js';
 import { revString } from '../../domain/npm/packument.js';
+import { checkProvenanceBundle, provenanceAttachment } from '../../domain/npm/provenance.js';
 import { inspectNpmTarball, type NpmTarballLimits } from '../../archive/npm-tarball.js';
 import type { BlobStore } from '../blob-store.js';
 import type { NamespaceRow, NpmMetadataRow, PackageFileRow, PackageRow, PackageStatus, PackageType, ProjectRow } from '../../domain/records.js';
@@ -33,6 +34,7 @@ import type { Connection, Executor, UniqueViolations } from '../ports.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
 import type { SettingsService } from '../settings.service.js';
 import type { NpmProtectionPort, NpmTagWritesPort } from './ports.js';
+import type { NpmAttestationsPort } from './attestations.service.js';
 
 /** What publish and deprecate read and write of the packages (`PackagesRepository`). */
 export interface NpmPublishPackagesPort extends NpmTagWritesPort, UniqueViolations {
@@ -76,6 +78,8 @@ export interface NpmPublishServiceDeps {
   clock: Clock;
   protection: NpmProtectionPort;
   names: NpmPackageNamesPort;
+  /** Where a provenance bundle sent with the version is linked to it (docs/design/npm-provenance.md). */
+  attestations: Pick<NpmAttestationsPort, 'insert'>;
   tarballLimits?: NpmTarballLimits;
 }
 
@@ -140,12 +144,17 @@ export class NpmPublishService {
     const inspection = await inspectNpmTarball(bytes, this.#d.tarballLimits);
     checkManifestCoherence(doc, inspection);
     // The install-relevant fields come from the tarball's own package.json, not the body (docs/design/npm-manifests.md).
-    const packageJson = JSON.stringify(
-      storedVersion(doc, { digests, fileCount: inspection.fileCount, unpackedSize: inspection.unpackedSize, tarball: inspection }),
-    );
+    const stored = storedVersion(doc, { digests, fileCount: inspection.fileCount, unpackedSize: inspection.unpackedSize, tarball: inspection });
+    // `npm publish --provenance`: the bundle must sign exactly this tarball (docs/design/npm-provenance.md).
+    const attachment = provenanceAttachment(input.body, doc.name, doc.version);
+    const provenance = attachment && checkProvenanceBundle(attachment, { name: doc.name, version: doc.version, sha512Hex: digests.sha512 });
+    // The packument's `dist.attestations` without its URL, which depends on the endpoint (`domain/npm/packument.ts`).
+    if (provenance) (stored.dist as Record<string, unknown>).attestations = { provenance: { predicateType: provenance.predicateType } };
+    const packageJson = JSON.stringify(stored);
 
     // Blob first: a crash after this leaves an unreferenced blob for `gc`, never a row without bytes.
     await blobs.put(bytes, { expectedSha256: digests.sha256 });
+    const bundleBlob = provenance && (await blobs.put(provenance.bytes));
 
     const now = iso(clock.now());
     try {
@@ -182,6 +191,17 @@ export class NpmPublishService {
           readme_filename: doc.readmeFilename ?? null,
           publisher: publisherOf(identity),
         });
+        if (provenance && bundleBlob) {
+          await this.#d.attestations.insert(trx, {
+            package_id: row.id,
+            predicate_type: provenance.predicateType,
+            blob_key: bundleBlob.sha256,
+            size: bundleBlob.size,
+            build_source: provenance.origin.source ?? null,
+            build_run: provenance.origin.run ?? null,
+            created_at: now,
+          });
+        }
         await packages.upsertTag(trx, project.id, doc.name, doc.distTag, row.id, now);
         await revisions.changed(trx, packumentKey(project.id, doc.name), now);
         return { row };
