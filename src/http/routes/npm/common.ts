@@ -10,7 +10,6 @@ import type { FastifyReply, FastifyRequest, RawServerDefault, RouteShorthandOpti
 import type { Services } from '../../../app-deps.js';
 import { ifNoneMatchMatches } from '../../../domain/conditional.js';
 import { errors } from '../../../domain/errors.js';
-import { MAX_PROVENANCE_BUNDLE_BYTES } from '../../../domain/npm/provenance.js';
 import type { PackumentSet } from '../../../services/npm/metadata.service.js';
 import type { ProxyEndpoint } from '../../../domain/npm/proxy.js';
 import type { ApplicationSettings } from '../../../services/settings.service.js';
@@ -130,10 +129,9 @@ export async function sendPackument(request: FastifyRequest, reply: FastifyReply
 
 /**
  * The publish body is JSON with the tarball inside as Base64, so its limit follows the configured maximum package
- * size: exactly the Base64 length of the largest tarball allowed, plus room for the manifest and readme, and for a
- * provenance bundle of the largest size stored, as JSON text escaped inside a JSON string (at most twice as long).
+ * size: exactly the Base64 length of the largest tarball allowed, plus room for the manifest and readme.
  */
-export const publishBodyLimit = (maxFileSize: number): number => 4 * Math.ceil(maxFileSize / 3) + 1024 * 1024 + 2 * MAX_PROVENANCE_BUNDLE_BYTES;
+export const publishBodyLimit = (maxFileSize: number): number => 4 * Math.ceil(maxFileSize / 3) + 1024 * 1024;
 
 /** `npm login` sends `{_id, name, password, type, roles, date}`; anonymous callers get no more room than that needs. */
 export const LOGIN_BODY_LIMIT = 16 * 1024;
