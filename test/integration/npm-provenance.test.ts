@@ -84,6 +84,23 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('a retry is answered 200 only with the same bundle; a bundle added to or changed on an existing version is refused', async () => {
+      const NAME = '@pubgrp/retry';
+      const pid = w.project.public;
+      const { body, tgz, bundle } = provenancePublish(NAME, '1.0.0');
+      assert.equal((await publish(t, pid, body, w.token.developer)).status, 200);
+      assert.equal((await publish(t, pid, structuredClone(body), w.token.developer)).status, 200, 'the same request again');
+      const another = withProvenance(publishBody(NAME, '1.0.0', { tgz }).body, NAME, '1.0.0', provenanceText(NAME, '1.0.0', tgz, { ci: 'gitlab' }));
+      assert.equal((await refusedWithNothingStored(t, () => publish(t, pid, another, w.token.developer))).status, 403);
+      assert.equal((await refusedWithNothingStored(t, () => publish(t, pid, publishBody(NAME, '1.0.0', { tgz }).body, w.token.developer))).status, 403);
+      const plain = publishBody(NAME, '2.0.0');
+      assert.equal((await publish(t, pid, plain.body, w.token.developer)).status, 200);
+      const late = withProvenance(publishBody(NAME, '2.0.0', { tgz: plain.tgz }).body, NAME, '2.0.0', provenanceText(NAME, '2.0.0', plain.tgz));
+      assert.equal((await refusedWithNothingStored(t, () => publish(t, pid, late, w.token.developer))).status, 403, 'provenance cannot be added afterwards');
+      const served = await get(attestationsPath(npmBase(pid), NAME, '1.0.0'));
+      assert.equal(JSON.parse(served.body).attestations[0].bundle.dsseEnvelope.payload, JSON.parse(bundle).dsseEnvelope.payload);
+    });
+
     it('a version without provenance has no dist.attestations, and its attestations are 404', async () => {
       const NAME = '@pubgrp/plain';
       const r = await publish(t, w.project.public, publishBody(NAME, '1.0.0').body, w.token.developer);

@@ -63,7 +63,7 @@ describe('npm publish (service tier)', () => {
       protection,
       names,
       // Provenance is tested through HTTP (integration/npm-provenance.test.ts); these bodies carry none.
-      attestations: { insert: async () => assert.fail('no provenance was sent') },
+      attestations: { insert: async () => assert.fail('no provenance was sent'), ofPackage: async () => undefined },
     });
   let service: NpmPublishService;
 

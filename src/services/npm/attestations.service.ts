@@ -17,6 +17,8 @@ export interface NpmAttestationsPort {
   insert(db: Executor, row: NpmAttestationRow): Promise<void>;
   /** The attestation of the version the packument of these projects shows; null: none; undefined: no such version. */
   ofServedVersion(db: Executor, projectIds: readonly number[], name: string, version: string): Promise<NpmAttestationRow | null | undefined>;
+  /** The attestation stored with one package row (a publish retry compares its bundle). */
+  ofPackage(db: Executor, packageId: number): Promise<NpmAttestationRow | undefined>;
 }
 
 export interface NpmAttestationsServiceDeps {

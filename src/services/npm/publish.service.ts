@@ -6,6 +6,7 @@
  * the exact uploaded bytes written to the blob store, and the rows committed in one transaction under the
  * database's uniqueness rules: a refused publish leaves nothing visible, an acknowledged one is complete.
  */
+import { createHash } from 'node:crypto';
 import type { ProjectAccessContext } from '../../domain/access/abilities.js';
 import { actorName, type Identity } from '../../domain/access/identity.js';
 import type { NameUse, PreparedClaim } from '../package-names.service.js';
@@ -79,7 +80,7 @@ export interface NpmPublishServiceDeps {
   protection: NpmProtectionPort;
   names: NpmPackageNamesPort;
   /** Where a provenance bundle sent with the version is linked to it (docs/design/npm-provenance.md). */
-  attestations: Pick<NpmAttestationsPort, 'insert'>;
+  attestations: Pick<NpmAttestationsPort, 'insert' | 'ofPackage'>;
   tarballLimits?: NpmTarballLimits;
 }
 
@@ -115,7 +116,7 @@ export class NpmPublishService {
 
     // 4: the version must not exist yet — unless this is the same tarball again (a retry after a lost response).
     const existing = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
-    if (existing) return this.#retryOrRefuse(existing, doc);
+    if (existing) return this.#retryOrRefuse(existing, doc, input.body);
 
     // 5: no protection rule may keep this caller from pushing the name (asked again where the rows are written).
     const write = { action: 'push', identity, project, ctx, type: 'npm', name: doc.name, surface: 'npm' } as const;
@@ -213,7 +214,7 @@ export class NpmPublishService {
       if (!packages.isUniqueViolation(err)) throw err;
       const winner = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
       if (!winner) throw err;
-      return this.#retryOrRefuse(winner, doc);
+      return this.#retryOrRefuse(winner, doc, input.body);
     }
   }
 
@@ -221,7 +222,7 @@ export class NpmPublishService {
    * An existing version answers 200 when the upload is byte-for-byte the stored tarball (npm re-PUTs after a
    * timeout or 5xx, docs/design/client-protocols.md#npm-errors-and-retries), and GitLab's 403 otherwise.
    */
-  async #retryOrRefuse(existing: PackageRow, doc: PublishDocument): Promise<PublishResult> {
+  async #retryOrRefuse(existing: PackageRow, doc: PublishDocument, body: unknown): Promise<PublishResult> {
     const file = await this.#d.packages.newestFile(this.#d.db, existing.id);
     let same = false;
     if (file) {
@@ -229,6 +230,15 @@ export class NpmPublishService {
         same = digestsOf(decodeAttachment(doc.attachmentData)).sha512 === file.sha512;
       } catch {
         same = false;
+      }
+    }
+    if (same) {
+      // A retry is the same request: with the same provenance bundle, or none when none was stored. A bundle sent
+      // for a version stored without it (or with another) must not look attached by a 200 (docs/design/npm-provenance.md).
+      const bundle = provenanceAttachment(body, doc.name, doc.version);
+      const stored = await this.#d.attestations.ofPackage(this.#d.db, existing.id);
+      if (bundle !== undefined || stored !== undefined) {
+        same = bundle !== undefined && stored !== undefined && createHash('sha256').update(bundle.data, 'utf8').digest('hex') === stored.blob_key;
       }
     }
     if (!same) throw errors.npmPackageExists();
