@@ -41,6 +41,7 @@ import { SessionsService } from './services/sessions.service.js';
 import { PackagesService } from './services/packages.service.js';
 import { PackageListingRepository } from './storage/db/repositories/package-listing.repository.js';
 import { PackageDeletionRepository } from './storage/db/repositories/package-deletion.repository.js';
+import { NpmAttestationsRepository } from './storage/db/repositories/npm-attestations.repository.js';
 import { DocumentRevisionsRepository } from './storage/db/repositories/document-revisions.repository.js';
 import { PackagesRepository } from './storage/db/repositories/packages.repository.js';
 import { PackageDocumentsRepository } from './storage/db/repositories/package-documents.repository.js';
@@ -142,6 +143,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       revisions: new DocumentRevisions({ db, store: new DocumentRevisionsRepository(), changes }),
       namespaces,
       deletion,
+      attestations: new NpmAttestationsRepository(),
       blobs: storage.blobs,
       settings,
       clock,

@@ -40,6 +40,9 @@ export const ERROR_CODES = {
   chart_invalid: { status: 400, meaning: 'a Helm chart archive or its Chart.yaml that Wharf will not store' },
   provenance_invalid: { status: 400, meaning: 'a Helm provenance file that is malformed, too large or names an invalid chart' },
   provenance_mismatch: { status: 400, meaning: 'a provenance file that does not sign the chart it comes with or is stored for' },
+  npm_provenance_invalid: { status: 400, meaning: 'an npm provenance (sigstore bundle) attachment that is malformed, misnamed or larger than Wharf stores' },
+  npm_provenance_subject_mismatch: { status: 400, meaning: "an npm provenance bundle whose subject is not the package name and version being published" },
+  npm_provenance_digest_mismatch: { status: 400, meaning: "an npm provenance bundle whose subject digest is not the published tarball's SHA-512" },
   // 401
   unauthorized: { status: 401, meaning: 'no credentials where they are needed, or a caller this request does not accept (GitLab answers some refusals so)' },
   token_unknown: { status: 401, meaning: 'a token that matches no personal or deploy token' },
@@ -375,6 +378,14 @@ export const errors = {
   helmProvenanceInvalid: (reason: string) => new AppError('provenance_invalid', badRequestShape(reason)),
 
   helmProvenanceMismatch: (reason: string) => new AppError('provenance_mismatch', badRequestShape(reason)),
+
+  // ---- 400: npm provenance attestations (docs/design/npm-provenance.md)
+
+  npmProvenanceInvalid: (message: string) => new AppError('npm_provenance_invalid', npmShape(message)),
+
+  npmProvenanceSubjectMismatch: (message: string) => new AppError('npm_provenance_subject_mismatch', npmShape(message)),
+
+  npmProvenanceDigestMismatch: (message: string) => new AppError('npm_provenance_digest_mismatch', npmShape(message)),
 
   // ---- 405, 409
 

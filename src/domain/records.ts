@@ -151,6 +151,21 @@ export interface NpmMetadataRow {
   publisher: string | null;
 }
 
+/** The provenance bundle published with an npm version (migration 016, docs/design/npm-provenance.md). */
+export interface NpmAttestationRow {
+  package_id: number;
+  /** The in-toto statement's `predicateType` (a SLSA provenance type). */
+  predicate_type: string;
+  /** The BlobStore key (SHA-256) of the bundle's exact bytes. */
+  blob_key: string;
+  size: number;
+  /** The repository or project the statement says the build came from. */
+  build_source: string | null;
+  /** The run or job the statement says built it. */
+  build_run: string | null;
+  created_at: string;
+}
+
 /** One installable npm version with its newest installable file and its stored metadata (what a packument shows). */
 export interface NpmVersionRecord {
   package_id: number;

@@ -15,6 +15,8 @@ export interface PackagePagesPort {
   versions(db: Executor, projectId: number, type: PackageType, name: string): Promise<VersionWithFiles[]>;
   tags(db: Executor, projectId: number, name: string): Promise<{ tag: string; package_id: number }[]>;
   npmMetadata(db: Executor, packageId: number): Promise<{ package_json: string; readme: string | null } | undefined>;
+  /** The provenance published with an npm version (docs/design/npm-provenance.md). */
+  npmAttestation(db: Executor, packageId: number): Promise<{ predicate_type: string; build_source: string | null; build_run: string | null } | undefined>;
   /** The chart file's stored Chart.yaml, as JSON text. */
   chartMetadata(db: Executor, fileId: number): Promise<string | undefined>;
 }
@@ -24,8 +26,8 @@ export interface PackageDetails {
   pkg: PackageRow;
   versions: VersionWithFiles[];
   tags: { tag: string; version: string }[];
-  /** npm: the version's stored package.json and README. */
-  npm?: { manifest: Record<string, unknown>; readme: string | null };
+  /** npm: the version's stored package.json and README, and the provenance published with it (as its statement claims). */
+  npm?: { manifest: Record<string, unknown>; readme: string | null; provenance?: { predicateType: string; source: string | null; run: string | null } };
   /** Helm: the chart's Chart.yaml as stored, and the channels it is in. */
   chart?: { metadata: Record<string, unknown>; channels: string[] };
   canDestroy: boolean;
@@ -76,6 +78,10 @@ export class PackagePagesService {
     if (pkg.package_type === 'npm') {
       const meta = await this.#repo.npmMetadata(this.#db, pkg.id);
       if (meta) details.npm = { manifest: JSON.parse(meta.package_json) as Record<string, unknown>, readme: meta.readme };
+      const attestation = details.npm && (await this.#repo.npmAttestation(this.#db, pkg.id));
+      if (details.npm && attestation) {
+        details.npm.provenance = { predicateType: attestation.predicate_type, source: attestation.build_source, run: attestation.build_run };
+      }
     } else {
       const files = versions.find((v) => v.id === pkg.id)?.files ?? [];
       const chartFile = files.find((f) => f.file_name.endsWith('.tgz'));

@@ -86,6 +86,24 @@ function ociSnippet(snippet: (label: string, text: string) => SafeHtml, external
   );
 }
 
+/** A claim from a provenance statement: a link when it is an http(s) URL, else text (both escaped by `html`). */
+const claimed = (value: string): SafeHtml => (/^https?:\/\//i.test(value) ? html`<a href="${value}" rel="nofollow noopener">${value}</a>` : html`<code>${value}</code>`);
+
+/**
+ * "provenance attached" and, when the statement names it, "published from <pipeline>" (docs/design/npm-provenance.md#package-page).
+ * What the statement says about the build is the publisher's signed claim; Wharf checked its subject, not its signer.
+ */
+function provenanceFacts(d: PackageDetails): SafeHtml {
+  const p = d.npm?.provenance;
+  if (!p) return html``;
+  const from = p.run ?? p.source;
+  return html`<h2>Provenance</h2>
+  <p class="provenance">provenance attached <span class="muted">(${p.predicateType})</span></p>${
+    from ? html`
+  <p class="provenance">published from ${claimed(from)}${p.run && p.source ? html` <span class="muted">in ${claimed(p.source)}</span>` : ''}</p>` : ''
+  }`;
+}
+
 const dependencyList = (deps: unknown): SafeHtml => {
   if (!deps || typeof deps !== 'object' || Object.keys(deps).length === 0) return html`<p class="muted">None.</p>`;
   return html`<ul>${Object.entries(deps as Record<string, unknown>).map(([n, v]) => html`<li><code>${n}</code> ${String(v)}</li>`)}</ul>`;
@@ -126,6 +144,7 @@ export function packagePage(d: PackageDetails, externalUrl: string, renderMarkdo
 <aside aria-labelledby="install-h">
   <h2 id="install-h">Install</h2>
   ${installSnippets(d, externalUrl, ociChannel)}
+  ${provenanceFacts(d)}
   ${d.tags.length ? html`<h2>Dist-tags</h2><dl class="facts">${d.tags.map((t) => html`<dt>${t.tag}</dt><dd>${t.version}</dd>`)}</dl>` : ''}
   <h2>Files</h2>
   ${(current?.files ?? []).map(

@@ -4,6 +4,7 @@
  * stops it between two pages of one table.)
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Kysely } from 'kysely';
@@ -23,6 +24,7 @@ import type { Database } from '../../src/storage/db/schema.js';
 import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
 import { DIALECTS, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { esc, publishBody } from '../helpers/npm.js';
+import { provenanceText, withProvenance } from '../helpers/npm-provenance.js';
 
 /** Fails the `failAt`-th page written into `table`, after the pages before it were committed. */
 class InterruptedRepository extends TransferRepository {
@@ -63,6 +65,7 @@ for (const dialect of DIALECTS) {
     let targetDb: TestDatabase;
     let target: DatabaseHandle;
     let targetBlobs: FsBlobStore;
+    let bundleKey: string;
 
     before(async () => {
       source = await startApp('sqlite');
@@ -70,10 +73,14 @@ for (const dialect of DIALECTS) {
       const project = await source.call('POST', '/api/v4/projects', { token: ROOT_TOKEN, body: { name: 'web', namespace_id: group.body.id } });
       for (const name of ['@acme/one', '@acme/two']) {
         for (const version of ['1.0.0', '1.1.0', '2.0.0']) {
-          const r = await source.call('PUT', `/api/v4/projects/${project.body.id}/packages/npm/${esc(name)}`, {
-            token: ROOT_TOKEN,
-            body: publishBody(name, version).body,
-          });
+          const { body, tgz } = publishBody(name, version);
+          // One version carries a provenance bundle: its row and its blob travel too (docs/design/npm-provenance.md).
+          if (name === '@acme/two' && version === '2.0.0') {
+            const bundle = provenanceText(name, version, tgz);
+            withProvenance(body, name, version, bundle);
+            bundleKey = createHash('sha256').update(bundle).digest('hex');
+          }
+          const r = await source.call('PUT', `/api/v4/projects/${project.body.id}/packages/npm/${esc(name)}`, { token: ROOT_TOKEN, body });
           assert.equal(r.status, 200, r.text);
         }
       }
@@ -118,6 +125,8 @@ for (const dialect of DIALECTS) {
       for (const spec of TRANSFER_TABLES) {
         assert.deepEqual(await orderedRows(target.db, spec), await orderedRows(source.deps.database.db, spec), spec.table);
       }
+      assert.equal((await orderedRows(target.db, { table: 'npm_attestations', key: ['package_id'], identity: false })).length, 1);
+      assert.ok(await targetBlobs.head(bundleKey), 'the provenance bundle blob was copied');
     });
   });
 }

@@ -62,6 +62,8 @@ describe('npm publish (service tier)', () => {
       clock: new FixedClock(),
       protection,
       names,
+      // Provenance is tested through HTTP (integration/npm-provenance.test.ts); these bodies carry none.
+      attestations: { insert: async () => assert.fail('no provenance was sent'), ofPackage: async () => undefined },
     });
   let service: NpmPublishService;
 

@@ -245,6 +245,27 @@ const ROWS: Row[] = [
     status: 400,
     body: bad('The provenance file is for a 1.0.0, not for b 1.0.0'),
   },
+  {
+    factory: 'npmProvenanceInvalid',
+    build: () => errors.npmProvenanceInvalid('The provenance bundle is malformed: it is not JSON.'),
+    code: 'npm_provenance_invalid',
+    status: 400,
+    body: npm('The provenance bundle is malformed: it is not JSON.'),
+  },
+  {
+    factory: 'npmProvenanceSubjectMismatch',
+    build: () => errors.npmProvenanceSubjectMismatch('The provenance bundle\'s subject is "pkg:npm/a@1.0.0", but this publish is pkg:npm/b@1.0.0.'),
+    code: 'npm_provenance_subject_mismatch',
+    status: 400,
+    body: npm('The provenance bundle\'s subject is "pkg:npm/a@1.0.0", but this publish is pkg:npm/b@1.0.0.'),
+  },
+  {
+    factory: 'npmProvenanceDigestMismatch',
+    build: () => errors.npmProvenanceDigestMismatch('The provenance bundle\'s subject digest does not match the tarball.'),
+    code: 'npm_provenance_digest_mismatch',
+    status: 400,
+    body: npm('The provenance bundle\'s subject digest does not match the tarball.'),
+  },
   // 405, 409
   {
     factory: 'npmMethodNotAllowed',

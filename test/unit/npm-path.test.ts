@@ -21,6 +21,14 @@ const ROWS: Row[] = [
   ['GET', '@scope%2fpkg/-/pkg-1.0.0.tgz', { kind: 'tarball', rawName: '@scope%2fpkg', rawFile: 'pkg-1.0.0.tgz' }, ['project']],
   ['GET', 'pkg/-/pkg-1.0.0.tgz', { kind: 'packument', rawName: 'pkg/-/pkg-1.0.0.tgz' }, NAMESPACES],
   ['GET', 'pkg/-/', notFound, ['project']],
+  // Provenance attestations (docs/design/npm-provenance.md): the version follows the last `@`.
+  ['GET', '-/npm/v1/attestations/@scope%2fpkg@1.0.0', { kind: 'attestations', rawName: '@scope%2fpkg', rawVersion: '1.0.0' }, ALL],
+  ['GET', '-/npm/v1/attestations/@scope/pkg@1.0.0-rc.1', { kind: 'attestations', rawName: '@scope/pkg', rawVersion: '1.0.0-rc.1' }, ALL],
+  ['GET', '-/npm/v1/attestations/left-pad@1.3.0', { kind: 'attestations', rawName: 'left-pad', rawVersion: '1.3.0' }, ALL],
+  ['GET', '-/npm/v1/attestations/@scope%2fpkg', notFound, ALL],
+  ['GET', '-/npm/v1/attestations/left-pad@', notFound, ALL],
+  ['GET', '-/npm/v1/attestations/@1.0.0', notFound, ALL],
+  ['PUT', '-/npm/v1/attestations/left-pad@1.3.0', notFound, NAMESPACES],
   // Dist-tags.
   ['GET', '-/package/@scope%2fpkg/dist-tags', { kind: 'distTags', rawName: '@scope%2fpkg' }, ALL],
   ['GET', '-/package/@scope/pkg/dist-tags', { kind: 'distTags', rawName: '@scope/pkg' }, ALL],

@@ -34,6 +34,8 @@ export type NpmCommand =
   | { readonly kind: 'unpublishTarball'; readonly rawName: string; readonly rawFile: string; readonly rawRev: string }
   /** `DELETE <pkg>/-rev/<rev>` */
   | { readonly kind: 'unpublishPackage'; readonly rawName: string; readonly rawRev: string }
+  /** `GET -/npm/v1/attestations/<pkg>@<version>`: the provenance published with a version (docs/design/npm-provenance.md) */
+  | { readonly kind: 'attestations'; readonly rawName: string; readonly rawVersion: string }
   /** `POST -/npm/v1/security/{advisories/bulk,audits/quick}` */
   | { readonly kind: 'audit'; readonly path: NpmAuditPath }
   /** `PUT -/user/org.couchdb.user:<name>` */
@@ -56,6 +58,7 @@ const LOGIN = /^-\/user\/org\.couchdb\.user:([^/]+)$/;
 const LOGOUT = /^-\/user\/token\/([^/]+)$/;
 const REV = /^(.+)\/-rev\/([^/]+)$/s;
 const AUDIT = /^-\/npm\/v1\/security\/(advisories\/bulk|audits\/quick)$/;
+const ATTESTATIONS = /^-\/npm\/v1\/attestations\/(.+)$/s;
 
 const NOT_FOUND: NpmCommand = { kind: 'notFound' };
 
@@ -82,6 +85,13 @@ export function parseNpmPath(raw: string, method: NpmMethod, scope: NpmScope, np
       if (raw === '-/whoami') return { kind: 'whoami' };
       if (raw === '-/ping') return { kind: 'ping' };
       if (raw === '-/v1/search') return { kind: 'search' };
+      const attestations = ATTESTATIONS.exec(raw);
+      if (attestations) {
+        // `<name>@<version>`: the version follows the last `@` (a scope's `@` is the first character).
+        const spec = attestations[1]!;
+        const at = spec.lastIndexOf('@');
+        return at > 0 && at < spec.length - 1 ? { kind: 'attestations', rawName: spec.slice(0, at), rawVersion: spec.slice(at + 1) } : NOT_FOUND;
+      }
       if (raw === '') return NOT_FOUND;
       const sep = scope === 'project' ? raw.indexOf('/-/') : -1;
       if (sep > 0) {

@@ -40,6 +40,11 @@ export interface PackumentInput {
   readonly modified: string;
   /** CouchDB-style revision the write flows (`unpublish`, `owner`) echo back. */
   readonly rev: string;
+  /**
+   * The npm endpoint this packument is served at (`<external URL>/api/v4/…/packages/npm`), where `dist.attestations`
+   * points (docs/design/npm-provenance.md#packument); without it, `dist.attestations` is left out.
+   */
+  readonly endpointUrl?: string;
 }
 
 export interface Packuments {
@@ -80,6 +85,26 @@ export const ABBREVIATED_FIELDS = [
 export const tarballUrl = (externalUrl: string, projectId: number, name: string, fileName: string): string =>
   `${externalUrl}/api/v4/projects/${projectId}/packages/npm/${name}/-/${fileName}`;
 
+/** The npm endpoints' paths (below the external URL): where a packument served there points its attestations. */
+export const npmEndpointPath = (endpoint: { scope: 'project' | 'group'; id: number } | { scope: 'instance' }): string =>
+  endpoint.scope === 'project'
+    ? `/api/v4/projects/${endpoint.id}/packages/npm`
+    : endpoint.scope === 'group'
+      ? `/api/v4/groups/${endpoint.id}/-/packages/npm`
+      : '/api/v4/packages/npm';
+
+/**
+ * `dist.attestations` as the public registry shows it (pacote fetches `url`'s path from the registry it installs
+ * from): stored at publish time as `{provenance: {predicateType}}`, the URL of the serving endpoint added here.
+ */
+function withAttestationsUrl(dist: Json, endpointUrl: string | undefined, name: string, version: string): Json {
+  const stored = dist.attestations;
+  if (stored === undefined) return dist;
+  const { attestations: _a, ...rest } = dist;
+  if (typeof stored !== 'object' || stored === null || endpointUrl === undefined) return rest;
+  return { ...rest, attestations: { url: `${endpointUrl}/-/npm/v1/attestations/${name.replace('/', '%2f')}@${version}`, ...(stored as Json) } };
+}
+
 /** `<revision>-<16 hex>`, stable for a given package and revision. */
 export const revString = (key: string, revision: number): string =>
   `${revision}-${createHash('sha256').update(`${key}\0${revision}`).digest('hex').slice(0, 16)}`;
@@ -104,7 +129,10 @@ export function buildPackuments(input: PackumentInput): Packuments {
       name: input.name,
       version: v.version,
       ...rest,
-      dist: { ...(typeof dist === 'object' && dist !== null ? (dist as Json) : {}), tarball: tarballUrl(input.externalUrl, v.projectId, input.name, v.fileName) },
+      dist: {
+        ...withAttestationsUrl(typeof dist === 'object' && dist !== null ? (dist as Json) : {}, input.endpointUrl, input.name, v.version),
+        tarball: tarballUrl(input.externalUrl, v.projectId, input.name, v.fileName),
+      },
     };
     // The publisher as authenticated by Wharf, never the client's claim.
     if (v.publisher) full._npmUser = { name: v.publisher };

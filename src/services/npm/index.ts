@@ -15,6 +15,7 @@ import type { TokensService } from '../tokens.service.js';
 import type { UsersService } from '../users.service.js';
 import type { AuditService } from '../audit.service.js';
 import { NpmAuditForwardingService, type AuditNamespacesPort, type AuditPackagesPort } from './audit-forwarding.service.js';
+import { NpmAttestationsService, type NpmAttestationsPort } from './attestations.service.js';
 import { NpmLoginService } from './login.service.js';
 import { NpmMetadataService, type PackumentSourcePort, type PackumentStorePort } from './metadata.service.js';
 import { NpmNamespaceService, type NpmScopeNamespacesPort, type NpmTreePackagesPort } from './namespace.service.js';
@@ -39,6 +40,8 @@ export interface NpmServices {
   /** The proxy cache's administration (list, stats, purge) and `gc`'s eviction. */
   proxyAdmin: NpmProxyCacheService;
   auditForwarding: NpmAuditForwardingService;
+  /** Provenance bundles published with versions (docs/design/npm-provenance.md). */
+  attestations: NpmAttestationsService;
 }
 
 /** The package rows as every npm service reads and writes them (`PackagesRepository`). */
@@ -59,6 +62,8 @@ export interface NpmServicesDeps {
   revisions: DocumentRevisions;
   namespaces: NpmScopeNamespacesPort & NpmPublishNamespacesPort & AuditNamespacesPort;
   deletion: NpmDeletionPort;
+  /** Provenance bundles linked to versions (`NpmAttestationsRepository`). */
+  attestations: NpmAttestationsPort;
   blobs: BlobStore;
   settings: SettingsService;
   clock: Clock;
@@ -79,7 +84,7 @@ export interface NpmServicesDeps {
 }
 
 export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
-  const { db, packages, documents, revisions, namespaces, deletion, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch, sharedDatabase } = deps;
+  const { db, packages, documents, revisions, namespaces, deletion, attestations, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch, sharedDatabase } = deps;
   const metadata = new NpmMetadataService({
     db,
     packages,
@@ -92,7 +97,7 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
   });
   return {
     metadata,
-    publish: new NpmPublishService({ db, packages, revisions, namespaces, settings, blobs, clock, protection, names }),
+    publish: new NpmPublishService({ db, packages, revisions, namespaces, settings, blobs, clock, protection, names, attestations }),
     tags: new NpmTagsService({ db, packages, revisions, clock, protection }),
     namespaces: new NpmNamespaceService({ db, packages, namespaces, access, metadata }),
     unpublish: new NpmUnpublishService({ db, packages, revisions, deletion, clock, protection, audit }),
@@ -114,5 +119,6 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
     }),
     proxyAdmin: new NpmProxyCacheService({ db, store: proxyCache, settings, clock, audit }),
     auditForwarding: new NpmAuditForwardingService({ db, packages, namespaces }),
+    attestations: new NpmAttestationsService({ db, attestations, blobs }),
   };
 }

@@ -8,7 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import { errors } from '../../domain/errors.js';
-import { buildPackuments, distTagsOf, revString, type PackumentVersion } from '../../domain/npm/packument.js';
+import { buildPackuments, distTagsOf, npmEndpointPath, revString, type PackumentVersion } from '../../domain/npm/packument.js';
 import type { NpmVersionRecord, PackageFileRow, PackageRow, PackageType, TagRecord } from '../../domain/records.js';
 import type { BlobStore } from '../blob-store.js';
 import { FreshMemo } from '../fresh-memo.js';
@@ -147,13 +147,20 @@ export class NpmMetadataService {
    *
    * The document is a function of the projects' document revisions, which the caller has just read in one query,
    * so the cache key holds them: a write anywhere in the tree bumps a revision and the next read builds anew; an
-   * unchanged tree is answered from memory with the same strong ETag, in every process alike.
+   * unchanged tree is answered from memory with the same strong ETag, in every process alike. `endpoint` is where it
+   * is served (a top-level group's packument differs between its group and instance endpoints by that URL alone).
    */
-  async mergedPackuments(namespaceId: number, name: string, projects: readonly MergedProject[]): Promise<PackumentSet | undefined> {
+  async mergedPackuments(
+    namespaceId: number,
+    name: string,
+    projects: readonly MergedProject[],
+    endpoint: { scope: 'group'; id: number } | { scope: 'instance' },
+  ): Promise<PackumentSet | undefined> {
     if (projects.length === 0) return undefined;
     const { db, packages, externalUrl } = this.#d;
     const sorted = [...projects].sort((a, b) => a.projectId - b.projectId);
-    const cacheKey = `m\0${namespaceId}\0${name}\0${sorted.map((p) => `${p.projectId}:${p.revision}`).join(',')}`;
+    const endpointPath = npmEndpointPath(endpoint);
+    const cacheKey = `m\0${namespaceId}\0${endpointPath}\0${name}\0${sorted.map((p) => `${p.projectId}:${p.revision}`).join(',')}`;
     // The key holds every revision involved, so any version of it is current: the sum only tells versions apart.
     const revision = sorted.reduce((n, p) => n + p.revision, 0);
     const entry = await this.#documents.get(cacheKey, { revision, builtFor: externalUrl }, async () => {
@@ -168,6 +175,7 @@ export class NpmMetadataService {
         externalUrl,
         modified,
         rev: revString(cacheKey, revision),
+        endpointUrl: `${externalUrl}${endpointPath}`,
       });
       return this.#entry(cacheKey, revision, modified, built.versionCount, Buffer.from(JSON.stringify(built.full)), Buffer.from(JSON.stringify(built.abbreviated)));
     });
@@ -268,6 +276,7 @@ export class NpmMetadataService {
       externalUrl,
       modified,
       rev: revString(`${key.projectId}/${key.name}`, revision),
+      endpointUrl: `${externalUrl}${npmEndpointPath({ scope: 'project', id: key.projectId })}`,
     });
     const full = JSON.stringify(built.full);
     const abbreviated = JSON.stringify(built.abbreviated);

@@ -71,7 +71,7 @@ export class NpmNamespaceService {
    * docs/design/gitlab-compatibility.md#group-and-instance-metadata, steps 2–4: every project of the tree holding the name (whatever the caller's
    * rights), then only those the caller may read — 401/403 when there are some but none readable.
    */
-  async packument(identity: Identity, namespace: NamespaceRow | undefined, name: string): Promise<NamespacePackument> {
+  async packument(identity: Identity, namespace: NamespaceRow | undefined, name: string, scope: 'group' | 'instance'): Promise<NamespacePackument> {
     if (!namespace) return { kind: 'missing' };
     const candidates = await this.#candidates(identity, namespace, name);
     if (candidates.length === 0) return { kind: 'missing' };
@@ -80,9 +80,19 @@ export class NpmNamespaceService {
       namespace.id,
       name,
       readable.map((c) => ({ projectId: c.row.project_id, revision: c.row.revision, modified: c.row.modified_at })),
+      scope === 'group' ? { scope, id: namespace.id } : { scope },
     );
     // Every matching package lost its last installable file: GitLab answers 404 first in that case (docs/design/gitlab-compatibility.md#packument-shape).
     return set ? { kind: 'found', set } : { kind: 'missing' };
+  }
+
+  /**
+   * The projects whose versions of `name` the namespace packument merges for this caller, with the packument's
+   * refusals (401/403 when some hold it but none is readable): what the attestations of a version are looked up in.
+   */
+  async readableProjectIds(identity: Identity, namespace: NamespaceRow | undefined, name: string): Promise<number[]> {
+    if (!namespace) return [];
+    return readableProjects(identity, await this.#candidates(identity, namespace, name)).map((c) => c.row.project_id);
   }
 
   /**

@@ -6,6 +6,7 @@
  * the exact uploaded bytes written to the blob store, and the rows committed in one transaction under the
  * database's uniqueness rules: a refused publish leaves nothing visible, an acknowledged one is complete.
  */
+import { createHash } from 'node:crypto';
 import type { ProjectAccessContext } from '../../domain/access/abilities.js';
 import { actorName, type Identity } from '../../domain/access/identity.js';
 import type { NameUse, PreparedClaim } from '../package-names.service.js';
@@ -26,6 +27,7 @@ import {
   type PublishDocument,
 } from '../../domain/npm/publish.js';
 import { revString } from '../../domain/npm/packument.js';
+import { checkProvenanceBundle, provenanceAttachment } from '../../domain/npm/provenance.js';
 import { inspectNpmTarball, type NpmTarballLimits } from '../../archive/npm-tarball.js';
 import type { BlobStore } from '../blob-store.js';
 import type { NamespaceRow, NpmMetadataRow, PackageFileRow, PackageRow, PackageStatus, PackageType, ProjectRow } from '../../domain/records.js';
@@ -33,6 +35,7 @@ import type { Connection, Executor, UniqueViolations } from '../ports.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
 import type { SettingsService } from '../settings.service.js';
 import type { NpmProtectionPort, NpmTagWritesPort } from './ports.js';
+import type { NpmAttestationsPort } from './attestations.service.js';
 
 /** What publish and deprecate read and write of the packages (`PackagesRepository`). */
 export interface NpmPublishPackagesPort extends NpmTagWritesPort, UniqueViolations {
@@ -76,6 +79,8 @@ export interface NpmPublishServiceDeps {
   clock: Clock;
   protection: NpmProtectionPort;
   names: NpmPackageNamesPort;
+  /** Where a provenance bundle sent with the version is linked to it (docs/design/npm-provenance.md). */
+  attestations: Pick<NpmAttestationsPort, 'insert' | 'ofPackage'>;
   tarballLimits?: NpmTarballLimits;
 }
 
@@ -111,7 +116,7 @@ export class NpmPublishService {
 
     // 4: the version must not exist yet — unless this is the same tarball again (a retry after a lost response).
     const existing = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
-    if (existing) return this.#retryOrRefuse(existing, doc);
+    if (existing) return this.#retryOrRefuse(existing, doc, input.body);
 
     // 5: no protection rule may keep this caller from pushing the name (asked again where the rows are written).
     const write = { action: 'push', identity, project, ctx, type: 'npm', name: doc.name, surface: 'npm' } as const;
@@ -140,12 +145,17 @@ export class NpmPublishService {
     const inspection = await inspectNpmTarball(bytes, this.#d.tarballLimits);
     checkManifestCoherence(doc, inspection);
     // The install-relevant fields come from the tarball's own package.json, not the body (docs/design/npm-manifests.md).
-    const packageJson = JSON.stringify(
-      storedVersion(doc, { digests, fileCount: inspection.fileCount, unpackedSize: inspection.unpackedSize, tarball: inspection }),
-    );
+    const stored = storedVersion(doc, { digests, fileCount: inspection.fileCount, unpackedSize: inspection.unpackedSize, tarball: inspection });
+    // `npm publish --provenance`: the bundle must sign exactly this tarball (docs/design/npm-provenance.md).
+    const attachment = provenanceAttachment(input.body, doc.name, doc.version);
+    const provenance = attachment && checkProvenanceBundle(attachment, { name: doc.name, version: doc.version, sha512Hex: digests.sha512 });
+    // The packument's `dist.attestations` without its URL, which depends on the endpoint (`domain/npm/packument.ts`).
+    if (provenance) (stored.dist as Record<string, unknown>).attestations = { provenance: { predicateType: provenance.predicateType } };
+    const packageJson = JSON.stringify(stored);
 
     // Blob first: a crash after this leaves an unreferenced blob for `gc`, never a row without bytes.
     await blobs.put(bytes, { expectedSha256: digests.sha256 });
+    const bundleBlob = provenance && (await blobs.put(provenance.bytes));
 
     const now = iso(clock.now());
     try {
@@ -182,6 +192,17 @@ export class NpmPublishService {
           readme_filename: doc.readmeFilename ?? null,
           publisher: publisherOf(identity),
         });
+        if (provenance && bundleBlob) {
+          await this.#d.attestations.insert(trx, {
+            package_id: row.id,
+            predicate_type: provenance.predicateType,
+            blob_key: bundleBlob.sha256,
+            size: bundleBlob.size,
+            build_source: provenance.origin.source ?? null,
+            build_run: provenance.origin.run ?? null,
+            created_at: now,
+          });
+        }
         await packages.upsertTag(trx, project.id, doc.name, doc.distTag, row.id, now);
         await revisions.changed(trx, packumentKey(project.id, doc.name), now);
         return { row };
@@ -193,7 +214,7 @@ export class NpmPublishService {
       if (!packages.isUniqueViolation(err)) throw err;
       const winner = await packages.findActive(db, project.id, 'npm', doc.name, doc.version);
       if (!winner) throw err;
-      return this.#retryOrRefuse(winner, doc);
+      return this.#retryOrRefuse(winner, doc, input.body);
     }
   }
 
@@ -201,7 +222,7 @@ export class NpmPublishService {
    * An existing version answers 200 when the upload is byte-for-byte the stored tarball (npm re-PUTs after a
    * timeout or 5xx, docs/design/client-protocols.md#npm-errors-and-retries), and GitLab's 403 otherwise.
    */
-  async #retryOrRefuse(existing: PackageRow, doc: PublishDocument): Promise<PublishResult> {
+  async #retryOrRefuse(existing: PackageRow, doc: PublishDocument, body: unknown): Promise<PublishResult> {
     const file = await this.#d.packages.newestFile(this.#d.db, existing.id);
     let same = false;
     if (file) {
@@ -209,6 +230,15 @@ export class NpmPublishService {
         same = digestsOf(decodeAttachment(doc.attachmentData)).sha512 === file.sha512;
       } catch {
         same = false;
+      }
+    }
+    if (same) {
+      // A retry is the same request: with the same provenance bundle, or none when none was stored. A bundle sent
+      // for a version stored without it (or with another) must not look attached by a 200 (docs/design/npm-provenance.md).
+      const bundle = provenanceAttachment(body, doc.name, doc.version);
+      const stored = await this.#d.attestations.ofPackage(this.#d.db, existing.id);
+      if (bundle !== undefined || stored !== undefined) {
+        same = bundle !== undefined && stored !== undefined && createHash('sha256').update(bundle.data, 'utf8').digest('hex') === stored.blob_key;
       }
     }
     if (!same) throw errors.npmPackageExists();

@@ -10,6 +10,7 @@ import type {
   MemberRow,
   NamespaceRow,
   NpmMetadataRow,
+  NpmAttestationRow,
   OciBlobRow,
   OciManifestBlobRow,
   OciManifestRow,
@@ -145,6 +146,7 @@ export interface Database {
   oci_manifest_blobs: OciManifestBlobRow;
   oci_tags: OciTagRow;
   registry_token_keys: RegistryTokenKeysTable;
+  npm_attestations: NpmAttestationRow;
 }
 
 export type NewUserRow = Insertable<UsersTable>;

@@ -69,6 +69,12 @@ export const NPM_COMMAND_ACCESS: Readonly<Record<NpmCommandKind, NpmCommandAcces
   unpublishVersion: { project: onPackage('destroy_package', 'plain'), namespace: UNPUBLISH_ELSEWHERE },
   unpublishTarball: { project: onPackage('destroy_package', 'plain'), namespace: UNPUBLISH_ELSEWHERE },
   unpublishPackage: { project: onPackage('destroy_package', 'plain'), namespace: UNPUBLISH_ELSEWHERE },
+  // Read like the packument that points at it (docs/design/npm-provenance.md#access).
+  attestations: {
+    project: onPackage('read_package', 'authenticate-non-public'),
+    namespace: { ability: 'read_package', on: 'namespace', route: 'authenticate-non-public' },
+    replayable: true,
+  },
   audit: {
     project: { ability: 'read_package', on: 'endpoint', route: 'plain', after: 'forwarding' },
     namespace: { ability: 'read_package', on: 'endpoint', route: 'plain', after: 'forwarding' },

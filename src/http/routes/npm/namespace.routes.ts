@@ -24,6 +24,7 @@ import type { ProxyEndpoint } from '../../../domain/npm/proxy.js';
 import type { NpmEndpoint } from './access.js';
 import { registerNpmEndpoint, sharedHandlers, type NpmHandler } from './commands.js';
 import { forwardPackument, sendPackument } from './common.js';
+import { attestationsHandler } from './attestations.js';
 
 /** How a group or the instance finds the namespace a request is about (undefined: none); throws GitLab's refusals. */
 interface NamespaceScope {
@@ -58,7 +59,7 @@ function registerNamespaceRoutes(app: Parameters<FastifyPluginAsync>[0], service
 
   /** G6/I6: GitLab's group/instance metadata in order — namespace (checked), packages, forwarding or 404, rights, merge. */
   const packument: NpmHandler<'packument'> = async (request, reply, { name, namespace }) => {
-    const found = await npm.namespaces.packument(await request.caller(), namespace, name!);
+    const found = await npm.namespaces.packument(await request.caller(), namespace, name!, scope.scope);
     if (found.kind === 'found') return sendPackument(request, reply, found.set);
     if (await forwardPackument(services, request, reply, name!, scope.proxyEndpoint(request))) return reply;
     throw errors.npmNotFound('Packages');
@@ -74,6 +75,10 @@ function registerNamespaceRoutes(app: Parameters<FastifyPluginAsync>[0], service
         throw errors.npmNotFound('Project');
       }),
       packument,
+      // The versions the namespace packument merges for this caller, with its refusals.
+      attestations: attestationsHandler(services, async (request, name) =>
+        npm.namespaces.readableProjectIds(await request.caller(), request.npm!.namespace, name),
+      ),
     },
     false,
   );

@@ -38,6 +38,7 @@ import type { ProjectAccess } from '../../plugins/route-access.js';
 import { authorizeDeferred, type NpmEndpoint } from './access.js';
 import { registerNpmEndpoint, sharedHandlers, type NpmHandler } from './commands.js';
 import { forwardPackument, proxyTarball, sendPackument } from './common.js';
+import { attestationsHandler } from './attestations.js';
 
 export { acceptsGzip, publishBodyLimit, wantsAbbreviated } from './common.js';
 
@@ -158,6 +159,7 @@ export const npmProjectRoutes =
         ...sharedHandlers(services, async () => []), // GitLab has no advisories of its own: a reader gets `[]`.
         packument,
         tarball,
+        attestations: attestationsHandler(services, async (request) => [target(request).project.id]),
         publish,
         deprecate,
         unpublishVersion: async (request, reply, { name, command }) =>

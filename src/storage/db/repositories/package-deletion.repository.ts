@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { PackageFileRow, PackageRow } from '../schema.js';
 import type { Db } from './types.js';
+import { NpmAttestationsRepository } from './npm-attestations.repository.js';
 import { NpmProxyRepository } from './npm-proxy.repository.js';
 import { OciRepository } from './oci.repository.js';
 
@@ -46,6 +47,8 @@ export class PackageDeletionRepository {
       .limit(1)
       .executeTakeFirst();
     if (r !== undefined) return true;
+    // So is the provenance bundle of a version (docs/design/npm-provenance.md).
+    if (await new NpmAttestationsRepository().blobReferenced(db, blobKey)) return true;
     // The npm proxy's cached packuments and tarballs are blobs too; evicting them is the proxy's business.
     if (await new NpmProxyRepository().blobReferenced(db, blobKey)) return true;
     // So are OCI blobs and the chunks of open OCI uploads.

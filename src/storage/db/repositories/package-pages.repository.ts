@@ -77,6 +77,10 @@ export class PackagePagesRepository {
     return db.selectFrom('npm_metadata').select(['package_json', 'readme']).where('package_id', '=', packageId).executeTakeFirst();
   }
 
+  async npmAttestation(db: Db, packageId: number): Promise<{ predicate_type: string; build_source: string | null; build_run: string | null } | undefined> {
+    return db.selectFrom('npm_attestations').select(['predicate_type', 'build_source', 'build_run']).where('package_id', '=', packageId).executeTakeFirst();
+  }
+
   /** The parsed Chart.yaml stored for a chart file (JSON text), if any. */
   async chartMetadata(db: Db, fileId: number): Promise<string | undefined> {
     const r = await db.selectFrom('helm_file_metadata').select('metadata').where('package_file_id', '=', fileId).where('kind', '=', 'chart').executeTakeFirst();

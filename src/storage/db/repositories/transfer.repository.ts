@@ -38,6 +38,7 @@ export const TRANSFER_TABLES: readonly TableSpec[] = [
   { table: 'packages', key: ['id'], identity: true },
   { table: 'package_files', key: ['id'], identity: true },
   { table: 'npm_metadata', key: ['package_id'], identity: false },
+  { table: 'npm_attestations', key: ['package_id'], identity: false },
   { table: 'package_tags', key: ['id'], identity: true },
   { table: 'package_documents', key: ['project_id', 'package_type', 'package_name'], identity: false },
   { table: 'package_name_owners', key: ['root_namespace_id', 'package_type', 'name'], identity: false },
@@ -106,7 +107,11 @@ export class TransferRepository {
       .groupBy('blob_key')
       .orderBy('blob_key')
       .execute();
-    return rows.map((r) => ({ blobKey: r.blob_key, size: Number(r.size) }));
+    // npm provenance bundles are blobs too (docs/design/npm-provenance.md).
+    const bundles = await db.selectFrom('npm_attestations').select(['blob_key', (eb) => eb.fn.max('size').as('size')]).groupBy('blob_key').execute();
+    const sizes = new Map(rows.map((r) => [r.blob_key, Number(r.size)]));
+    for (const b of bundles) if (!sizes.has(b.blob_key)) sizes.set(b.blob_key, Number(b.size));
+    return [...sizes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([blobKey, size]) => ({ blobKey, size }));
   }
 
   async readMarker(db: Db): Promise<unknown> {
