@@ -181,6 +181,7 @@ export class NpmPublishService {
           readme: doc.readme ?? null,
           readme_filename: doc.readmeFilename ?? null,
           publisher: publisherOf(identity),
+          trusted_publisher: identity.kind === 'trusted_publisher' ? identity.record : null,
         });
         await packages.upsertTag(trx, project.id, doc.name, doc.distTag, row.id, now);
         await revisions.changed(trx, packumentKey(project.id, doc.name), now);
