@@ -11,6 +11,7 @@ import type { Deps } from './compose.js';
 import { registerBodyGuard } from './http/plugins/body-guard.js';
 import { registerIdentity } from './http/plugins/identity.js';
 import { oidcExchangeRoutes } from './http/routes/npm/oidc-exchange.routes.js';
+import { trustedPublisherPages } from './web/trusted-publisher-pages.js';
 import { registerRouteAccess, type DeclaredRoute } from './http/plugins/route-access.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { HotLane } from './http/hot-lane.js';
@@ -108,6 +109,7 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   await app.register(ociRoutes(deps));
   await app.register(registryTokenRoutes(deps));
   await app.register(oidcExchangeRoutes(deps));
+  await app.register(trustedPublisherPages(deps));
   await app.register(webRoutes(deps));
   return app;
 }

@@ -132,6 +132,54 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    describe('the web page', () => {
+      const signIn = async (username: string) => {
+        const page = await t.app.inject({ method: 'GET', url: '/users/sign_in' });
+        const csrf = /_wharf_csrf=([^;]+)/.exec(String(page.headers['set-cookie']))![1]!;
+        const r = await t.app.inject({
+          method: 'POST',
+          url: '/users/sign_in',
+          payload: new URLSearchParams({ authenticity_token: csrf, login: username, password: 'password123' }).toString(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `_wharf_csrf=${csrf}` },
+        });
+        assert.equal(r.statusCode, 303);
+        return `_wharf_session=${/_wharf_session=([^;]+)/.exec(String(r.headers['set-cookie']))![1]}`;
+      };
+      const url = () => `/-/trusted_publishers?project=${encodeURIComponent(projectPath)}`;
+      const post = (path: string, cookie: string, fields: Record<string, string>) =>
+        t.app.inject({ method: 'POST', url: path, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(fields).toString() });
+
+      it('a Maintainer lists, adds and removes publishers; others get a 404; every form needs its CSRF token', async () => {
+        assert.equal((await t.app.inject({ method: 'GET', url: url() })).statusCode, 303);
+        const dev = await signIn('developer');
+        assert.equal((await t.app.inject({ method: 'GET', url: url(), headers: { cookie: dev } })).statusCode, 404);
+        const cookie = await signIn('maintainer');
+        const shown = await t.app.inject({ method: 'GET', url: url(), headers: { cookie } });
+        assert.equal(shown.statusCode, 200, shown.body);
+        assert.match(shown.body, /No trusted publishers/);
+        assert.match(shown.body, /npm:wharf\.test/);
+        const csrf = /name="authenticity_token" value="([^"]+)"/.exec(shown.body)![1]!;
+        const fields = { project: projectPath, issuer: issuer.url, claims: `project_path=${projectPath}\nref=main`, package_name_pattern: '@privgrp/web-*' };
+        assert.equal((await post('/-/trusted_publishers', cookie, fields)).statusCode, 422);
+        const devCsrf = /name="authenticity_token" value="([^"]+)"/.exec((await t.app.inject({ method: 'GET', url: '/', headers: { cookie: dev } })).body)?.[1] ?? 'x';
+        assert.equal((await post('/-/trusted_publishers', dev, { ...fields, authenticity_token: devCsrf })).statusCode, 404);
+        const bad = await post('/-/trusted_publishers', cookie, { ...fields, claims: 'ref=main', authenticity_token: csrf });
+        assert.equal(bad.statusCode, 400);
+        assert.match(bad.body, /project_path is required/);
+        const added = await post('/-/trusted_publishers', cookie, { ...fields, authenticity_token: csrf });
+        assert.equal(added.statusCode, 303, added.body);
+        const list = (await t.call('GET', publishers(), { token: w.token.maintainer })).body as Array<{ id: number; claims: Record<string, string> }>;
+        assert.equal(list.length, 1);
+        assert.deepEqual(list[0]!.claims, { project_path: projectPath, ref: 'main' });
+        const again = await t.app.inject({ method: 'GET', url: url(), headers: { cookie } });
+        assert.match(again.body, /@privgrp\/web-\*/);
+        assert.equal((await post('/-/trusted_publishers/delete', cookie, { project: projectPath, id: String(list[0]!.id) })).statusCode, 422);
+        const removed = await post('/-/trusted_publishers/delete', cookie, { project: projectPath, id: String(list[0]!.id), authenticity_token: csrf });
+        assert.equal(removed.statusCode, 303);
+        assert.deepEqual((await t.call('GET', publishers(), { token: w.token.maintainer })).body, []);
+      });
+    });
+
     describe('the exchange and the token it answers', () => {
       let publisherId: number;
       before(async () => {
