@@ -111,6 +111,25 @@ describe('trusted publishing with the real npm', () => {
     assert.match(doc.body.versions['1.0.0']._npmUser.trustedPublisher.oidcConfigId, /^oidc:\d+$/);
   });
 
+  it('in GitHub Actions npm asks the runner for an ID token with the audience npm:<host> and publishes with it', async () => {
+    await api('POST', `/projects/${projectId}/packages/npm/trusted_publishers`, {
+      issuer: issuer.url,
+      claims: { sub: 'repo:acme/widgets:ref:refs/heads/main', repository: 'acme/widgets' },
+      package_name_pattern: '@acme/gh-lib',
+    });
+    issuer.actions.claims = { sub: 'repo:acme/widgets:ref:refs/heads/main', repository: 'acme/widgets', workflow_ref: 'acme/widgets/.github/workflows/release.yml@refs/heads/main', run_id: '77' };
+    const { dir, userconfig } = packageDir('@acme/gh-lib', '1.0.0');
+    const r = await publishFromCi(dir, userconfig, {
+      GITLAB_CI: '',
+      GITHUB_ACTIONS: 'true',
+      ACTIONS_ID_TOKEN_REQUEST_URL: issuer.actions.url,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.actions.requestToken,
+    });
+    assert.equal(r.code, 0, `npm publish failed:\n${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(issuer.actions.audiences, ['npm:127.0.0.1']);
+    assert.deepEqual(await versionsOf('@acme/gh-lib'), ['1.0.0']);
+  });
+
   it('ID tokens for another project, another audience, expired, or signed by an unknown key publish nothing', async () => {
     const cases: Array<[string, string, RegExp]> = [
       ['another project', await idToken(gitlabClaims('acme/gadgets')), /no trusted publisher matches this pipeline's claims/],

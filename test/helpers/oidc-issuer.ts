@@ -24,6 +24,11 @@ export interface OidcIssuer {
   readonly jwks: { keys: JWK[] };
   /** How many times the JWKS was fetched. */
   readonly jwksFetches: () => number;
+  /**
+   * GitHub Actions' token request endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`): answers `{"value": <ID token>}` for the
+   * `audience` query parameter, with `claims`, to a request bearing `requestToken`.
+   */
+  readonly actions: { url: string; requestToken: string; claims: Record<string, unknown>; audiences: string[] };
   sign(options?: IdTokenOptions): Promise<string>;
   close(): Promise<void>;
 }
@@ -34,8 +39,21 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
   const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key-1', alg: 'ES256', use: 'sig' };
   let fetches = 0;
   let url = '';
+  const actions = { url: '', requestToken: 'actions-request-token', claims: {} as Record<string, unknown>, audiences: [] as string[] };
   const server: Server = createServer((req, res) => {
-    if (req.url === '/.well-known/openid-configuration') {
+    if (req.url?.startsWith('/_apis/id-token')) {
+      const audience = new URL(req.url, url).searchParams.get('audience') ?? '';
+      actions.audiences.push(audience);
+      if (req.headers.authorization !== `Bearer ${actions.requestToken}`) {
+        res.statusCode = 401;
+        res.end('{}');
+        return;
+      }
+      void issuer.sign({ audience, claims: actions.claims }).then((value) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ count: 1, value }));
+      });
+    } else if (req.url === '/.well-known/openid-configuration') {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/oauth/discovery/keys`, id_token_signing_alg_values_supported: ['ES256'] }));
     } else if (req.url === '/oauth/discovery/keys') {
@@ -49,10 +67,12 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  actions.url = `${url}/_apis/id-token?api-version=2.0`;
+  const issuer: OidcIssuer = {
     url,
     jwks: { keys: [jwk] },
     jwksFetches: () => fetches,
+    actions,
     async sign(options: IdTokenOptions = {}) {
       const iat = options.issuedAt ?? Math.floor(Date.now() / 1000);
       return new SignJWT({ ...options.claims })
@@ -67,6 +87,7 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+  return issuer;
 }
 
 /** The claims of a GitLab CI job's ID token for `projectPath` (what GitLab puts in one). */
