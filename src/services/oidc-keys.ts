@@ -66,6 +66,8 @@ function jwksUriAllowed(issuer: string, jwksUri: string): boolean {
 export class OidcKeys {
   readonly #remote = new Map<string, { keys: JWTVerifyGetKey; until: number }>();
   readonly #pinned = new Map<string, { json: string; keys: JWTVerifyGetKey }>();
+  /** Discovery failures, remembered for the refetch cooldown: an unreachable issuer is not asked again per request. */
+  readonly #failed = new Map<string, { error: unknown; until: number }>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -86,7 +88,17 @@ export class OidcKeys {
     const now = this.#now();
     const hit = this.#remote.get(issuer);
     if (hit && hit.until > now) return hit.keys;
-    const jwksUri = await this.#discover(issuer);
+    const failed = this.#failed.get(issuer);
+    if (failed && failed.until > now) throw failed.error;
+    let jwksUri: string;
+    try {
+      jwksUri = await this.#discover(issuer);
+    } catch (error) {
+      if (this.#failed.size >= MAX_ISSUERS) this.#failed.clear();
+      this.#failed.set(issuer, { error, until: now + REFETCH_COOLDOWN_MS });
+      throw error;
+    }
+    this.#failed.delete(issuer);
     const keys = createRemoteJWKSet(new URL(jwksUri), {
       timeoutDuration: FETCH_TIMEOUT_MS,
       cacheMaxAge: KEYS_MAX_AGE_MS,

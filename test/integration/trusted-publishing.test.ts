@@ -294,6 +294,17 @@ for (const dialect of DIALECTS) {
         assert.equal(bad.status, 401, bad.text);
       });
 
+      it('an unreachable issuer is a 401 saying so, not a 5xx', async () => {
+        const down = 'http://127.0.0.1:1';
+        const s = await t.call('PUT', '/api/v4/application/settings', { token: ROOT_TOKEN, body: { trusted_publishing_issuers: [issuer.url, down], trusted_publishing_jwks: {} } });
+        assert.equal(s.status, 200, s.text);
+        for (let i = 0; i < 2; i++) {
+          const r = await exchange('@privgrp/tp-x', await idToken(gitlabClaims(projectPath), { issuer: down }));
+          assert.equal(r.status, 401, r.text);
+          assert.match(r.body.message, /discovery document could not be read/);
+        }
+      });
+
       it('several projects trusting one pipeline for one name is refused rather than guessed', async () => {
         const body = { issuer: issuer.url, claims: { project_path: projectPath }, package_name_pattern: '@privgrp/shared' };
         assert.equal((await addPublisher(body)).status, 201);
