@@ -24,6 +24,7 @@ import type { RegistryTokenService } from './services/registry-tokens.service.js
 import type { SessionsService } from './services/sessions.service.js';
 import type { SettingsService } from './services/settings.service.js';
 import type { TokensService } from './services/tokens.service.js';
+import type { TrustedPublishingService } from './services/trusted-publishing.service.js';
 import type { UsersService } from './services/users.service.js';
 
 export interface Services {
@@ -47,6 +48,7 @@ export interface Services {
   audit: AuditService;
   health: HealthService;
   registryTokens: RegistryTokenService;
+  trustedPublishing: TrustedPublishingService;
 }
 
 export interface Deps {

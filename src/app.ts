@@ -10,6 +10,8 @@ import pino, { type DestinationStream } from 'pino';
 import type { Deps } from './compose.js';
 import { registerBodyGuard } from './http/plugins/body-guard.js';
 import { registerIdentity } from './http/plugins/identity.js';
+import { oidcExchangeRoutes } from './http/routes/npm/oidc-exchange.routes.js';
+import { trustedPublisherPages } from './web/trusted-publisher-pages.js';
 import { registerRouteAccess, type DeclaredRoute } from './http/plugins/route-access.js';
 import { registerBodyParsers } from './http/plugins/body-parsers.js';
 import { HotLane } from './http/hot-lane.js';
@@ -94,7 +96,7 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   registerErrorHandling(app);
   registerRequestLogging(app, accessLog);
   registerPackageRateLimits(app, rateLimits);
-  registerIdentity(app, deps.services.identity, deps.services.registryTokens);
+  registerIdentity(app, deps.services.identity, deps.services.registryTokens, deps.services.trustedPublishing);
   registerRouteAccess(app, deps.services, options.declaredRoutes);
   registerBodyGuard(app);
   registerBodyParsers(app);
@@ -106,6 +108,8 @@ export async function buildApp(deps: Deps, options: BuildAppOptions = {}): Promi
   await app.register(helmRoutes(deps), { prefix: '/api/v4' });
   await app.register(ociRoutes(deps));
   await app.register(registryTokenRoutes(deps));
+  await app.register(oidcExchangeRoutes(deps));
+  await app.register(trustedPublisherPages(deps));
   await app.register(webRoutes(deps));
   return app;
 }

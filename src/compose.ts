@@ -61,6 +61,9 @@ import { HealthService } from './services/health.service.js';
 import { NpmProxyRepository } from './storage/db/repositories/npm-proxy.repository.js';
 import { RegistryTokenService } from './services/registry-tokens.service.js';
 import { RegistryTokenKeysRepository } from './storage/db/repositories/registry-token-keys.repository.js';
+import { TrustedPublishingService } from './services/trusted-publishing.service.js';
+import { OidcKeys } from './services/oidc-keys.js';
+import { TrustedPublishersRepository } from './storage/db/repositories/trusted-publishers.repository.js';
 
 export type { Services };
 
@@ -169,6 +172,17 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     audit,
     health: new HealthService(new PingRepository(db)),
     registryTokens: new RegistryTokenService({ db, keys: new RegistryTokenKeysRepository(), access, identity, clock, externalUrl: storage.config.externalUrl }),
+    trustedPublishing: new TrustedPublishingService({
+      db,
+      publishers: new TrustedPublishersRepository(),
+      keys: new RegistryTokenKeysRepository(),
+      oidcKeys: new OidcKeys(() => clock.now().getTime()),
+      access,
+      settings,
+      audit,
+      clock,
+      externalUrl: storage.config.externalUrl,
+    }),
   };
   return services;
 }

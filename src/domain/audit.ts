@@ -32,13 +32,17 @@ export type AuditEventName =
   | 'user_password_updated'
   | 'application_setting_updated'
   /** Wharf's own: an administrator purged a name, or everything, from the npm proxy's cache. */
-  | 'npm_proxy_cache_purged';
+  | 'npm_proxy_cache_purged'
+  /** Wharf's own: trusted publishing (docs/trusted-publishing.md). */
+  | 'npm_trusted_publisher_created'
+  | 'npm_trusted_publisher_deleted'
+  | 'npm_trusted_publisher_token_exchanged';
 
 /** Who made a change. Only users have an id; a deploy token, an unauthenticated caller or Wharf itself have none. */
 export interface AuditAuthor {
   readonly id: number | null;
   readonly name: string;
-  readonly type: 'User' | 'DeployToken' | 'Unauthenticated' | 'System';
+  readonly type: 'User' | 'DeployToken' | 'TrustedPublisher' | 'Unauthenticated' | 'System';
 }
 
 /** What a request adds to the change it asks for: its author and the client's address. */
@@ -64,6 +68,8 @@ export function authorOf(identity: Identity): AuditAuthor {
       // Never a user id, and GitLab's default deploy-token username rather than the chosen one, which could read
       // like a user's: no user can be called `gitlab+deploy-token-<id>` (`+` is not allowed in usernames).
       return { id: null, name: `gitlab+deploy-token-${identity.tokenId}`, type: 'DeployToken' };
+    case 'trusted_publisher':
+      return { id: null, name: `${identity.name} (trusted publisher ${identity.publisherId})`, type: 'TrustedPublisher' };
     default:
       return UNAUTHENTICATED_AUTHOR;
   }

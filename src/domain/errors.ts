@@ -51,6 +51,8 @@ export const ERROR_CODES = {
   user_inactive: { status: 401, meaning: "a personal access token whose user is blocked or gone" },
   login_failed: { status: 401, meaning: '`npm login` with a wrong user name or password' },
   registry_token_invalid: { status: 401, meaning: 'a registry Bearer token (from `/jwt/auth`) that is malformed, tampered with, expired or issued for another service' },
+  oidc_token_refused: { status: 401, meaning: 'a trusted publishing exchange whose ID token is malformed, from an issuer not allowed, badly signed, for another audience or outside its lifetime' },
+  trusted_publish_token_invalid: { status: 401, meaning: 'a trusted publishing token (`whtp-`) that is tampered with, expired, or whose publisher was removed' },
   registry_token_scope: { status: 401, meaning: "a registry Bearer token whose grant does not cover this repository and action (the client asks `/jwt/auth` for a new one)" },
   // 403
   forbidden: { status: 403, meaning: "a 403 raised by Fastify or a plugin, not by Wharf's own checks" },
@@ -61,6 +63,8 @@ export const ERROR_CODES = {
   package_protected: { status: 403, meaning: 'a package protection rule refuses this push' },
   package_deletion_protected: { status: 403, meaning: 'a package protection rule refuses this delete' },
   package_exists: { status: 403, meaning: 'an npm publish of a version that exists with other contents' },
+  oidc_no_publisher: { status: 403, meaning: "a valid ID token that no trusted publisher's claims and package name pattern match (or that several projects' do)" },
+  trusted_publish_out_of_scope: { status: 403, meaning: 'a trusted publishing token used for anything but publishing its one package' },
   package_name_owned: { status: 403, meaning: 'an npm publish of a name another project of the top-level namespace owns' },
   // 404
   not_found: { status: 404, meaning: 'the resource does not exist or the caller may not see it' },
@@ -248,6 +252,19 @@ export const errors = {
     if (surface === 'npm') return new AppError(code, npmShape(reason));
     return new AppError(code, { message: `403 Forbidden - ${reason}`, ...(surface === 'helm' ? { error: reason } : {}) });
   },
+
+  /** A trusted publishing exchange refused for the ID token itself (npm logs `message`). */
+  oidcTokenRefused: (reason: string) => new AppError('oidc_token_refused', { message: `401 Unauthorized - ${reason}` }),
+
+  /** A valid ID token that no trusted publisher accepts for this package. */
+  oidcNoPublisher: (reason: string) => new AppError('oidc_no_publisher', { message: `403 Forbidden - ${reason}` }),
+
+  /** A trusted publishing token that is no longer, or never was, valid. */
+  trustedPublishTokenInvalid: (reason: string) => new AppError('trusted_publish_token_invalid', { message: `401 Unauthorized - ${reason}` }),
+
+  /** A trusted publishing token used beyond its one package's publish. */
+  trustedPublishOutOfScope: (name: string) =>
+    new AppError('trusted_publish_out_of_scope', npmShape(`This trusted publishing token may only publish ${name}.`)),
 
   /** An npm publish of a version the package has with other contents (GitLab's publish service refusal). */
   npmPackageExists: () => new AppError('package_exists', npmShape('Package already exists.')),

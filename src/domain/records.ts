@@ -102,6 +102,19 @@ export interface DeployTokenRow {
   created_at: string;
 }
 
+/** A CI pipeline a project trusts to publish npm packages without a stored secret (docs/trusted-publishing.md). */
+export interface TrustedPublisherRow {
+  id: number;
+  project_id: number;
+  /** The issuer URL, without a trailing slash. */
+  issuer: string;
+  /** JSON text: claim name → the exact value the ID token must carry. */
+  claims: string;
+  package_name_pattern: string;
+  created_by: number | null;
+  created_at: string;
+}
+
 export interface ProtectionRuleRow {
   id: number;
   project_id: number;
@@ -149,6 +162,8 @@ export interface NpmMetadataRow {
   readme: string | null;
   readme_filename: string | null;
   publisher: string | null;
+  /** `_npmUser.trustedPublisher` as JSON text when a trusted publisher published it (migration 015). */
+  trusted_publisher?: string | null;
 }
 
 /** The provenance bundle published with an npm version (migration 016, docs/design/npm-provenance.md). */
@@ -178,6 +193,7 @@ export interface NpmVersionRecord {
   readme: string | null;
   readme_filename: string | null;
   publisher: string | null;
+  trusted_publisher?: string | null;
 }
 
 /** A dist-tag of a name, with the version it points at. */

@@ -9,6 +9,7 @@ import { contextOf, INSTANCE, type AuditContext } from '../domain/audit.js';
 import type { AuditService } from './audit.service.js';
 import { isDenyListEntry, MAX_DENY_LIST_ENTRIES } from '../domain/npm/proxy.js';
 import { isValidChannel } from '../domain/helm/rules.js';
+import { issuerProblem, MAX_ISSUERS, normalizeIssuer } from '../domain/npm/trusted-publishing.js';
 
 export interface ApplicationSettings {
   /** GitLab's setting: unknown npm packages are answered with a redirect to the upstream registry. */
@@ -71,6 +72,16 @@ export interface ApplicationSettings {
   npm_proxy_deny_list: string[];
   /** Bytes of proxied tarballs `wharf gc` keeps (least recently used out first); null: no limit. */
   npm_proxy_max_cache_bytes: number | null;
+  /**
+   * OIDC issuers whose ID tokens trusted publishers may be set up for (docs/trusted-publishing.md): `https://` URLs,
+   * or `http://` ones listed explicitly (tests, closed networks). Empty: trusted publishing is off.
+   */
+  trusted_publishing_issuers: string[];
+  /**
+   * Keys pinned per issuer for sites that cannot reach it: issuer URL → its JWKS (`{"keys": [...]}`, public keys
+   * only). A pinned issuer's keys are never fetched.
+   */
+  trusted_publishing_jwks: Record<string, { keys: Record<string, unknown>[] }>;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
@@ -100,6 +111,8 @@ export const DEFAULT_SETTINGS: Readonly<ApplicationSettings> = Object.freeze({
   npm_proxy_offline: false,
   npm_proxy_deny_list: Object.freeze([]) as unknown as string[],
   npm_proxy_max_cache_bytes: null,
+  trusted_publishing_issuers: Object.freeze([]) as unknown as string[],
+  trusted_publishing_jwks: Object.freeze({}) as Record<string, { keys: Record<string, unknown>[] }>,
 });
 
 type Validator = (v: unknown) => unknown;
@@ -179,6 +192,52 @@ const denyList: Validator = (v) => {
   return out;
 };
 
+/** A list of issuer URLs: a JSON array, or one string separated by commas or new lines; kept without trailing `/`. */
+const issuerList: Validator = (v) => {
+  const items = typeof v === 'string' ? v.split(/[,\n]/) : v;
+  if (!Array.isArray(items)) throw new Error('must be an array of issuer URLs');
+  const out: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string') throw new Error('must be an array of issuer URLs');
+    const entry = item.trim();
+    if (entry === '') continue;
+    const problem = issuerProblem(entry);
+    if (problem) throw new Error(`${JSON.stringify(entry.slice(0, 300))} ${problem}`);
+    const issuer = normalizeIssuer(entry);
+    if (!out.includes(issuer)) out.push(issuer);
+  }
+  if (out.length > MAX_ISSUERS) throw new Error(`may hold at most ${MAX_ISSUERS} issuers`);
+  return out;
+};
+
+/** Private key members of a JWK: a pinned key set holds public keys only. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
+const MAX_PINNED_KEYS = 20;
+const MAX_PINNED_BYTES = 64 * 1024;
+
+/** Issuer URL → JWKS: at most `MAX_ISSUERS` issuers, 20 public keys each, 64 KiB in all; a JSON object or its text. */
+const pinnedJwks: Validator = (v) => {
+  if (v === null || v === '') return {};
+  const value = typeof v === 'string' ? (() => { try { return JSON.parse(v) as unknown; } catch { throw new Error('must be a JSON object'); } })() : v;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be an object of issuer URLs to JWKS ({"keys": [...]})');
+  if (JSON.stringify(value).length > MAX_PINNED_BYTES) throw new Error(`must be at most ${MAX_PINNED_BYTES} bytes of JSON`);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_ISSUERS) throw new Error(`may pin keys for at most ${MAX_ISSUERS} issuers`);
+  const out: Record<string, { keys: Record<string, unknown>[] }> = {};
+  for (const [issuer, jwks] of entries) {
+    const problem = issuerProblem(issuer);
+    if (problem) throw new Error(`${JSON.stringify(issuer.slice(0, 300))} ${problem}`);
+    const keys = (jwks as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_PINNED_KEYS) throw new Error(`${issuer}: must be a JWKS with 1 to ${MAX_PINNED_KEYS} keys`);
+    for (const key of keys) {
+      if (typeof key !== 'object' || key === null || typeof (key as { kty?: unknown }).kty !== 'string') throw new Error(`${issuer}: every key must be a JWK with kty`);
+      if ((key as { kty: string }).kty === 'oct' || PRIVATE_JWK_MEMBERS.some((m) => m in key)) throw new Error(`${issuer}: keys must be public keys (no private or symmetric key material)`);
+    }
+    out[normalizeIssuer(issuer)] = { keys: keys as Record<string, unknown>[] };
+  }
+  return out;
+};
+
 /** Settings the API accepts but never shows (GET answers `<key>_set: true|false` instead), nor the audit log. */
 export const WRITE_ONLY_SETTINGS: ReadonlySet<string> = new Set(['npm_proxy_upstream_token']);
 
@@ -220,6 +279,8 @@ const VALIDATORS: Record<keyof ApplicationSettings, Validator> = {
   npm_proxy_offline: boolean,
   npm_proxy_deny_list: denyList,
   npm_proxy_max_cache_bytes: positiveIntOrNull,
+  trusted_publishing_issuers: issuerList,
+  trusted_publishing_jwks: pinnedJwks,
 };
 
 /** What the audit log records of a value: write-only ones only as set or not. */

@@ -37,6 +37,7 @@ const isAdmin = (identity: Identity): boolean => identity.kind === 'user' && ide
 export function canReadProject(identity: Identity, ctx: ProjectAccessContext): boolean {
   if (isAdmin(identity)) return true;
   if (ctx.visibility === 'public') return true;
+  if (identity.kind === 'trusted_publisher') return identity.projectId === ctx.projectId;
   if (deployTokenCovers(identity, ctx)) return true;
   if (identity.kind === 'user' && ctx.visibility === 'internal') return true;
   return ctx.memberLevel !== null;
@@ -53,6 +54,11 @@ export function can(identity: Identity, ability: PackageAbility, ctx: ProjectAcc
     if (!deployTokenCovers(identity, ctx)) return ability === 'read_package' && anyoneMayRead(ctx);
     if (ability === 'read_package') return identity.scopes.length > 0;
     return identity.scopes.includes('write_package_registry');
+  }
+  if (identity.kind === 'trusted_publisher') {
+    // A trusted publisher's token pushes to its own project only (which package: `canTrustedPublish`), never deletes.
+    if (identity.projectId !== ctx.projectId) return ability === 'read_package' && anyoneMayRead(ctx);
+    return ability !== 'destroy_package';
   }
   const level = ctx.memberLevel ?? 0;
   switch (ability) {
@@ -96,6 +102,15 @@ export function authorizeProject(
     if (anonymous) throw errors.unauthorized();
     if (!can(identity, ability, ctx)) throw errors.insufficientAccess();
   }
+}
+
+/**
+ * What a trusted publisher's token may write: `npm publish` of its one package name (docs/design/trusted-publishing.md).
+ * Every other write (a dist-tag, a deprecation, a chart) is refused, whatever the project.
+ */
+export function requireTrustedPublish(identity: Identity, command: 'publish' | 'other', name: string | undefined): void {
+  if (identity.kind !== 'trusted_publisher') return;
+  if (command !== 'publish' || name !== identity.packageName) throw errors.trustedPublishOutOfScope(identity.packageName);
 }
 
 /** PATs with only `read_api` may read (GET/HEAD) and nothing else (docs/design/gitlab-compatibility.md#token-scopes). */

@@ -34,7 +34,22 @@ export interface AnonymousIdentity {
   readonly kind: 'anonymous';
 }
 
-export type Identity = UserIdentity | DeployTokenIdentity | AnonymousIdentity;
+/**
+ * A trusted publisher's short-lived token (docs/design/trusted-publishing.md), exchanged for a CI ID token: it may
+ * publish one package name in one project, and nothing else.
+ */
+export interface TrustedPublisherIdentity {
+  readonly kind: 'trusted_publisher';
+  readonly publisherId: number;
+  readonly projectId: number;
+  readonly packageName: string;
+  /** What the publish is recorded under (`GitLab CI/CD`, `GitHub Actions`). */
+  readonly name: string;
+  /** `_npmUser.trustedPublisher` of what it publishes, as JSON text. */
+  readonly record: string;
+}
+
+export type Identity = UserIdentity | DeployTokenIdentity | TrustedPublisherIdentity | AnonymousIdentity;
 
 /**
  * The name an action is recorded and shown under (npm's `_npmUser`, `npm whoami`): a user's username, and for a
@@ -42,7 +57,7 @@ export type Identity = UserIdentity | DeployTokenIdentity | AnonymousIdentity;
  * token was given. No user can hold that name (`+` is not allowed in usernames), so a deploy token named after a
  * user can never pass for them.
  */
-export const actorName = (identity: UserIdentity | DeployTokenIdentity): string =>
-  identity.kind === 'user' ? identity.username : `gitlab+deploy-token-${identity.tokenId}`;
+export const actorName = (identity: UserIdentity | DeployTokenIdentity | TrustedPublisherIdentity): string =>
+  identity.kind === 'user' ? identity.username : identity.kind === 'deploy_token' ? `gitlab+deploy-token-${identity.tokenId}` : identity.name;
 
 export const ANONYMOUS: AnonymousIdentity = Object.freeze({ kind: 'anonymous' });

@@ -24,8 +24,16 @@ export interface PackumentVersion {
   readonly projectId: number;
   readonly createdAt: string;
   readonly publisher: string | null;
+  /** `_npmUser.trustedPublisher` as stored (JSON text), for a version a trusted publisher published. */
+  readonly trustedPublisher?: string | null;
   readonly readme: string | null;
   readonly readmeFilename: string | null;
+}
+
+/** `_npmUser`: the publisher, and for a trusted publish the public registry's `trustedPublisher` object. */
+function npmUser(name: string, trustedPublisher: string | null | undefined): Json {
+  if (!trustedPublisher) return { name };
+  return { name, trustedPublisher: JSON.parse(trustedPublisher) as Json };
 }
 
 export interface PackumentInput {
@@ -135,7 +143,7 @@ export function buildPackuments(input: PackumentInput): Packuments {
       },
     };
     // The publisher as authenticated by Wharf, never the client's claim.
-    if (v.publisher) full._npmUser = { name: v.publisher };
+    if (v.publisher) full._npmUser = npmUser(v.publisher, v.trustedPublisher);
     versions[v.version] = full;
     const abbreviated: Json = {};
     for (const field of ABBREVIATED_FIELDS) if (full[field] !== undefined) abbreviated[field] = full[field];

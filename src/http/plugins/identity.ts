@@ -11,6 +11,7 @@ import { errors } from '../../domain/errors.js';
 import type { RegistryAccessEntry } from '../../domain/oci/token-access.js';
 import type { IdentityService } from '../../services/identity.service.js';
 import type { RegistryTokenService } from '../../services/registry-tokens.service.js';
+import { TRUSTED_PUBLISH_TOKEN_PREFIX, type TrustedPublishingService } from '../../services/trusted-publishing.service.js';
 
 export interface CallerOptions {
   /**
@@ -48,7 +49,12 @@ export function credentialModeOf(request: FastifyRequest): CredentialMode {
   return credentials === 'basic-only' || credentials === 'registry' ? credentials : 'standard';
 }
 
-export function registerIdentity(app: FastifyInstance, service: IdentityService, registryTokens: Pick<RegistryTokenService, 'verify'>): void {
+export function registerIdentity(
+  app: FastifyInstance,
+  service: IdentityService,
+  registryTokens: Pick<RegistryTokenService, 'verify'>,
+  trustedPublishing: Pick<TrustedPublishingService, 'verify'>,
+): void {
   app.decorateRequest('resolvedIdentities', null);
   app.decorateRequest('registryAccess', null);
   app.decorateRequest('identity', function (this: FastifyRequest, mode?: CredentialMode): Promise<Identity> {
@@ -63,7 +69,11 @@ export function registerIdentity(app: FastifyInstance, service: IdentityService,
               this.registryAccess = access;
               return identity;
             })
-          : service.resolve(credential);
+          : // A trusted publishing token (docs/design/trusted-publishing.md) is honoured on the standard routes only
+            // (npm, the packages API); Helm and the OCI API look it up as any other token and find nothing.
+            m === 'standard' && credential?.token.startsWith(TRUSTED_PUBLISH_TOKEN_PREFIX)
+            ? trustedPublishing.verify(credential.token)
+            : service.resolve(credential);
       this.resolvedIdentities.set(m, p);
     }
     return p;

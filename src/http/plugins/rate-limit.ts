@@ -107,7 +107,7 @@ export class PackageRateLimits {
     }
     const limit = identity.kind === 'anonymous' ? limits.anonymous : limits.authenticated;
     if (!limit.enabled) return;
-    const key = identity.kind === 'user' ? `u:${identity.userId}` : identity.kind === 'deploy_token' ? `d:${identity.tokenId}` : `a:${request.ip}`;
+    const key = identity.kind === 'user' ? `u:${identity.userId}` : identity.kind === 'deploy_token' ? `d:${identity.tokenId}` : identity.kind === 'trusted_publisher' ? `t:${identity.publisherId}` : `a:${request.ip}`;
     this.#count(key, limit);
   }
 

@@ -115,7 +115,7 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
     access.precheck?.(request);
     const needsCaller = access.ability === 'signed_in' || access.ability === 'admin';
     const identity = await request.caller(needsCaller ? { required: true } : {});
-    if (access.credentials === 'personal' && identity.kind === 'deploy_token') throw errors.unauthorized();
+    if (access.credentials === 'personal' && (identity.kind === 'deploy_token' || identity.kind === 'trusted_publisher')) throw errors.unauthorized();
     if (access.ability === 'admin') requireAdmin(identity);
     return identity;
   };
@@ -153,7 +153,7 @@ export function registerRouteAccess(app: FastifyInstance, services: Services, de
     if (access.credentials === 'personal') {
       // The management API's `before { authenticate! }`: a bad token or a deploy token is refused first.
       const identity = await request.caller(access.ability === 'admin' ? { required: true } : {});
-      if (identity.kind === 'deploy_token') throw errors.unauthorized();
+      if (identity.kind === 'deploy_token' || identity.kind === 'trusted_publisher') throw errors.unauthorized();
       if (access.ability === 'admin') requireAdmin(identity);
     }
   };

@@ -117,6 +117,7 @@ const toPackumentVersion = (r: NpmVersionRecord): PackumentVersion => ({
   projectId: r.project_id,
   createdAt: r.created_at,
   publisher: r.publisher,
+  trustedPublisher: r.trusted_publisher ?? null,
   readme: r.readme,
   readmeFilename: r.readme_filename,
 });

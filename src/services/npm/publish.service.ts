@@ -191,6 +191,7 @@ export class NpmPublishService {
           readme: doc.readme ?? null,
           readme_filename: doc.readmeFilename ?? null,
           publisher: publisherOf(identity),
+          trusted_publisher: identity.kind === 'trusted_publisher' ? identity.record : null,
         });
         if (provenance && bundleBlob) {
           await this.#d.attestations.insert(trx, {

@@ -23,6 +23,7 @@ import type {
   ProjectRow,
   ProtectionRuleRow,
   ProxiedPackumentRow,
+  TrustedPublisherRow,
   ProxiedTarballRow,
   UserRow,
 } from '../../domain/records.js';
@@ -108,6 +109,10 @@ export interface PackageNameOwnersTable {
   created_at: string;
 }
 
+export interface NpmTrustedPublishersTable extends Omit<TrustedPublisherRow, 'id'> {
+  id: Generated<number>;
+}
+
 /** The registry token signing secret (migration 013), shared by every instance on the database. */
 export interface RegistryTokenKeysTable {
   id: number;
@@ -146,6 +151,7 @@ export interface Database {
   oci_manifest_blobs: OciManifestBlobRow;
   oci_tags: OciTagRow;
   registry_token_keys: RegistryTokenKeysTable;
+  npm_trusted_publishers: NpmTrustedPublishersTable;
   npm_attestations: NpmAttestationRow;
 }
 

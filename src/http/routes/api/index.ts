@@ -11,6 +11,7 @@ import { projectRoutes } from './projects.routes.js';
 import { protectionRuleRoutes } from './protection-rules.routes.js';
 import { settingsRoutes } from './settings.routes.js';
 import { tokenRoutes } from './tokens.routes.js';
+import { trustedPublisherRoutes } from './trusted-publishers.routes.js';
 import { userRoutes } from './users.routes.js';
 
 export const apiRoutes =
@@ -28,4 +29,5 @@ export const apiRoutes =
     await app.register(protectionRuleRoutes(deps));
     await app.register(auditEventRoutes(deps));
     await app.register(npmProxyRoutes(deps));
+    await app.register(trustedPublisherRoutes(deps));
   };

@@ -11,7 +11,7 @@
  * valid caller. Their handlers call `authorizeDeferred` at that step.
  */
 import type { FastifyRequest } from 'fastify';
-import type { AccessRouteKind, PackageAbility } from '../../../domain/access/abilities.js';
+import { requireTrustedPublish, type AccessRouteKind, type PackageAbility } from '../../../domain/access/abilities.js';
 import type { Identity } from '../../../domain/access/identity.js';
 import { errors, type AppError } from '../../../domain/errors.js';
 import { parseNpmPath, type NpmCommand, type NpmCommandKind, type NpmMethod, type NpmScope } from '../../../domain/npm/npm-path.js';
@@ -157,6 +157,8 @@ function decodePieces(npm: NpmRequest): void {
 
 async function checkPackageAbility(request: FastifyRequest, npm: NpmRequest, access: Extract<NpmAccess, { on: string }>, identity: Identity, preloaded?: ProjectRow | null): Promise<void> {
   const { endpoint } = npm;
+  // A trusted publisher's token writes nothing but its one package's publish (docs/design/trusted-publishing.md).
+  if (access.ability !== 'read_package') requireTrustedPublish(identity, npm.command.kind === 'publish' ? 'publish' : 'other', npm.name);
   switch (access.on) {
     case 'package':
       request.projectAccess = await endpoint.project(identity, request, npm.name!, access.ability, access.route, preloaded);

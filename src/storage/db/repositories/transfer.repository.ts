@@ -30,6 +30,7 @@ export const TRANSFER_TABLES: readonly TableSpec[] = [
   { table: 'projects', key: ['id'], identity: true },
   { table: 'routes', key: ['path_lower'], identity: false },
   { table: 'package_protection_rules', key: ['id'], identity: true },
+  { table: 'npm_trusted_publishers', key: ['id'], identity: true },
   { table: 'members', key: ['id'], identity: true },
   { table: 'personal_access_tokens', key: ['id'], identity: true },
   { table: 'deploy_tokens', key: ['id'], identity: true },
