@@ -60,6 +60,7 @@ import { HealthService } from './services/health.service.js';
 import { NpmProxyRepository } from './storage/db/repositories/npm-proxy.repository.js';
 import { RegistryTokenService } from './services/registry-tokens.service.js';
 import { RegistryTokenKeysRepository } from './storage/db/repositories/registry-token-keys.repository.js';
+import { SigningKeysRepository } from './storage/db/repositories/signing-keys.repository.js';
 
 export type { Services };
 
@@ -155,6 +156,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       audit,
       proxyCache: new NpmProxyRepository(),
       sharedDatabase: storage.dialect === 'postgres',
+      signingKeys: new SigningKeysRepository(),
     }),
     helm,
     oci: buildOciServices({ db, oci: ociRepository, blobs: storage.blobs, settings, clock, charts: helm.upload, packages, protection, changes }),

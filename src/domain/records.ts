@@ -149,6 +149,8 @@ export interface NpmMetadataRow {
   readme: string | null;
   readme_filename: string | null;
   publisher: string | null;
+  /** JSON text of the version's registry signatures (`dist.signatures`), made when it was published (migration 014). */
+  signatures?: string | null;
 }
 
 /** One installable npm version with its newest installable file and its stored metadata (what a packument shows). */
@@ -163,6 +165,8 @@ export interface NpmVersionRecord {
   readme: string | null;
   readme_filename: string | null;
   publisher: string | null;
+  /** `npm_metadata.signatures`. */
+  signatures: string | null;
 }
 
 /** A dist-tag of a name, with the version it points at. */

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { highestVersion } from './versions.js';
+import type { RegistrySignature } from './signatures.js';
 
 type Json = Record<string, unknown>;
 
@@ -26,6 +27,8 @@ export interface PackumentVersion {
   readonly publisher: string | null;
   readonly readme: string | null;
   readonly readmeFilename: string | null;
+  /** The registry's signatures made at publish (docs/design/registry-signatures.md); served as `dist.signatures`. */
+  readonly signatures?: readonly RegistrySignature[] | undefined;
 }
 
 export interface PackumentInput {
@@ -106,6 +109,8 @@ export function buildPackuments(input: PackumentInput): Packuments {
       ...rest,
       dist: { ...(typeof dist === 'object' && dist !== null ? (dist as Json) : {}), tarball: tarballUrl(input.externalUrl, v.projectId, input.name, v.fileName) },
     };
+    // In the abbreviated document too (it copies `dist`), as the public registry serves them.
+    if (v.signatures) (full.dist as Json).signatures = v.signatures;
     // The publisher as authenticated by Wharf, never the client's claim.
     if (v.publisher) full._npmUser = { name: v.publisher };
     versions[v.version] = full;

@@ -18,6 +18,7 @@ import {
   decodeAttachment,
   decodedSizeOf,
   digestsOf,
+  integrityOf,
   isPlainObject,
   readPublishDocument,
   storedVersion,
@@ -33,6 +34,7 @@ import type { Connection, Executor, UniqueViolations } from '../ports.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
 import type { SettingsService } from '../settings.service.js';
 import type { NpmProtectionPort, NpmTagWritesPort } from './ports.js';
+import type { SigningKeysService } from './signing-keys.service.js';
 
 /** What publish and deprecate read and write of the packages (`PackagesRepository`). */
 export interface NpmPublishPackagesPort extends NpmTagWritesPort, UniqueViolations {
@@ -76,6 +78,8 @@ export interface NpmPublishServiceDeps {
   clock: Clock;
   protection: NpmProtectionPort;
   names: NpmPackageNamesPort;
+  /** Signs each version once, here (docs/design/registry-signatures.md). */
+  signing: Pick<SigningKeysService, 'sign'>;
   tarballLimits?: NpmTarballLimits;
 }
 
@@ -148,6 +152,8 @@ export class NpmPublishService {
     await blobs.put(bytes, { expectedSha256: digests.sha256 });
 
     const now = iso(clock.now());
+    // After `now`: the version's time is then never past the signing key's expiry (signing-keys.service.ts).
+    const signatures = JSON.stringify(await this.#d.signing.sign(db, doc.name, doc.version, integrityOf(digests.sha512)));
     try {
       const outcome = await db.transaction().execute(async (trx) => {
         await this.#d.protection.require(write, trx);
@@ -181,6 +187,7 @@ export class NpmPublishService {
           readme: doc.readme ?? null,
           readme_filename: doc.readmeFilename ?? null,
           publisher: publisherOf(identity),
+          signatures,
         });
         await packages.upsertTag(trx, project.id, doc.name, doc.distTag, row.id, now);
         await revisions.changed(trx, packumentKey(project.id, doc.name), now);

@@ -160,6 +160,7 @@ export class PackagesRepository {
         'm.readme',
         'm.readme_filename',
         'm.publisher',
+        'm.signatures',
       ])
       .where('p.project_id', 'in', projectIds)
       .where('p.package_type', '=', 'npm')
