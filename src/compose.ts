@@ -164,7 +164,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     packages,
     // The npm proxy cache's eviction runs first in every gc (built above, in `npm`).
     gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }, { evict: (o) => services.npm.proxyAdmin.evict(o) }, ociRepository),
-    packagePages: new PackagePagesService(db, new PackagePagesRepository(), access),
+    packagePages: new PackagePagesService(db, new PackagePagesRepository(), access, storage.blobs),
     protection,
     audit,
     health: new HealthService(new PingRepository(db)),
