@@ -3,12 +3,15 @@
  * project, group and instance endpoints, for anyone; every published version's `dist.signatures` in the full and
  * abbreviated packuments at each level, verifiable with node:crypto against the listed key over
  * `<name>@<version>:<integrity>`; a rotation that keeps old signatures verifiable and signs new versions with the
- * new key; and a tampered document that does not verify. test/e2e/npm-signatures.test.ts runs npm's own pacote.
+ * new key; a tampered document that does not verify; and migration 014's signing of the versions published
+ * before it. test/e2e/npm-signatures.test.ts runs npm's own pacote.
  */
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { migrateToLatest } from '../../src/storage/db/migrate.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { bearer, createNpmWorld, esc, npmBase, published, type NpmWorld } from '../helpers/npm.js';
 
@@ -132,6 +135,31 @@ for (const dialect of DIALECTS) {
       // The old key's signature over the new version would be refused: it was published after the key expired.
       const oldOverNew = { keyid: oldKey!.keyid, sig: v1.signatures[0].sig };
       assert.equal(verifies(keys, NAME, '2.0.0', v2.integrity, r.body.time['2.0.0'], oldOverNew), false);
+    });
+
+    it('migration 014 signs the versions published before it, and moves their packuments on', async () => {
+      // Back to the state before 014: no keys table, no signatures column, no record of the migration.
+      const db = t.deps.database.db;
+      await db.schema.dropTable('registry_signing_keys').execute();
+      await db.schema.alterTable('npm_metadata').dropColumn('signatures').execute();
+      await sql`delete from kysely_migration where name = '014-registry-signing-keys'`.execute(db);
+      const { project, group } = levels();
+      const before = await t.call('GET', `${project}/${esc(NAME)}`);
+      const groupBefore = await t.call('GET', `${group}/${esc(NAME)}`);
+
+      assert.deepEqual((await migrateToLatest(db, t.deps.database.dialect)).applied, ['014-registry-signing-keys']);
+      const keys = await keysAt(project);
+      assert.equal(keys.length, 1, 'one new key, made by the migration');
+      for (const [base, earlier] of [[project, before], [group, groupBefore]] as const) {
+        const r = await t.call('GET', `${base}/${esc(NAME)}`);
+        assert.notEqual(r.headers.etag, earlier.headers.etag, `${base}: a new revision, so no client keeps the unsigned document`);
+        for (const version of ['1.0.0', '2.0.0']) {
+          const { integrity, signatures } = r.body.versions[version].dist as { integrity: string; signatures: Signature[] };
+          assert.equal(signatures.length, 1);
+          assert.equal(signatures[0]!.keyid, keys[0]!.keyid);
+          assert.ok(verifies(keys, NAME, version, integrity, r.body.time[version], signatures[0]!), `${base} ${version}`);
+        }
+      }
     });
 
     it('a negative or fractional overlap is refused', async () => {
