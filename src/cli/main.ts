@@ -100,7 +100,7 @@ signingKeys
   .option('--overlap-hours <hours>', 'hours the current key keeps signing validly (instances still using it); 0 for a compromised key', '24')
   .action(async (o: { overlapHours: string }) => {
     if (!/^\d+$/.test(o.overlapHours) || Number(o.overlapHours) > 24 * 365) throw new Error('--overlap-hours must be a whole number of hours, at most 8760');
-    await withDeps(async (deps) => print(await deps.services.npm.signingKeys.rotate(Number(o.overlapHours) * 3_600_000)));
+    await withDeps(async (deps) => print(await deps.services.npm.signingKeys.rotate(Number(o.overlapHours) * 3_600_000, contextOf(undefined))));
   });
 
 program

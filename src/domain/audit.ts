@@ -32,7 +32,9 @@ export type AuditEventName =
   | 'user_password_updated'
   | 'application_setting_updated'
   /** Wharf's own: an administrator purged a name, or everything, from the npm proxy's cache. */
-  | 'npm_proxy_cache_purged';
+  | 'npm_proxy_cache_purged'
+  /** Wharf's own: a new npm registry signing key took over (`wharf signing-keys rotate`). */
+  | 'npm_signing_key_rotated';
 
 /** Who made a change. Only users have an id; a deploy token, an unauthenticated caller or Wharf itself have none. */
 export interface AuditAuthor {

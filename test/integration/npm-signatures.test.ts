@@ -11,6 +11,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { contextOf } from '../../src/domain/audit.js';
 import { migrateToLatest } from '../../src/storage/db/migrate.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { bearer, createNpmWorld, esc, npmBase, published, type NpmWorld } from '../helpers/npm.js';
@@ -112,7 +113,7 @@ for (const dialect of DIALECTS) {
       const { project } = levels();
       const before = await t.call('GET', `${project}/${esc(NAME)}`);
       const [oldKey] = await keysAt(project);
-      const rotated = await t.deps.services.npm.signingKeys.rotate(0);
+      const rotated = await t.deps.services.npm.signingKeys.rotate(0, contextOf(undefined));
       assert.notEqual(rotated.keyid, oldKey!.keyid);
       assert.deepEqual(rotated.expired.map((e) => e.keyid), [oldKey!.keyid]);
 
@@ -120,6 +121,9 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(keys.map((k) => k.keyid), [oldKey!.keyid, rotated.keyid]);
       assert.equal(keys[0]!.expires, rotated.expired[0]!.expires);
       assert.equal(keys[1]!.expires, null);
+      const [event] = await t.deps.database.db.selectFrom('audit_events').selectAll().where('event_name', '=', 'npm_signing_key_rotated').execute();
+      assert.equal(event?.target_details, rotated.keyid, 'the rotation is in the audit log');
+      assert.equal(event?.author_name, 'wharf');
 
       const unchanged = await t.call('GET', `${project}/${esc(NAME)}`);
       assert.equal(unchanged.headers.etag, before.headers.etag, 'signatures are stored, not made per request');
@@ -163,8 +167,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('a negative or fractional overlap is refused', async () => {
-      await assert.rejects(() => t.deps.services.npm.signingKeys.rotate(-1), RangeError);
-      await assert.rejects(() => t.deps.services.npm.signingKeys.rotate(0.5), RangeError);
+      await assert.rejects(() => t.deps.services.npm.signingKeys.rotate(-1, contextOf(undefined)), RangeError);
+      await assert.rejects(() => t.deps.services.npm.signingKeys.rotate(0.5, contextOf(undefined)), RangeError);
     });
   });
 }

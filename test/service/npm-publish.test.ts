@@ -64,7 +64,7 @@ describe('npm publish (service tier)', () => {
       clock: new FixedClock(),
       protection,
       names,
-      signing: new SigningKeysService({ db: s.db, keys: signingKeys, clock: new FixedClock() }),
+      signing: new SigningKeysService({ db: s.db, keys: signingKeys, clock: new FixedClock(), audit: { record: async () => {} } }),
     });
   let signingKeys: MemorySigningKeys;
   let service: NpmPublishService;

@@ -85,7 +85,7 @@ export interface NpmServicesDeps {
 
 export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
   const { db, packages, documents, revisions, namespaces, deletion, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch, sharedDatabase } = deps;
-  const signingKeys = new SigningKeysService({ db, keys: deps.signingKeys, clock });
+  const signingKeys = new SigningKeysService({ db, keys: deps.signingKeys, clock, audit });
   const metadata = new NpmMetadataService({
     db,
     packages,

@@ -6,6 +6,7 @@
  * before a rotation keep verifying (npm accepts a key's signature for versions published before its `expires`).
  */
 import type { KeyObject } from 'node:crypto';
+import { INSTANCE, type AuditContext } from '../../domain/audit.js';
 import type { Clock } from '../../domain/clock.js';
 import { iso } from '../../domain/clock.js';
 import {
@@ -17,6 +18,7 @@ import {
   type RegistrySignature,
 } from '../../domain/npm/signatures.js';
 import type { Connection, Executor } from '../ports.js';
+import type { AuditService } from '../audit.service.js';
 
 export interface SigningKeyRecord {
   keyid: string;
@@ -41,6 +43,8 @@ export interface SigningKeysServiceDeps {
   db: Connection & Executor;
   keys: SigningKeysPort;
   clock: Clock;
+  /** A rotation is recorded in the audit log, in its transaction. */
+  audit: Pick<AuditService, 'record'>;
 }
 
 export interface RotationResult {
@@ -86,7 +90,7 @@ export class SigningKeysService {
    * published meanwhile by instances that have not yet seen the new key still verify. `overlapMs` 0 is for a
    * compromised key: nothing it signs from now on is accepted.
    */
-  async rotate(overlapMs: number): Promise<RotationResult> {
+  async rotate(overlapMs: number, audit: AuditContext): Promise<RotationResult> {
     if (!Number.isSafeInteger(overlapMs) || overlapMs < 0) throw new RangeError('overlap must be a non-negative number of milliseconds');
     const now = this.#d.clock.now();
     const expires = iso(new Date(now.getTime() + overlapMs));
@@ -95,6 +99,12 @@ export class SigningKeysService {
       const before = (await this.#d.keys.list(trx)).filter((k) => k.expires_at === null);
       await this.#d.keys.expireActive(trx, expires);
       await this.#d.keys.insert(trx, { ...generated, created_at: iso(now), expires_at: null });
+      await this.#d.audit.record(trx, audit, {
+        name: 'npm_signing_key_rotated',
+        entity: INSTANCE,
+        target: { type: 'NpmSigningKey', id: null, details: generated.keyid },
+        message: `Rotated the npm signing key to ${generated.keyid}; ${before.map((k) => k.keyid).join(', ') || 'no key'} signs validly until ${expires}`,
+      });
       return { keyid: generated.keyid, expired: before.map((k) => ({ keyid: k.keyid, expires })) };
     });
   }
