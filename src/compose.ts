@@ -61,6 +61,7 @@ import { HealthService } from './services/health.service.js';
 import { NpmProxyRepository } from './storage/db/repositories/npm-proxy.repository.js';
 import { RegistryTokenService } from './services/registry-tokens.service.js';
 import { RegistryTokenKeysRepository } from './storage/db/repositories/registry-token-keys.repository.js';
+import { SigningKeysRepository } from './storage/db/repositories/signing-keys.repository.js';
 import { TrustedPublishingService } from './services/trusted-publishing.service.js';
 import { OidcKeys } from './services/oidc-keys.js';
 import { TrustedPublishersRepository } from './storage/db/repositories/trusted-publishers.repository.js';
@@ -160,6 +161,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
       audit,
       proxyCache: new NpmProxyRepository(),
       sharedDatabase: storage.dialect === 'postgres',
+      signingKeys: new SigningKeysRepository(),
     }),
     helm,
     oci: buildOciServices({ db, oci: ociRepository, blobs: storage.blobs, settings, clock, charts: helm.upload, packages, protection, changes }),
@@ -167,7 +169,7 @@ export function buildServices(db: Kysely<Database>, clock: Clock, storage: Servi
     packages,
     // The npm proxy cache's eviction runs first in every gc (built above, in `npm`).
     gc: new GcService(db, storage.blobs, deletion, clock, { audit, settings }, { evict: (o) => services.npm.proxyAdmin.evict(o) }, ociRepository),
-    packagePages: new PackagePagesService(db, new PackagePagesRepository(), access),
+    packagePages: new PackagePagesService(db, new PackagePagesRepository(), access, storage.blobs),
     protection,
     audit,
     health: new HealthService(new PingRepository(db)),

@@ -85,6 +85,24 @@ program
     });
   });
 
+const signingKeys = program.command('signing-keys').description('the npm registry signing keys (dist.signatures, GET -/npm/v1/keys)');
+
+signingKeys
+  .command('list')
+  .description('list the signing keys as npm sees them (the newest one without "expires" signs new versions)')
+  .action(async () => {
+    await withDeps(async (deps) => print(await deps.services.npm.signingKeys.publicKeys()));
+  });
+
+signingKeys
+  .command('rotate')
+  .description('add a new signing key that signs from now on; the current key stays listed, valid for versions published before it expires')
+  .option('--overlap-hours <hours>', 'hours the current key keeps signing validly (instances still using it); 0 for a compromised key', '24')
+  .action(async (o: { overlapHours: string }) => {
+    if (!/^\d+$/.test(o.overlapHours) || Number(o.overlapHours) > 24 * 365) throw new Error('--overlap-hours must be a whole number of hours, at most 8760');
+    await withDeps(async (deps) => print(await deps.services.npm.signingKeys.rotate(Number(o.overlapHours) * 3_600_000, contextOf(undefined))));
+  });
+
 program
   .command('transfer')
   .description('copy this install (its configured database and blob store) into an empty target database and blob store; run it again to resume')

@@ -33,6 +33,8 @@ export type AuditEventName =
   | 'application_setting_updated'
   /** Wharf's own: an administrator purged a name, or everything, from the npm proxy's cache. */
   | 'npm_proxy_cache_purged'
+  /** Wharf's own: a new npm registry signing key took over (`wharf signing-keys rotate`). */
+  | 'npm_signing_key_rotated'
   /** Wharf's own: trusted publishing (docs/trusted-publishing.md). */
   | 'npm_trusted_publisher_created'
   | 'npm_trusted_publisher_deleted'

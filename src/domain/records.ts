@@ -162,6 +162,8 @@ export interface NpmMetadataRow {
   readme: string | null;
   readme_filename: string | null;
   publisher: string | null;
+  /** JSON text of the version's registry signatures (`dist.signatures`), made when it was published (migration 014). */
+  signatures?: string | null;
   /** `_npmUser.trustedPublisher` as JSON text when a trusted publisher published it (migration 015). */
   trusted_publisher?: string | null;
 }
@@ -193,6 +195,8 @@ export interface NpmVersionRecord {
   readme: string | null;
   readme_filename: string | null;
   publisher: string | null;
+  /** `npm_metadata.signatures`. */
+  signatures: string | null;
   trusted_publisher?: string | null;
 }
 

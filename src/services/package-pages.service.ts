@@ -5,6 +5,9 @@ import { errors } from '../domain/errors.js';
 import type { Page, PageOf, PackageRow, PackageSummary, PackageType, ProjectRow, VersionWithFiles } from '../domain/records.js';
 import type { Executor } from './ports.js';
 import type { AccessService } from './access.service.js';
+import type { BlobStore } from './blob-store.js';
+import { MAX_PROVENANCE_BYTES } from '../domain/helm/provenance.js';
+import { provenanceSigner, type ProvenanceSigner } from '../domain/helm/provenance-signer.js';
 
 /** What the pages read (`PackagePagesRepository`). */
 export interface PackagePagesPort {
@@ -29,7 +32,12 @@ export interface PackageDetails {
   /** npm: the version's stored package.json and README, and the provenance published with it (as its statement claims). */
   npm?: { manifest: Record<string, unknown>; readme: string | null; provenance?: { predicateType: string; source: string | null; run: string | null } };
   /** Helm: the chart's Chart.yaml as stored, and the channels it is in. */
-  chart?: { metadata: Record<string, unknown>; channels: string[] };
+  chart?: {
+    metadata: Record<string, unknown>;
+    channels: string[];
+    /** The version's `.prov` file, if it has one, and the key its OpenPGP signature names (not verified here). */
+    provenance?: { fileName: string; signer: ProvenanceSigner | undefined };
+  };
   canDestroy: boolean;
 }
 
@@ -37,10 +45,13 @@ export class PackagePagesService {
   readonly #db: Executor;
   readonly #repo: PackagePagesPort;
   readonly #access: AccessService;
-  constructor(db: Executor, repo: PackagePagesPort, access: AccessService) {
+  /** Reads a chart's provenance file for its signer (a page view, not a registry path; the file is at most 2 MB). */
+  readonly #blobs: Pick<BlobStore, 'get'>;
+  constructor(db: Executor, repo: PackagePagesPort, access: AccessService, blobs: Pick<BlobStore, 'get'>) {
     this.#db = db;
     this.#repo = repo;
     this.#access = access;
+    this.#blobs = blobs;
   }
 
   async explore(identity: Identity, filter: { q?: string | undefined; type?: PackageType | undefined }, page: Page): Promise<PageOf<PackageSummary>> {
@@ -90,7 +101,26 @@ export class PackagePagesService {
         metadata: metadata ? (JSON.parse(metadata) as Record<string, unknown>) : {},
         channels: [...new Set(files.map((f) => f.channel).filter((c): c is string => c !== null))].sort(),
       };
+      const prov = files.find((f) => f.file_name.endsWith('.tgz.prov'));
+      if (prov) details.chart.provenance = { fileName: prov.file_name, signer: await this.#signerOf(prov.blob_key, prov.size) };
     }
     return details;
+  }
+
+  async #signerOf(blobKey: string, size: number): Promise<ProvenanceSigner | undefined> {
+    if (size > MAX_PROVENANCE_BYTES) return undefined;
+    const stream = await this.#blobs.get(blobKey);
+    if (!stream) return undefined;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of stream) {
+      total += (chunk as Buffer).length;
+      if (total > MAX_PROVENANCE_BYTES) {
+        stream.destroy();
+        return undefined;
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return provenanceSigner(Buffer.concat(chunks).toString('utf8'));
   }
 }

@@ -24,6 +24,11 @@ export interface TransferTable {
   table: string;
   /** The primary key columns, in the order rows are read. */
   key: readonly string[];
+  /**
+   * The target's migrations already put rows here (its own npm signing key, migration 014): they are replaced by
+   * the source's, so that every copied signature still names a listed key (docs/design/registry-signatures.md).
+   */
+  replacesTarget?: boolean;
 }
 
 /** A row as read from one database and written, unchanged, into the other. */
@@ -38,8 +43,10 @@ export interface TransferPort {
   /** Inserts the rows, ids included, skipping those already there; how many were new. */
   insert(db: Executor, spec: TransferTable, rows: readonly TransferRow[]): Promise<number>;
   count(db: Executor, table: string): Promise<number>;
-  /** The tables holding any row (the marker aside). */
+  /** The tables holding any row (the marker and `replacesTarget` tables aside). */
   nonEmptyTables(db: Executor): Promise<string[]>;
+  /** Deletes every row of a `replacesTarget` table. */
+  clear(db: Executor, spec: TransferTable): Promise<void>;
   /** Every blob the database references. */
   blobKeys(db: Executor): Promise<{ blobKey: string }[]>;
   /** The progress marker, as stored; undefined when there is none. */
@@ -141,6 +148,7 @@ export class TransferService {
           if (rows.length === 0) break;
           // Rows and the marker move together, so the marker never claims rows the target does not have.
           await target.db.transaction().execute(async (trx) => {
+            if (spec.replacesTarget && after === undefined) await this.repo.clear(trx, spec);
             stats.inserted += await this.repo.insert(trx, spec, rows);
             after = spec.key.map((k) => rows[rows.length - 1]![k]);
             marker.tables[spec.table] = after;

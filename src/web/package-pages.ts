@@ -109,6 +109,21 @@ const dependencyList = (deps: unknown): SafeHtml => {
   return html`<ul>${Object.entries(deps as Record<string, unknown>).map(([n, v]) => html`<li><code>${n}</code> ${String(v)}</li>`)}</ul>`;
 };
 
+/**
+ * Whether the chart version has a `.prov` file and which key its signature names. Wharf does not check the
+ * signature (users do, with `helm verify` and their keyring), so the page says "names", not "verified".
+ */
+function provenanceFact(prov: NonNullable<PackageDetails['chart']>['provenance']): SafeHtml {
+  if (!prov) return html`<dt>provenance</dt><dd class="muted">none (no .prov file)</dd>`;
+  const { keyId, fingerprint } = prov.signer ?? {};
+  const signer = fingerprint
+    ? html`signed by key <code title="fingerprint">${fingerprint}</code>`
+    : keyId
+      ? html`signed by key <code title="key id">${keyId}</code>`
+      : html`<span class="muted">its signer could not be read</span>`;
+  return html`<dt>provenance</dt><dd><code>${prov.fileName}</code>: ${signer} <span class="muted">(check it with helm verify)</span></dd>`;
+}
+
 /** `ociChannel`: the `helm_oci_channel` setting, for a chart's OCI snippet. */
 export function packagePage(d: PackageDetails, externalUrl: string, renderMarkdown: RenderMarkdown, ociChannel?: string): SafeHtml {
   const { project, pkg, versions } = d;
@@ -130,7 +145,7 @@ export function packagePage(d: PackageDetails, externalUrl: string, renderMarkdo
   ${manifest.peerDependencies ? html`<h2>Peer dependencies</h2>${dependencyList(manifest.peerDependencies)}` : ''}`
       : html`<h2 id="readme-h">Chart</h2><dl class="facts">${(['apiVersion', 'name', 'version', 'appVersion', 'type', 'kubeVersion', 'home'] as const).map((k) =>
           chart[k] !== undefined ? html`<dt>${k}</dt><dd>${String(chart[k])}</dd>` : '',
-        )}<dt>channels</dt><dd>${(d.chart?.channels ?? []).join(', ') || '–'}</dd></dl>
+        )}<dt>channels</dt><dd>${(d.chart?.channels ?? []).join(', ') || '–'}</dd>${provenanceFact(d.chart?.provenance)}</dl>
   ${Array.isArray(chart.dependencies) && chart.dependencies.length ? html`<h2>Dependencies</h2><ul>${(chart.dependencies as Record<string, unknown>[]).map((dep) => html`<li><code>${String(dep.name)}</code> ${String(dep.version ?? '')} ${dep.repository ? html`<span class="muted">${String(dep.repository)}</span>` : ''}</li>`)}</ul>` : ''}
   ${Array.isArray(chart.maintainers) && chart.maintainers.length ? html`<h2>Maintainers</h2><ul>${(chart.maintainers as Record<string, unknown>[]).map((m) => html`<li>${String(m.name ?? '')} ${m.email ? html`<span class="muted">${String(m.email)}</span>` : ''}</li>`)}</ul>` : ''}`
   }

@@ -21,7 +21,7 @@ describe('wharf CLI', () => {
   };
 
   it('has --help on every command', () => {
-    for (const cmd of [[], ['serve'], ['migrate'], ['user', 'create'], ['user', 'list'], ['user', 'set-password'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['group', 'create'], ['project', 'create'], ['gc'], ['npm-proxy', 'list'], ['npm-proxy', 'stats'], ['npm-proxy', 'purge']]) {
+    for (const cmd of [[], ['serve'], ['migrate'], ['user', 'create'], ['user', 'list'], ['user', 'set-password'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['group', 'create'], ['project', 'create'], ['gc'], ['npm-proxy', 'list'], ['npm-proxy', 'stats'], ['npm-proxy', 'purge'], ['signing-keys', 'list'], ['signing-keys', 'rotate']]) {
       const r = runWharf([...cmd, '--help'], env);
       assert.equal(r.status, 0, cmd.join(' '));
       assert.match(r.stdout, /Usage: wharf/);
@@ -84,6 +84,31 @@ describe('wharf CLI', () => {
       assert.equal(after.status, 404);
       assert.match(await after.text(), /Packages Not Found/i, 'the project now exists');
       assert.equal((await group()).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('lists and rotates the npm signing keys; the server lists the same keys', async () => {
+    const before = JSON.parse(ok(['signing-keys', 'list'])) as { keys: Array<{ keyid: string; expires: string | null }> };
+    assert.equal(before.keys.length, 1);
+    assert.equal(before.keys[0]!.expires, null);
+    const refused = runWharf(['signing-keys', 'rotate', '--overlap-hours', '-1'], env);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /--overlap-hours must be a whole number/);
+    const rotated = JSON.parse(ok(['signing-keys', 'rotate', '--overlap-hours', '2'])) as { keyid: string; expired: Array<{ keyid: string; expires: string }> };
+    assert.deepEqual(rotated.expired.map((e) => e.keyid), [before.keys[0]!.keyid]);
+    const inTwoHours = Date.parse(rotated.expired[0]!.expires) - Date.now();
+    assert.ok(inTwoHours > 7_100_000 && inTwoHours <= 7_200_000, `${inTwoHours}`);
+    const server = await startWharf(env);
+    try {
+      const r = await fetch(`${server.url}/api/v4/packages/npm/-/npm/v1/keys`);
+      assert.equal(r.status, 200);
+      const { keys } = (await r.json()) as { keys: Array<{ keyid: string; expires: string | null }> };
+      assert.deepEqual(keys.map((k) => [k.keyid, k.expires]), [
+        [before.keys[0]!.keyid, rotated.expired[0]!.expires],
+        [rotated.keyid, null],
+      ]);
     } finally {
       await server.stop();
     }

@@ -30,6 +30,8 @@ import type { NpmPublishNamespacesPort, NpmPublishPackagesPort } from '../../src
 import type { NpmTagsPackagesPort } from '../../src/services/npm/tags.service.js';
 import type { PackageWrite } from '../../src/services/protection.service.js';
 import type { ChangeSignal, Connection, Executor } from '../../src/services/ports.js';
+import type { SigningKeyRecord, SigningKeysPort } from '../../src/services/npm/signing-keys.service.js';
+import { generateSigningKey } from '../../src/domain/npm/signatures.js';
 
 export class MemoryUniqueViolation extends Error {}
 
@@ -375,3 +377,21 @@ export const contextOn = (p: ProjectRow, rootId: number, memberLevel: 30 | 40 | 
 });
 
 export const writer = (identity: Identity, p: ProjectRow, rootId: number) => ({ identity, project: p, ctx: contextOn(p, rootId) });
+
+/** `registry_signing_keys` in memory, starting with one active key as migration 014 leaves it. */
+export class MemorySigningKeys implements SigningKeysPort {
+  readonly rows: SigningKeyRecord[] = [{ ...generateSigningKey(), created_at: '2025-01-01T00:00:00.000Z', expires_at: null }];
+  async list(): Promise<SigningKeyRecord[]> {
+    return this.rows.map((r) => ({ ...r }));
+  }
+  async active(): Promise<SigningKeyRecord | undefined> {
+    const open = this.rows.filter((r) => r.expires_at === null);
+    return open.length ? { ...open[open.length - 1]! } : undefined;
+  }
+  async insert(_db: Executor, row: SigningKeyRecord): Promise<void> {
+    this.rows.push({ ...row });
+  }
+  async expireActive(_db: Executor, expiresAt: string): Promise<void> {
+    for (const r of this.rows) if (r.expires_at === null) r.expires_at = expiresAt;
+  }
+}

@@ -69,6 +69,8 @@ for (const dialect of DIALECTS) {
         fileCount: 2,
         unpackedSize: v.dist.unpackedSize,
         tarball: `http://wharf.test/api/v4/projects/${pid}/packages/npm/@pubgrp/kit/-/@pubgrp/kit-1.0.0.tgz`,
+        // The registry's signature made at publish (npm-signatures.test.ts verifies it).
+        signatures: [{ keyid: v.dist.signatures[0].keyid, sig: v.dist.signatures[0].sig }],
       });
       assert.ok(v.dist.unpackedSize > 0);
     });

@@ -1,4 +1,4 @@
-/** The UI's page for a Helm chart: Chart.yaml facts, channels, helm snippets, and deletion leaving index.yaml. */
+/** The UI's page for a Helm chart: Chart.yaml facts, channels, helm snippets, its provenance file and signer, and deletion leaving index.yaml. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../helpers/databases.js';
@@ -45,6 +45,27 @@ for (const dialect of DIALECTS) {
       assert.match(page.body, /sha256 [0-9a-f]{64}/);
       const explore = await t.app.inject({ method: 'GET', url: '/explore?type=helm' });
       assert.match(explore.body, /frobnitz/);
+    });
+
+    it('says whether a version has a .prov file and which key its signature names', async () => {
+      const [frobnitz] = (await t.call('GET', `/api/v4/projects/${projectId}/packages?package_type=helm&package_name=frobnitz`)).body;
+      const unsigned = await t.app.inject({ method: 'GET', url: `/charts/repo/-/packages/${frobnitz.id}` });
+      assert.match(unsigned.body, /<dt>provenance<\/dt><dd class="muted">none \(no \.prov file\)<\/dd>/);
+
+      const r = await upload(t, `/api/v4/projects/${projectId}/packages/helm/api/stable/charts`, basic('root', ROOT_TOKEN), [
+        { field: 'chart', filename: 'signtest-0.1.0.tgz', content: fixture('signed/signtest-0.1.0.tgz') },
+        { field: 'prov', filename: 'signtest-0.1.0.tgz.prov', content: fixture('signed/signtest-0.1.0.tgz.prov') },
+      ]);
+      assert.equal(r.status, 201, r.text);
+      const [signed] = (await t.call('GET', `/api/v4/projects/${projectId}/packages?package_type=helm&package_name=signtest`)).body;
+      const page = await t.app.inject({ method: 'GET', url: `/charts/repo/-/packages/${signed.id}` });
+      assert.equal(page.statusCode, 200);
+      // The key id `gpg --list-packets` reports for the fixture's signature (helm's own test key).
+      assert.match(page.body, /<dt>provenance<\/dt><dd><code>signtest-0\.1\.0\.tgz\.prov<\/code>: signed by key <code title="key id">843BBF981FC18762<\/code>/);
+      // A private project's chart page stays 404 for anyone who may not read it; nothing about its signer leaks.
+      assert.equal((await t.app.inject({ method: 'GET', url: `/charts/nope/-/packages/${signed.id}` })).statusCode, 404);
+      // Leaves the repository as the next test expects it: frobnitz alone.
+      assert.equal((await t.call('DELETE', `/api/v4/projects/${projectId}/packages/${signed.id}`, { token: ROOT_TOKEN })).status, 204);
     });
 
     it('deleting the chart through the packages API removes it from every channel’s index.yaml', async () => {

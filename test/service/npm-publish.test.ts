@@ -6,15 +6,17 @@
  * (integration) show the same through HTTP on both databases.
  */
 import assert from 'node:assert/strict';
+import { createPublicKey, verify } from 'node:crypto';
 import { beforeEach, describe, it } from 'node:test';
 import { AppError, errors } from '../../src/domain/errors.js';
 import { revString } from '../../src/domain/npm/packument.js';
 import type { PackageRow, PackageType } from '../../src/domain/records.js';
 import type { Executor } from '../../src/services/ports.js';
 import { NpmPublishService, type NpmPackageNamesPort } from '../../src/services/npm/publish.service.js';
+import { SigningKeysService } from '../../src/services/npm/signing-keys.service.js';
 import { DEFAULT_SETTINGS } from '../../src/services/settings.service.js';
 import { publishBody, type PublishOptions } from '../helpers/npm.js';
-import { FixedClock, MemoryBlobs, MemoryNpmStore, MemoryProtection, developer, group, memoryRevisions, project, writer } from '../helpers/npm-memory-ports.js';
+import { FixedClock, MemoryBlobs, MemoryNpmStore, MemoryProtection, MemorySigningKeys, developer, group, memoryRevisions, project, writer } from '../helpers/npm-memory-ports.js';
 import { refused } from '../helpers/refusals.js';
 
 const ROOT = 1;
@@ -62,9 +64,11 @@ describe('npm publish (service tier)', () => {
       clock: new FixedClock(),
       protection,
       names,
+      signing: new SigningKeysService({ db: s.db, keys: signingKeys, clock: new FixedClock(), audit: { record: async () => {} } }),
       // Provenance is tested through HTTP (integration/npm-provenance.test.ts); these bodies carry none.
       attestations: { insert: async () => assert.fail('no provenance was sent'), ofPackage: async () => undefined },
     });
+  let signingKeys: MemorySigningKeys;
   let service: NpmPublishService;
 
   const input = (version: string, opts: PublishOptions = {}, into = web, name = NAME) => ({
@@ -82,6 +86,7 @@ describe('npm publish (service tier)', () => {
     blobs = new MemoryBlobs();
     names = new MemoryNames();
     maxSize = DEFAULT_SETTINGS.npm_max_file_size;
+    signingKeys = new MemorySigningKeys();
     service = build(store);
   });
 
@@ -108,6 +113,14 @@ describe('npm publish (service tier)', () => {
       'protection is asked early, and again where the rows are written',
     );
     assert.equal(await service.currentRev(web.id, NAME), revString(`${web.id}/${NAME}`, 1));
+    // Signed once, here, with the active key, over what pacote verifies (docs/design/registry-signatures.md).
+    const [signature, ...more] = JSON.parse(meta!.signatures!) as Array<{ keyid: string; sig: string }>;
+    assert.equal(more.length, 0);
+    const key = signingKeys.rows[0]!;
+    assert.equal(signature!.keyid, key.keyid);
+    const integrity = (JSON.parse(meta!.package_json) as { dist: { integrity: string } }).dist.integrity;
+    const spki = createPublicKey({ key: Buffer.from(key.public_key, 'base64'), format: 'der', type: 'spki' });
+    assert.equal(verify('sha256', Buffer.from(`${NAME}@1.0.0:${integrity}`), spki, Buffer.from(signature!.sig, 'base64')), true);
   });
 
   it('the same tarball again is a retry: 200 with the stored package, nothing written', async () => {

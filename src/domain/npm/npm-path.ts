@@ -46,6 +46,8 @@ export type NpmCommand =
   | { readonly kind: 'webLogin' }
   | { readonly kind: 'whoami' }
   | { readonly kind: 'ping' }
+  /** `GET -/npm/v1/keys`: the registry's signing keys (`npm audit signatures`) */
+  | { readonly kind: 'signingKeys' }
   | { readonly kind: 'search' }
   /** No such route (GitLab's `404 Not Found`). */
   | { readonly kind: 'notFound' };
@@ -84,6 +86,7 @@ export function parseNpmPath(raw: string, method: NpmMethod, scope: NpmScope, np
       if (tags) return { kind: 'distTags', rawName: tags[1]! };
       if (raw === '-/whoami') return { kind: 'whoami' };
       if (raw === '-/ping') return { kind: 'ping' };
+      if (raw === '-/npm/v1/keys') return { kind: 'signingKeys' };
       if (raw === '-/v1/search') return { kind: 'search' };
       const attestations = ATTESTATIONS.exec(raw);
       if (attestations) {

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { highestVersion } from './versions.js';
+import type { RegistrySignature } from './signatures.js';
 
 type Json = Record<string, unknown>;
 
@@ -28,6 +29,8 @@ export interface PackumentVersion {
   readonly trustedPublisher?: string | null;
   readonly readme: string | null;
   readonly readmeFilename: string | null;
+  /** The registry's signatures made at publish (docs/design/registry-signatures.md); served as `dist.signatures`. */
+  readonly signatures?: readonly RegistrySignature[] | undefined;
 }
 
 /** `_npmUser`: the publisher, and for a trusted publish the public registry's `trustedPublisher` object. */
@@ -142,6 +145,8 @@ export function buildPackuments(input: PackumentInput): Packuments {
         tarball: tarballUrl(input.externalUrl, v.projectId, input.name, v.fileName),
       },
     };
+    // In the abbreviated document too (it copies `dist`), as the public registry serves them.
+    if (v.signatures) (full.dist as Json).signatures = v.signatures;
     // The publisher as authenticated by Wharf, never the client's claim.
     if (v.publisher) full._npmUser = npmUser(v.publisher, v.trustedPublisher);
     versions[v.version] = full;

@@ -27,6 +27,7 @@ import { NpmProxyService } from './proxy/proxy.service.js';
 import type { NpmProxyCacheAdminPort, NpmProxyCachePort } from './proxy/ports.js';
 import { NpmProxyCacheService } from './proxy/cache.service.js';
 import { VERSION } from '../../version.js';
+import { SigningKeysService, type SigningKeysPort } from './signing-keys.service.js';
 
 export interface NpmServices {
   metadata: NpmMetadataService;
@@ -40,6 +41,8 @@ export interface NpmServices {
   /** The proxy cache's administration (list, stats, purge) and `gc`'s eviction. */
   proxyAdmin: NpmProxyCacheService;
   auditForwarding: NpmAuditForwardingService;
+  /** The registry's signing keys: signs at publish, lists `/-/npm/v1/keys`, rotates. */
+  signingKeys: SigningKeysService;
   /** Provenance bundles published with versions (docs/design/npm-provenance.md). */
   attestations: NpmAttestationsService;
 }
@@ -81,10 +84,13 @@ export interface NpmServicesDeps {
   proxyFetch?: typeof fetch;
   /** PostgreSQL, which several instances may share (the proxy then coordinates its fetches through it). */
   sharedDatabase: boolean;
+  /** The `registry_signing_keys` rows. */
+  signingKeys: SigningKeysPort;
 }
 
 export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
   const { db, packages, documents, revisions, namespaces, deletion, attestations, blobs, settings, clock, config, access, users, tokens, changes, protection, names, audit, proxyCache, proxyFetch, sharedDatabase } = deps;
+  const signingKeys = new SigningKeysService({ db, keys: deps.signingKeys, clock, audit });
   const metadata = new NpmMetadataService({
     db,
     packages,
@@ -97,7 +103,7 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
   });
   return {
     metadata,
-    publish: new NpmPublishService({ db, packages, revisions, namespaces, settings, blobs, clock, protection, names, attestations }),
+    publish: new NpmPublishService({ db, packages, revisions, namespaces, settings, blobs, clock, protection, names, attestations, signing: signingKeys }),
     tags: new NpmTagsService({ db, packages, revisions, clock, protection }),
     namespaces: new NpmNamespaceService({ db, packages, namespaces, access, metadata }),
     unpublish: new NpmUnpublishService({ db, packages, revisions, deletion, clock, protection, audit }),
@@ -119,6 +125,7 @@ export function buildNpmServices(deps: NpmServicesDeps): NpmServices {
     }),
     proxyAdmin: new NpmProxyCacheService({ db, store: proxyCache, settings, clock, audit }),
     auditForwarding: new NpmAuditForwardingService({ db, packages, namespaces }),
+    signingKeys,
     attestations: new NpmAttestationsService({ db, attestations, blobs }),
   };
 }

@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream';
 import { errors } from '../../domain/errors.js';
 import { buildPackuments, distTagsOf, npmEndpointPath, revString, type PackumentVersion } from '../../domain/npm/packument.js';
+import { parseSignatures } from '../../domain/npm/signatures.js';
 import type { NpmVersionRecord, PackageFileRow, PackageRow, PackageType, TagRecord } from '../../domain/records.js';
 import type { BlobStore } from '../blob-store.js';
 import { FreshMemo } from '../fresh-memo.js';
@@ -120,6 +121,7 @@ const toPackumentVersion = (r: NpmVersionRecord): PackumentVersion => ({
   trustedPublisher: r.trusted_publisher ?? null,
   readme: r.readme,
   readmeFilename: r.readme_filename,
+  signatures: parseSignatures(r.signatures),
 });
 
 export class NpmMetadataService {

@@ -19,6 +19,7 @@ import {
   decodeAttachment,
   decodedSizeOf,
   digestsOf,
+  integrityOf,
   isPlainObject,
   readPublishDocument,
   storedVersion,
@@ -35,6 +36,7 @@ import type { Connection, Executor, UniqueViolations } from '../ports.js';
 import { packumentKey, type DocumentRevisions } from '../documents/revisions.js';
 import type { SettingsService } from '../settings.service.js';
 import type { NpmProtectionPort, NpmTagWritesPort } from './ports.js';
+import type { SigningKeysService } from './signing-keys.service.js';
 import type { NpmAttestationsPort } from './attestations.service.js';
 
 /** What publish and deprecate read and write of the packages (`PackagesRepository`). */
@@ -79,6 +81,8 @@ export interface NpmPublishServiceDeps {
   clock: Clock;
   protection: NpmProtectionPort;
   names: NpmPackageNamesPort;
+  /** Signs each version once, here (docs/design/registry-signatures.md). */
+  signing: Pick<SigningKeysService, 'sign'>;
   /** Where a provenance bundle sent with the version is linked to it (docs/design/npm-provenance.md). */
   attestations: Pick<NpmAttestationsPort, 'insert' | 'ofPackage'>;
   tarballLimits?: NpmTarballLimits;
@@ -158,6 +162,8 @@ export class NpmPublishService {
     const bundleBlob = provenance && (await blobs.put(provenance.bytes));
 
     const now = iso(clock.now());
+    // After `now`: the version's time is then never past the signing key's expiry (signing-keys.service.ts).
+    const signatures = JSON.stringify(await this.#d.signing.sign(db, doc.name, doc.version, integrityOf(digests.sha512)));
     try {
       const outcome = await db.transaction().execute(async (trx) => {
         await this.#d.protection.require(write, trx);
@@ -191,6 +197,7 @@ export class NpmPublishService {
           readme: doc.readme ?? null,
           readme_filename: doc.readmeFilename ?? null,
           publisher: publisherOf(identity),
+          signatures,
           trusted_publisher: identity.kind === 'trusted_publisher' ? identity.record : null,
         });
         if (provenance && bundleBlob) {

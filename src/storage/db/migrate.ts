@@ -18,6 +18,7 @@ import { migration010 } from './migrations/010-npm-proxy.js';
 import { migration011 } from './migrations/011-npm-proxy-misses.js';
 import { migration012 } from './migrations/012-oci.js';
 import { migration013 } from './migrations/013-registry-token-key.js';
+import { migration014 } from './migrations/014-registry-signing-keys.js';
 import { migration015 } from './migrations/015-trusted-publishers.js';
 import { migration016 } from './migrations/016-npm-attestations.js';
 
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '011-npm-proxy-misses': migration011,
   '012-oci': migration012,
   '013-registry-token-key': migration013,
+  '014-registry-signing-keys': migration014,
   '015-trusted-publishers': migration015,
   '016-npm-attestations': migration016,
 };

@@ -120,6 +120,18 @@ export interface RegistryTokenKeysTable {
   created_at: string;
 }
 
+/** The registry's npm signing keys (migration 014), shared by every instance on the database. */
+export interface RegistrySigningKeysTable {
+  keyid: string;
+  /** Base64 SPKI DER. */
+  public_key: string;
+  /** PKCS#8 PEM. */
+  private_key: string;
+  created_at: string;
+  /** Set when a newer key took over: signatures are valid for versions published before it. */
+  expires_at: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   namespaces: NamespacesTable;
@@ -151,6 +163,7 @@ export interface Database {
   oci_manifest_blobs: OciManifestBlobRow;
   oci_tags: OciTagRow;
   registry_token_keys: RegistryTokenKeysTable;
+  registry_signing_keys: RegistrySigningKeysTable;
   npm_trusted_publishers: NpmTrustedPublishersTable;
   npm_attestations: NpmAttestationRow;
 }
@@ -165,7 +178,8 @@ export interface PackageFilesTable extends Omit<PackageFileRow, 'id'> {
   id: Generated<number>;
 }
 
-export type NpmMetadataTable = NpmMetadataRow;
+/** `signatures` is optional on the record (rows written before migration 014 have none) but always selected. */
+export type NpmMetadataTable = Omit<NpmMetadataRow, 'signatures'> & { signatures: string | null };
 
 export interface PackageTagsTable {
   id: Generated<number>;

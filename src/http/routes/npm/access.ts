@@ -86,6 +86,9 @@ export const NPM_COMMAND_ACCESS: Readonly<Record<NpmCommandKind, NpmCommandAcces
   whoami: { project: { ability: 'signed_in' }, namespace: { ability: 'signed_in' } },
   // Credentials are still checked: a ping with a bad token says so, as every other request would.
   ping: { project: { ability: 'caller' }, namespace: { ability: 'caller' } },
+  // Public key material, the same at every endpoint: nothing to protect, and `npm audit signatures` must read it
+  // whatever the caller's rights (docs/design/threat-model.md).
+  signingKeys: { project: { ability: 'anyone' }, namespace: { ability: 'anyone' } },
   login: { project: { ability: 'anyone' }, namespace: { ability: 'anyone' } },
   logout: { project: { ability: 'anyone' }, namespace: { ability: 'anyone' } },
   // Answered 404 by the handler, so that npm and pnpm fall back to the user-name-and-password prompt.

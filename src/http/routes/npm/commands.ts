@@ -7,6 +7,7 @@
  *
  *   npm whoami       GET  …/-/whoami                          → {"username": "<token's user>"}; anonymous 401
  *   npm ping         GET  …/-/ping                            → 200 {}
+ *   (signing keys)   GET  …/-/npm/v1/keys                     → {"keys": [{keyid, keytype, scheme, key, expires}]}, anyone
  *   npm search       GET  …/-/v1/search?text=&size=&from=     → {objects, total, time} of readable packages
  *   npm login        PUT  …/-/user/org.couchdb.user:<name>    {name, password} → 201 {ok, id, token} (new `api` PAT)
  *   npm logout       DELETE …/-/user/token/<token>           → 200 {ok: true}; revokes it if it is a personal access token
@@ -77,6 +78,9 @@ export function sharedHandlers(services: Services, auditLocal: (request: Fastify
     },
 
     ping: async (_request, reply) => reply.header('cache-control', 'no-store').send({}),
+
+    // The instance's keys at every level; revalidated each time, so a rotation's new key is seen at once.
+    signingKeys: async (_request, reply) => reply.header('cache-control', 'no-cache').send(await services.npm.signingKeys.publicKeys()),
 
     search: async (request, reply, { searchScope }) => {
       const q = (request.query ?? {}) as Record<string, unknown>;

@@ -160,6 +160,7 @@ export class PackagesRepository {
         'm.readme',
         'm.readme_filename',
         'm.publisher',
+        'm.signatures',
         'm.trusted_publisher',
       ])
       .where('p.project_id', 'in', projectIds)

@@ -18,6 +18,8 @@ export interface TableSpec {
   key: readonly string[];
   /** Has a generated integer `id` whose sequence needs repair on PostgreSQL. */
   identity: boolean;
+  /** The target's migrations made rows here that the source's replace (`TransferTable.replacesTarget`). */
+  replacesTarget?: boolean;
 }
 
 /**
@@ -46,6 +48,7 @@ export const TRANSFER_TABLES: readonly TableSpec[] = [
   { table: 'helm_file_metadata', key: ['package_file_id'], identity: false },
   { table: 'helm_channels', key: ['project_id', 'channel'], identity: false },
   { table: 'audit_events', key: ['id'], identity: true },
+  { table: 'registry_signing_keys', key: ['keyid'], identity: false, replacesTarget: true },
 ];
 
 /** The application_settings key holding the progress marker; the settings service ignores unknown keys. */
@@ -93,11 +96,17 @@ export class TransferRepository {
   async nonEmptyTables(db: Db): Promise<string[]> {
     const out: string[] = [];
     for (const spec of TRANSFER_TABLES) {
+      if (spec.replacesTarget) continue;
       let q = (db as Kysely<any>).selectFrom(spec.table).select(sql.lit(1).as('x'));
       if (spec.table === 'application_settings') q = q.where('key', '<>', TRANSFER_MARKER_KEY);
       if (await q.limit(1).executeTakeFirst()) out.push(spec.table);
     }
     return out;
+  }
+
+  async clear(db: Db, spec: TableSpec): Promise<void> {
+    if (!spec.replacesTarget) throw new Error(`${spec.table} is not replaced by a transfer`);
+    await (db as Kysely<any>).deleteFrom(spec.table).execute();
   }
 
   /** Every distinct blob the package files reference, in digest order. */
