@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ROOT_TOKEN, startApp, TestClock, type TestApp } from '../helpers/app.js';
+import { signInCookie } from '../helpers/web-forms.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { API, createGroup, createPat, createProject, createUser } from '../helpers/management.js';
 import { basic, buildChart, loadIndexStrict, send, upload } from '../helpers/helm.js';
@@ -105,18 +106,7 @@ for (const dialect of DIALECTS) {
       assert.ok(r.status === 200 || r.status === 201, `${method} ${url}: ${r.status} ${r.text}`);
       return r.body;
     };
-    const signIn = async (username: string): Promise<string> => {
-      const page = await t.app.inject({ method: 'GET', url: '/users/sign_in' });
-      const csrf = /_wharf_csrf=([^;]+)/.exec(String(page.headers['set-cookie']))![1]!;
-      const r = await t.app.inject({
-        method: 'POST',
-        url: '/users/sign_in',
-        payload: new URLSearchParams({ authenticity_token: csrf, login: username, password: 'correct-horse-1' }).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `_wharf_csrf=${csrf}` },
-      });
-      assert.equal(r.statusCode, 303, `sign in ${username}: ${r.body}`);
-      return `_wharf_session=${/_wharf_session=([^;]+)/.exec(String(r.headers['set-cookie']))![1]}`;
-    };
+    const signIn = (username: string): Promise<string> => signInCookie(t.app, username, 'correct-horse-1');
     const get = (url: string, caller: Caller) => send(t, 'GET', url, { headers: auth[caller] ? { authorization: auth[caller]! } : {} });
     const page = async (url: string, caller: (typeof USERS)[number] | 'anonymous') => {
       const c = cookie[caller];

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ROOT_TOKEN, startApp, TestClock, type TestApp } from '../helpers/app.js';
+import { signInCookie } from '../helpers/web-forms.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { bearer, createNpmWorld, esc, npmBase, publish, publishBody, type NpmWorld } from '../helpers/npm.js';
 import { gitlabClaims, startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
@@ -133,18 +134,7 @@ for (const dialect of DIALECTS) {
     });
 
     describe('the web page', () => {
-      const signIn = async (username: string) => {
-        const page = await t.app.inject({ method: 'GET', url: '/users/sign_in' });
-        const csrf = /_wharf_csrf=([^;]+)/.exec(String(page.headers['set-cookie']))![1]!;
-        const r = await t.app.inject({
-          method: 'POST',
-          url: '/users/sign_in',
-          payload: new URLSearchParams({ authenticity_token: csrf, login: username, password: 'password123' }).toString(),
-          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `_wharf_csrf=${csrf}` },
-        });
-        assert.equal(r.statusCode, 303);
-        return `_wharf_session=${/_wharf_session=([^;]+)/.exec(String(r.headers['set-cookie']))![1]}`;
-      };
+      const signIn = (username: string): Promise<string> => signInCookie(t.app, username, 'password123');
       const url = () => `/-/trusted_publishers?project=${encodeURIComponent(projectPath)}`;
       const post = (path: string, cookie: string, fields: Record<string, string>) =>
         t.app.inject({ method: 'POST', url: path, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(fields).toString() });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../helpers/databases.js';
 import { ROOT_TOKEN, startApp, type TestApp } from '../helpers/app.js';
+import { signInCookie } from '../helpers/web-forms.js';
 import { createNpmWorld, published, type NpmWorld } from '../helpers/npm.js';
 
 const README = '# Alpha\n\nUse it **well**.\n\n<script>alert("xss")</script>\n\n[click](javascript:alert(1)) and [docs](https://example.com)\n';
@@ -20,19 +21,7 @@ for (const dialect of DIALECTS) {
     });
     after(async () => t.close());
 
-    /** Signs in through the form; returns the session cookie header. */
-    const signIn = async (username: string) => {
-      const page = await t.app.inject({ method: 'GET', url: '/users/sign_in' });
-      const csrf = /_wharf_csrf=([^;]+)/.exec(String(page.headers['set-cookie']))![1]!;
-      const r = await t.app.inject({
-        method: 'POST',
-        url: '/users/sign_in',
-        payload: new URLSearchParams({ authenticity_token: csrf, login: username, password: 'password123' }).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `_wharf_csrf=${csrf}` },
-      });
-      assert.equal(r.statusCode, 303);
-      return `_wharf_session=${/_wharf_session=([^;]+)/.exec(String(r.headers['set-cookie']))![1]}`;
-    };
+    const signIn = (username: string): Promise<string> => signInCookie(t.app, username, 'password123');
     const page = (url: string, cookie?: string) => t.app.inject({ method: 'GET', url, headers: cookie ? { cookie } : {} });
 
     it('explores public packages for anonymous visitors, everything readable when signed in, with search and type filter', async () => {
