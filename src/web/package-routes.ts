@@ -8,6 +8,7 @@ import type { Deps } from '../app-deps.js';
 import { loadMarkdown } from './markdown.js';
 import { errors, isAppError } from '../domain/errors.js';
 import { html } from './html.js';
+import { TRUSTED_PUBLISHERS_PATH } from './trusted-publisher-pages.js';
 import { auditContext } from '../http/audit-context.js';
 import type { PageContext } from './layout.js';
 import { deleteConfirmation, filterForm, packagePage, packagePath, summaryList, type ListFilter } from './package-pages.js';
@@ -59,7 +60,12 @@ ${filterForm('/explore', f)}${summaryList(result, f, '/explore', PER_PAGE)}`;
           const f = filterOf(request.query);
           const listed = await services.packagePages.ofPath(identity, fullPath, { q: f.q || undefined, type: f.type || undefined }, { page: f.page, perPage: PER_PAGE });
           const action = `/${fullPath}/-/packages`;
-          const body = html`<h1>Packages of ${listed.title}</h1><p class="muted">${listed.kind === 'group' ? 'Every project of this group and its subgroups.' : 'Project package registry.'}</p>
+          // Maintainers manage the project's trusted publishers there; the page itself decides who may (docs/trusted-publishing.md).
+          const publishersLink =
+            listed.kind === 'project' && state.user
+              ? html` <a href="${`${TRUSTED_PUBLISHERS_PATH}?${new URLSearchParams({ project: fullPath })}`}">Trusted publishers</a>`
+              : '';
+          const body = html`<h1>Packages of ${listed.title}</h1><p class="muted">${listed.kind === 'group' ? 'Every project of this group and its subgroups.' : 'Project package registry.'}${publishersLink}</p>
 ${filterForm(action, f)}${summaryList(listed.result, f, action, PER_PAGE)}`;
           return sendPage(reply, 200, `Packages of ${listed.title}`, ctx, body);
         }

@@ -144,6 +144,9 @@ for (const dialect of DIALECTS) {
         const dev = await signIn('developer');
         assert.equal((await t.app.inject({ method: 'GET', url: url(), headers: { cookie: dev } })).statusCode, 404);
         const cookie = await signIn('maintainer');
+        // Reached from the project's package list, where a signed-in visitor finds the link.
+        const packagesPage = await t.app.inject({ method: 'GET', url: `/${projectPath}/-/packages`, headers: { cookie } });
+        assert.ok(packagesPage.body.includes(`href="/-/trusted_publishers?${new URLSearchParams({ project: projectPath })}"`), packagesPage.body);
         const shown = await t.app.inject({ method: 'GET', url: url(), headers: { cookie } });
         assert.equal(shown.statusCode, 200, shown.body);
         assert.match(shown.body, /No trusted publishers/);
