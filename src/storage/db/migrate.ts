@@ -63,9 +63,11 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
   });
   let { error, results } = await migrator.migrateToLatest();
   // Kysely's migrator lists the tables of *every* schema to find its own; a sibling schema dropped at that moment
-  // (another install's clean-up, a parallel test run) fails the listing with "schema … does not exist" (3F000).
-  // Nothing has been applied at that point, and migrating is idempotent: try again.
-  for (let attempt = 1; error && isInvalidSchema(error) && attempt < 5; attempt++) {
+  // (another install's clean-up, a parallel test run) fails the listing with "schema … does not exist" (3F000), or,
+  // when its tables or columns go while they are being listed, "relation/column … does not exist" (42P01, 42703).
+  // Only a failure of that listing is retried (no migration ran: `results` names none that failed); nothing has been
+  // applied at that point, and migrating is idempotent: try again.
+  for (let attempt = 1; error && isListingRace(error, results) && attempt < 5; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
     ({ error, results } = await migrator.migrateToLatest());
   }
@@ -77,4 +79,8 @@ export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Pr
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
-const isInvalidSchema = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '3F000';
+/** Catalogue objects that vanished under the migrator's listing of every schema (see `migrateToLatest`). */
+const VANISHED = new Set(['3F000', '42P01', '42703']);
+
+const isListingRace = (error: unknown, results: readonly MigrationResult[] | undefined): boolean =>
+  VANISHED.has(String((error as { code?: unknown } | null)?.code)) && !(results ?? []).some((r) => r.status === 'Error');
